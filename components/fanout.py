@@ -1,0 +1,209 @@
+"""Order events fan-out: invoices bucket -> SNS topic -> one SQS queue (with DLQ) per consumer.
+
+S3 cannot notify a FIFO queue or topic, so this half of the system is standard SNS/SQS; the FIFO
+worker is what writes the invoices that start it. Every access policy names its one allowed source
+(bucket ARN + account for the topic, topic ARN for each queue), built from derived ARNs so the
+policies are known values during preview.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from components.aws_context import AwsContext
+from components.queue import QueueArgs, QueueWithDlq
+from worker import topology
+
+
+def topic_policy(topic_arn: str, bucket_arn: str, account_id: str) -> str:
+    """Only this bucket, in this account, may publish to the order-events topic."""
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "InvoicesBucketPublishes",
+                    "Effect": "Allow",
+                    "Principal": {"Service": "s3.amazonaws.com"},
+                    "Action": "sns:Publish",
+                    "Resource": topic_arn,
+                    "Condition": {
+                        "ArnLike": {"aws:SourceArn": bucket_arn},
+                        "StringEquals": {"aws:SourceAccount": account_id},
+                    },
+                }
+            ],
+        }
+    )
+
+
+def queue_policy(queue_arn: str, topic_arn: str) -> str:
+    """Only the order-events topic may send to a fan-out queue."""
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "OrderEventsTopicSends",
+                    "Effect": "Allow",
+                    "Principal": {"Service": "sns.amazonaws.com"},
+                    "Action": "sqs:SendMessage",
+                    "Resource": queue_arn,
+                    "Condition": {"ArnEquals": {"aws:SourceArn": topic_arn}},
+                }
+            ],
+        }
+    )
+
+
+def tls_only_bucket_policy(bucket_arn: str) -> str:
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "DenyInsecureTransport",
+                    "Effect": "Deny",
+                    "Principal": "*",
+                    "Action": "s3:*",
+                    "Resource": [bucket_arn, f"{bucket_arn}/*"],
+                    "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                }
+            ],
+        }
+    )
+
+
+@dataclass(frozen=True)
+class FanoutArgs:
+    queue_names: Sequence[str]
+    visibility_timeout_seconds: int
+    retention_seconds: int
+    kms_key_arn: pulumi.Input[str]
+    force_destroy_bucket: bool = True
+
+
+class OrderEventsFanout(pulumi.ComponentResource):
+    bucket: aws.s3.Bucket
+    bucket_name: pulumi.Output[str]
+    bucket_arn: pulumi.Output[str]
+    topic: aws.sns.Topic
+    topic_arn: pulumi.Output[str]
+    queues: dict[str, QueueWithDlq]
+
+    def __init__(
+        self, name: str, args: FanoutArgs, ctx: AwsContext, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("orders:messaging:OrderEventsFanout", name, None, opts)
+        # Bucket names are global: account and region make the deterministic name unique.
+        self.bucket_name = ctx.account_id.apply(
+            lambda account: f"{ctx.name(topology.INVOICES_BUCKET)}-{account}-{ctx.region}"
+        )
+        self.bucket_arn = pulumi.Output.all(ctx.partition, self.bucket_name).apply(
+            lambda pb: f"arn:{pb[0]}:s3:::{pb[1]}"
+        )
+        topic_name = ctx.name(topology.ORDER_EVENTS_TOPIC)
+        self.topic_arn = ctx.arn("sns", topic_name)
+
+        self.bucket = aws.s3.Bucket(
+            topology.INVOICES_BUCKET,
+            bucket=self.bucket_name,
+            force_destroy=args.force_destroy_bucket,
+            opts=ctx.opts(self),
+        )
+        child = ctx.opts(self, depends_on=[self.bucket])
+        public_block = aws.s3.BucketPublicAccessBlock(
+            topology.INVOICES_BUCKET,
+            bucket=self.bucket.id,
+            block_public_acls=True,
+            block_public_policy=True,
+            ignore_public_acls=True,
+            restrict_public_buckets=True,
+            opts=child,
+        )
+        aws.s3.BucketOwnershipControls(
+            topology.INVOICES_BUCKET,
+            bucket=self.bucket.id,
+            rule={"object_ownership": "BucketOwnerEnforced"},
+            opts=child,
+        )
+        aws.s3.BucketServerSideEncryptionConfiguration(
+            topology.INVOICES_BUCKET,
+            bucket=self.bucket.id,
+            rules=[
+                {"apply_server_side_encryption_by_default": {"sse_algorithm": "AES256"}, "bucket_key_enabled": True}
+            ],
+            opts=child,
+        )
+        aws.s3.BucketVersioning(
+            topology.INVOICES_BUCKET, bucket=self.bucket.id, versioning_configuration={"status": "Enabled"}, opts=child
+        )
+        aws.s3.BucketPolicy(
+            topology.INVOICES_BUCKET,
+            bucket=self.bucket.id,
+            policy=self.bucket_arn.apply(tls_only_bucket_policy),
+            opts=ctx.opts(self, depends_on=[public_block]),
+        )
+
+        self.topic = aws.sns.Topic(
+            topology.ORDER_EVENTS_TOPIC, name=topic_name, kms_master_key_id=args.kms_key_arn, opts=ctx.opts(self)
+        )
+        policy = aws.sns.TopicPolicy(
+            topology.ORDER_EVENTS_TOPIC,
+            arn=self.topic.arn,
+            policy=pulumi.Output.all(self.topic_arn, self.bucket_arn, ctx.account_id).apply(lambda t: topic_policy(*t)),
+            opts=ctx.opts(self),
+        )
+        aws.s3.BucketNotification(
+            topology.INVOICES_BUCKET,
+            bucket=self.bucket.id,
+            topics=[
+                {
+                    "topic_arn": self.topic.arn,
+                    "events": ["s3:ObjectCreated:*"],
+                    "filter_prefix": topology.INVOICE_PREFIX,
+                }
+            ],
+            # S3 tests the destination when the notification is set: the topic policy must exist first.
+            opts=ctx.opts(self, depends_on=[policy]),
+        )
+
+        self.queues = {}
+        for queue_name in args.queue_names:
+            queue = QueueWithDlq(
+                QueueArgs(
+                    name=queue_name,
+                    visibility_timeout_seconds=args.visibility_timeout_seconds,
+                    retention_seconds=args.retention_seconds,
+                ),
+                ctx,
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            access = aws.sqs.QueuePolicy(
+                queue_name,
+                queue_url=queue.url,
+                policy=pulumi.Output.all(queue.arn, self.topic_arn).apply(lambda qt: queue_policy(*qt)),
+                opts=ctx.opts(self),
+            )
+            aws.sns.TopicSubscription(
+                queue_name,
+                topic=self.topic.arn,
+                protocol="sqs",
+                endpoint=queue.queue.arn,
+                raw_message_delivery=True,
+                opts=ctx.opts(self, depends_on=[access]),
+            )
+            self.queues[queue_name] = queue
+
+        self.register_outputs(
+            {
+                "bucketName": self.bucket_name,
+                "topicArn": self.topic_arn,
+                "queues": {n: q.url for n, q in self.queues.items()},
+            }
+        )

@@ -1,0 +1,69 @@
+"""The customer-managed KMS key that encrypts the SNS topics.
+
+An SNS topic encrypted with the AWS-managed `alias/aws/sns` key silently drops events from S3 and
+CloudWatch, because an AWS-managed key policy cannot grant those service principals. This key grants
+exactly the services that publish to our topics, scoped to this account.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+import pulumi
+import pulumi_aws as aws
+
+from components.aws_context import AwsContext
+
+
+def key_policy(partition: str, account_id: str, publishers: Sequence[str]) -> str:
+    """Key policy: the account administers the key; each publishing service may encrypt for SNS."""
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "AccountAdministers",
+                    "Effect": "Allow",
+                    "Principal": {"AWS": f"arn:{partition}:iam::{account_id}:root"},
+                    "Action": "kms:*",
+                    "Resource": "*",
+                },
+                {
+                    "Sid": "ServicesPublishToEncryptedTopics",
+                    "Effect": "Allow",
+                    "Principal": {"Service": sorted(publishers)},
+                    "Action": ["kms:GenerateDataKey*", "kms:Decrypt"],
+                    "Resource": "*",
+                    "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
+                },
+            ],
+        }
+    )
+
+
+class MessagingKey(pulumi.ComponentResource):
+    key: aws.kms.Key
+    arn: pulumi.Output[str]
+
+    def __init__(
+        self,
+        name: str,
+        ctx: AwsContext,
+        publishers: Sequence[str] = ("s3.amazonaws.com", "cloudwatch.amazonaws.com"),
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("orders:messaging:MessagingKey", name, None, opts)
+        self.key = aws.kms.Key(
+            name,
+            description=f"{ctx.project}-{ctx.stack}: SNS topics published to by S3 and CloudWatch",
+            enable_key_rotation=True,
+            deletion_window_in_days=7,
+            policy=pulumi.Output.all(ctx.partition, ctx.account_id).apply(
+                lambda pa: key_policy(pa[0], pa[1], publishers)
+            ),
+            opts=ctx.opts(self),
+        )
+        aws.kms.Alias(name, name=f"alias/{ctx.name(name)}", target_key_id=self.key.key_id, opts=ctx.opts(self))
+        self.arn = self.key.arn
+        self.register_outputs({"arn": self.arn})

@@ -1,0 +1,90 @@
+"""A queue and its dead-letter queue: the only way this program creates an SQS queue.
+
+Every queue gets a DLQ of the same kind after `MAX_RECEIVE_COUNT` (3) receives, SSE-SQS encryption and
+long polling. The redrive policy is built from the DLQ's derived ARN rather than its `arn` output, so
+the policy pack sees a known value during the preview of a fresh stack (see DESIGN.md, preview trap).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from components.aws_context import AwsContext
+from worker import topology
+
+DLQ_RETENTION_SECONDS = 14 * 24 * 3600  # the SQS maximum: operators get two weeks to look at poison messages
+
+
+@dataclass(frozen=True)
+class QueueArgs:
+    name: str
+    fifo: bool = False
+    visibility_timeout_seconds: int = 60
+    retention_seconds: int = 4 * 24 * 3600
+    receive_wait_seconds: int = 20
+    content_based_deduplication: bool = False
+    high_throughput: bool = False
+
+
+class QueueWithDlq(pulumi.ComponentResource):
+    queue: aws.sqs.Queue
+    dlq: aws.sqs.Queue
+    queue_name: str
+    dlq_name: str
+    arn: pulumi.Output[str]
+    dlq_arn: pulumi.Output[str]
+    url: pulumi.Output[str]
+    dlq_url: pulumi.Output[str]
+
+    def __init__(self, args: QueueArgs, ctx: AwsContext, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("orders:messaging:QueueWithDlq", args.name, None, opts)
+        self.args = args
+        self.queue_name = ctx.name(args.name, fifo=args.fifo)
+        self.dlq_name = topology.dlq_name(ctx.project, ctx.stack, args.name, fifo=args.fifo)
+        self.arn = ctx.arn("sqs", self.queue_name)
+        self.dlq_arn = ctx.arn("sqs", self.dlq_name)
+
+        high_throughput = args.fifo and args.high_throughput
+        fifo_only = {
+            "fifo_queue": True if args.fifo else None,
+            "content_based_deduplication": args.content_based_deduplication if args.fifo else None,
+            "deduplication_scope": "messageGroup" if high_throughput else None,
+            "fifo_throughput_limit": "perMessageGroupId" if high_throughput else None,
+        }
+
+        self.dlq = aws.sqs.Queue(
+            f"{args.name}-dlq",
+            name=self.dlq_name,
+            message_retention_seconds=DLQ_RETENTION_SECONDS,
+            sqs_managed_sse_enabled=True,
+            receive_wait_time_seconds=args.receive_wait_seconds,
+            visibility_timeout_seconds=args.visibility_timeout_seconds,
+            redrive_allow_policy=self.arn.apply(
+                lambda arn: json.dumps({"redrivePermission": "byQueue", "sourceQueueArns": [arn]})
+            ),
+            **fifo_only,  # type: ignore[arg-type]  # None leaves a standard queue's FIFO settings unset
+            opts=ctx.opts(self),
+        )
+        self.queue = aws.sqs.Queue(
+            args.name,
+            name=self.queue_name,
+            message_retention_seconds=args.retention_seconds,
+            sqs_managed_sse_enabled=True,
+            receive_wait_time_seconds=args.receive_wait_seconds,
+            visibility_timeout_seconds=args.visibility_timeout_seconds,
+            redrive_policy=self.dlq_arn.apply(
+                lambda arn: json.dumps({"deadLetterTargetArn": arn, "maxReceiveCount": topology.MAX_RECEIVE_COUNT})
+            ),
+            **fifo_only,  # type: ignore[arg-type]  # None leaves a standard queue's FIFO settings unset
+            # SQS checks that the dead-letter target exists when the redrive policy is set.
+            opts=ctx.opts(self, depends_on=[self.dlq]),
+        )
+        self.url = self.queue.url
+        self.dlq_url = self.dlq.url
+        self.register_outputs(
+            {"name": self.queue_name, "arn": self.arn, "url": self.url, "dlqArn": self.dlq_arn, "dlqUrl": self.dlq_url}
+        )

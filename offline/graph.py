@@ -1,0 +1,199 @@
+"""Run the Pulumi program under Pulumi's mock runtime and capture the resource graph it registers.
+
+This is how the project is proven without the Pulumi CLI or an AWS account: a recording monitor sees
+every RegisterResource the program makes (type, name, parent, provider, inputs, dependencies), in the
+exact camelCase, floats-for-numbers shape the engine and the policy pack receive. Config comes from
+the test or a stack file, with `Pulumi.yaml` defaults applied as the CLI applies them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import runpy
+import sys
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import yaml
+from google.protobuf import json_format
+from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import rpc, settings
+from pulumi.runtime.sync_await import _sync_await
+
+from offline.mocks import AwsMocks
+
+ROOT = Path(__file__).resolve().parent.parent
+PROJECT = "orders"
+UNKNOWN = rpc.UNKNOWN
+"""What an input that is not known yet (preview of an uncreated resource's output) looks like."""
+
+_SECRET_SIG = rpc._special_sig_key
+_SECRET_VALUE = rpc._special_secret_sig
+
+
+def _plain(value: Any) -> Any:
+    """Wire struct -> plain Python: secrets unwrapped, unknowns kept as the UNKNOWN sentinel."""
+    if isinstance(value, dict):
+        if value.get(_SECRET_SIG) == _SECRET_VALUE:
+            return _plain(value.get("value"))
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+@dataclass
+class Resource:
+    urn: str
+    type: str
+    name: str
+    custom: bool
+    parent: str
+    provider: str
+    inputs: dict[str, Any]
+    """Plain inputs (camelCase keys, numbers as floats, unknowns as `UNKNOWN`)."""
+    wire: dict[str, Any]
+    """Inputs exactly as serialized on the wire; what the policy pack's Analyzer is sent."""
+    dependencies: list[str]
+    property_dependencies: dict[str, list[str]]
+    outputs: dict[str, Any] = field(default_factory=dict)
+    id: str = ""
+
+    @property
+    def provider_urn(self) -> str:
+        return self.provider.rsplit("::", 1)[0] if self.provider else ""
+
+
+@dataclass
+class Graph:
+    resources: list[Resource]
+    exports: dict[str, Any]
+    preview: bool
+
+    def of_type(self, type_: str) -> list[Resource]:
+        return [r for r in self.resources if r.type == type_]
+
+    def one(self, type_: str, name: str) -> Resource:
+        found = [r for r in self.resources if r.type == type_ and r.name == name]
+        if len(found) != 1:
+            raise KeyError(f"expected one {type_} named {name!r}, found {len(found)}")
+        return found[0]
+
+    def by_urn(self, urn: str) -> Resource:
+        for r in self.resources:
+            if r.urn == urn:
+                return r
+        raise KeyError(urn)
+
+    def counts(self) -> Counter[str]:
+        return Counter(r.type for r in self.resources)
+
+    def region_of(self, resource: Resource) -> str:
+        """The region of the explicit provider a resource was registered with ('' if none)."""
+        if not resource.provider_urn:
+            return ""
+        return str(self.by_urn(resource.provider_urn).inputs.get("region", ""))
+
+    def children(self, parent: Resource) -> list[Resource]:
+        return [r for r in self.resources if r.parent == parent.urn]
+
+
+class RecordingMonitor(pulumi_mocks.MockMonitor):
+    """The SDK's mock monitor, plus a record of every registration request."""
+
+    def __init__(self, mocks: pulumi.runtime.Mocks) -> None:
+        super().__init__(mocks)
+        self.captured: list[Resource] = []
+
+    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
+        response = super().RegisterResource(request)
+        if request.type == "pulumi:pulumi:Stack":
+            return response
+        wire = json_format.MessageToDict(request.object)
+        self.captured.append(
+            Resource(
+                urn=response.urn,
+                type=request.type,
+                name=request.name,
+                custom=bool(request.custom),
+                parent=request.parent,
+                provider=request.provider,
+                inputs=_plain(wire),
+                wire=wire,
+                dependencies=list(request.dependencies),
+                property_dependencies={k: list(v.urns) for k, v in request.propertyDependencies.items()},
+                outputs=_plain(json_format.MessageToDict(response.object)),
+                id=response.id,
+            )
+        )
+        return response
+
+
+def _config_value(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return json.dumps(value) if isinstance(value, (list, dict)) else str(value)
+
+
+def project_defaults() -> dict[str, str]:
+    """The `config:` defaults declared in Pulumi.yaml, keyed `orders:<key>` as the CLI passes them."""
+    declared = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["config"]
+    return {
+        (key if ":" in key else f"{PROJECT}:{key}"): _config_value(spec["default"])
+        for key, spec in declared.items()
+        if isinstance(spec, dict) and "default" in spec
+    }
+
+
+def stack_config(stack: str) -> dict[str, str]:
+    """The settings of `Pulumi.<stack>.yaml`, as strings, exactly as the CLI hands them to the program."""
+    data = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text()) or {}
+    return {key: _config_value(value) for key, value in (data.get("config") or {}).items()}
+
+
+def run_program(
+    config: Mapping[str, str] | None = None,
+    *,
+    stack: str = "dev",
+    preview: bool = False,
+    mocks: Callable[[bool], pulumi.runtime.Mocks] = AwsMocks,
+) -> Graph:
+    """Run `__main__.py` once under mocks and return what it registered.
+
+    `config` keys are `orders:<key>` (or another namespace); Pulumi.yaml defaults fill the rest.
+    With `preview=True` the run is a dry run: resources return only their inputs, so every output the
+    program reads from a resource not yet created is unknown, as in `pulumi preview` of a new stack.
+    """
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        settings.set_root_resource(None)  # type: ignore[arg-type]
+        pulumi.runtime.set_all_config({**project_defaults(), **(config or {})})
+        monitor = RecordingMonitor(mocks(preview))
+        pulumi.runtime.set_mocks(monitor.mocks, project=PROJECT, stack=stack, preview=preview, monitor=monitor)
+        if str(ROOT) not in sys.path:
+            sys.path.insert(0, str(ROOT))
+        program = str(ROOT / "__main__.py")
+        settings.SETTINGS.root_directory = str(ROOT)
+
+        def run() -> None:
+            runpy.run_path(program, run_name="__main__")
+
+        _sync_await(pulumi.runtime.stack.run_pulumi_func(run))
+        root = settings.get_root_resource()
+        exports = {}
+        for name, value in (getattr(root, "outputs", {}) or {}).items():
+            out = pulumi.Output.from_input(value)
+            exports[name] = _sync_await(out.future()) if _sync_await(out.is_known()) else UNKNOWN
+        return Graph(resources=monitor.captured, exports=exports, preview=preview)
+    finally:
+        settings.set_root_resource(None)  # type: ignore[arg-type]
+        asyncio.set_event_loop(None)
+        loop.close()

@@ -1,0 +1,149 @@
+"""Mocks that answer like AWS: computed outputs per resource type and the invokes the program makes.
+
+A mock that forgets an output the program reads turns it into None and silently drops the input that
+used it, so every output a component reads is produced here. In preview mode resources return only
+their inputs: outputs computed by AWS (arn, id, url...) are unknown, as for a stack not yet created.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pulumi
+
+ACCOUNT_ID = "123456789012"
+PARTITION = "aws"
+
+Outputs = dict[str, Any]
+
+
+def _arn(service: str, region: str, resource: str, *, account: str = ACCOUNT_ID) -> str:
+    return f"arn:{PARTITION}:{service}:{region}:{account}:{resource}"
+
+
+def _queue(name: str, region: str, inputs: Outputs) -> tuple[str, Outputs]:
+    url = f"https://sqs.{region}.amazonaws.com/{ACCOUNT_ID}/{name}"
+    return url, {"arn": _arn("sqs", region, name), "url": url}
+
+
+def _topic(name: str, region: str, inputs: Outputs) -> tuple[str, Outputs]:
+    arn = _arn("sns", region, name)
+    return arn, {"arn": arn}
+
+
+def _bucket(name: str, region: str, inputs: Outputs) -> tuple[str, Outputs]:
+    bucket = inputs.get("bucket") or name
+    return bucket, {
+        "bucket": bucket,
+        "arn": f"arn:{PARTITION}:s3:::{bucket}",
+        "bucketDomainName": f"{bucket}.s3.amazonaws.com",
+        "bucketRegionalDomainName": f"{bucket}.s3.{region}.amazonaws.com",
+        "hostedZoneId": S3_WEBSITE_ZONES.get(region, "Z3AQBSTGFYJSTF"),
+        "region": region,
+    }
+
+
+def _table(name: str, region: str, inputs: Outputs) -> tuple[str, Outputs]:
+    return name, {"arn": _arn("dynamodb", region, f"table/{name}")}
+
+
+def _key(name: str, region: str, inputs: Outputs) -> tuple[str, Outputs]:
+    key_id = "0b6c1d2e-3f40-4a5b-8c6d-7e8f9a0b1c2d"
+    return key_id, {"arn": _arn("kms", region, f"key/{key_id}"), "keyId": key_id}
+
+
+def _alarm(name: str, region: str, inputs: Outputs) -> tuple[str, Outputs]:
+    return name, {"arn": _arn("cloudwatch", region, f"alarm:{name}")}
+
+
+S3_WEBSITE_ZONES = {
+    "us-east-1": "Z3AQBSTGFYJSTF",
+    "us-east-2": "Z2O1EMRO9K5GLX",
+    "us-west-1": "Z2F56UZL2M1ACD",
+    "us-west-2": "Z3BJ6K6RIION7M",
+    "eu-west-1": "Z1BKCTXD74EZPE",
+    "eu-central-1": "Z21DNDUVLTQW6Q",
+}
+"""S3 website endpoint hosted zone ids (AWS documentation), returned as a bucket's `hostedZoneId`."""
+
+RESOURCE_OUTPUTS: dict[str, Callable[[str, str, Outputs], tuple[str, Outputs]]] = {
+    "aws:sqs/queue:Queue": _queue,
+    "aws:sns/topic:Topic": _topic,
+    "aws:s3/bucket:Bucket": _bucket,
+    "aws:dynamodb/table:Table": _table,
+    "aws:kms/key:Key": _key,
+    "aws:cloudwatch/metricAlarm:MetricAlarm": _alarm,
+}
+"""Computed outputs by resource type: `(name, region, inputs) -> (id, outputs)`. Tiers add theirs."""
+
+
+def _physical_name(args: pulumi.runtime.MockResourceArgs) -> str:
+    inputs = args.inputs
+    for key in ("name", "bucket", "functionName", "dashboardName", "identifier", "namespaceName", "workgroupName"):
+        value = inputs.get(key)
+        if isinstance(value, str) and value:
+            return value
+    return args.name
+
+
+CALLS: dict[str, Callable[[Outputs, str], Outputs]] = {
+    "aws:index/getCallerIdentity:getCallerIdentity": lambda a, r: {
+        "accountId": ACCOUNT_ID,
+        "arn": f"arn:{PARTITION}:iam::{ACCOUNT_ID}:user/offline",
+        "userId": "AIDAOFFLINE",
+        "id": ACCOUNT_ID,
+    },
+    "aws:index/getPartition:getPartition": lambda a, r: {
+        "partition": PARTITION,
+        "dnsSuffix": "amazonaws.com",
+        "reverseDnsPrefix": "com.amazonaws",
+        "id": PARTITION,
+    },
+    "aws:index/getRegion:getRegion": lambda a, r: {
+        "name": r,
+        "region": r,
+        "id": r,
+        "endpoint": f"ec2.{r}.amazonaws.com",
+    },
+    "aws:index/getAvailabilityZones:getAvailabilityZones": lambda a, r: {
+        "names": [f"{r}a", f"{r}b", f"{r}c"],
+        "zoneIds": [f"{r[:2]}{r.split('-')[1][0]}1-az{i}" for i in (1, 2, 3)],
+        "id": r,
+    },
+}
+"""Invoke results by token: `(args, provider region) -> result`. Tiers add the invokes they use."""
+
+
+class AwsMocks(pulumi.runtime.Mocks):
+    """Answers like AWS for the types in RESOURCE_OUTPUTS; other types echo their inputs."""
+
+    def __init__(self, preview: bool) -> None:
+        self.preview = preview
+        self.provider_regions: dict[str, str] = {}
+
+    def region_for(self, provider_ref: str | None) -> str:
+        """Region of the provider a reference (`<urn>::<id>`) points at; the default provider's is us-east-1."""
+        return self.provider_regions.get((provider_ref or "").rsplit("::", 1)[-1], "us-east-1")
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[Any, Any]]:
+        inputs = dict(args.inputs)
+        if args.typ.startswith("pulumi:providers:"):
+            provider_id = f"{args.name}-provider-id"
+            self.provider_regions[provider_id] = str(inputs.get("region", "us-east-1"))
+            return provider_id, inputs
+        if self.preview:
+            return "", inputs  # a resource about to be created: only its inputs are known
+        region = self.region_for(args.provider)
+        name = _physical_name(args)
+        compute = RESOURCE_OUTPUTS.get(args.typ)
+        if compute is None:
+            return f"{args.name}-id", {**inputs, "arn": _arn(args.typ.split(":")[1].split("/")[0], region, name)}
+        id_, outputs = compute(name, region, inputs)
+        return id_, {**inputs, "id": id_, **outputs}
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> dict[Any, Any]:  # type: ignore[override]
+        handler = CALLS.get(args.token)
+        if handler is None:
+            raise NotImplementedError(f"offline/mocks.py has no answer for invoke {args.token}; add one to CALLS")
+        return handler(dict(args.args), self.region_for(args.provider))
