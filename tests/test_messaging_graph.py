@@ -109,7 +109,9 @@ def test_fanout_wiring(graph: Graph) -> None:
     assert bucket_name == f"orders-test-invoices-{ACCOUNT_ID}-eu-west-1"
     topic_arn = f"arn:aws:sns:eu-west-1:{ACCOUNT_ID}:orders-test-order-events"
 
-    topic_policy = json.loads(graph.one("aws:sns/topicPolicy:TopicPolicy", topology.ORDER_EVENTS_TOPIC).inputs["policy"])
+    topic_policy = json.loads(
+        graph.one("aws:sns/topicPolicy:TopicPolicy", topology.ORDER_EVENTS_TOPIC).inputs["policy"]
+    )
     [stmt] = topic_policy["Statement"]
     assert stmt["Principal"] == {"Service": "s3.amazonaws.com"}
     assert stmt["Resource"] == topic_arn
@@ -143,9 +145,12 @@ def test_fanout_wiring(graph: Graph) -> None:
 
 def test_bucket_is_private_encrypted_versioned_and_tls_only(graph: Graph) -> None:
     block = graph.one("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", topology.INVOICES_BUCKET).inputs
-    assert all(block[k] is True for k in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"))
+    assert all(
+        block[k] is True for k in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
+    )
     sse = graph.one(
-        "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration", topology.INVOICES_BUCKET
+        "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+        topology.INVOICES_BUCKET,
     )
     assert sse.inputs["rules"][0]["applyServerSideEncryptionByDefault"]["sseAlgorithm"] == "AES256"
     versioning = graph.one("aws:s3/bucketVersioning:BucketVersioning", topology.INVOICES_BUCKET)

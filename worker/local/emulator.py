@@ -45,7 +45,9 @@ class Emulator:
 
 
 @contextmanager
-def running_emulator(port: int | None = None, region: str = DEFAULT_REGION, *, export_env: bool = True) -> Iterator[Emulator]:
+def running_emulator(
+    port: int | None = None, region: str = DEFAULT_REGION, *, export_env: bool = True
+) -> Iterator[Emulator]:
     """Start moto's threaded server on a free loopback port; stop it on exit.
 
     With `export_env`, this process's boto3 clients also reach it (AWS_ENDPOINT_URL + dummy credentials).
