@@ -1,0 +1,187 @@
+"""A throwaway PostgreSQL server for tests and the demo: free loopback port, temp data dir, no root needed.
+
+Binaries come from the `pgserver` wheel on PyPI (PostgreSQL 16, installed by `requirements-dev.txt`, so
+`make test` needs no system package), else from a system install (`/usr/lib/postgresql/*/bin`, or
+`ORDERS_PG_BINDIR`). We drive `initdb` and `postgres` ourselves rather than through pgserver's own
+manager, because that one listens on a Unix socket only and keeps a shared data dir; tests want TCP on a
+free port and a private dir per run. PostgreSQL refuses to run as root, so when this process is root
+(containers, CI) the server runs as a dedicated system user that is created on first use.
+"""
+
+from __future__ import annotations
+
+import glob
+import importlib.util
+import os
+import pwd
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+
+from worker.local.emulator import free_port
+
+SERVICE_USER = "orders-pg"
+"""System user the server runs as when the caller is root."""
+START_TIMEOUT = 60.0
+
+
+class PostgresUnavailable(RuntimeError):
+    """No PostgreSQL binaries found, or the server did not start; the message says what to install."""
+
+
+def find_bindir() -> Path:
+    """Where `initdb` and `postgres` live: ORDERS_PG_BINDIR, the pgserver wheel, then a system install."""
+    candidates: list[Path] = []
+    if os.environ.get("ORDERS_PG_BINDIR"):
+        candidates.append(Path(os.environ["ORDERS_PG_BINDIR"]))
+    # The pgserver wheel ships a relocatable PostgreSQL 16 under pginstall/. Located, not imported:
+    # importing it starts its own runtime-dir and lock machinery, which we do not use.
+    spec = importlib.util.find_spec("pgserver")
+    if spec and spec.submodule_search_locations:
+        candidates += [Path(p) / "pginstall" / "bin" for p in spec.submodule_search_locations]
+    candidates += sorted((Path(p) for p in glob.glob("/usr/lib/postgresql/*/bin")), reverse=True)
+    if pg_config := shutil.which("pg_config"):
+        out = subprocess.run([pg_config, "--bindir"], capture_output=True, text=True, check=False).stdout.strip()
+        if out:
+            candidates.append(Path(out))
+    for bindir in candidates:
+        if (bindir / "initdb").exists() and (bindir / "postgres").exists():
+            return bindir
+    raise PostgresUnavailable(
+        "no PostgreSQL binaries: `pip install -r requirements-dev.txt` (pgserver), "
+        "or `apt-get install postgresql`, or set ORDERS_PG_BINDIR"
+    )
+
+
+def _service_user() -> str | None:
+    """None when not root; otherwise a dedicated unprivileged user (created if missing)."""
+    if os.geteuid() != 0:
+        return None
+    try:
+        pwd.getpwnam(SERVICE_USER)
+    except KeyError:
+        subprocess.run(
+            ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", SERVICE_USER],
+            check=False,
+            capture_output=True,
+        )
+        pwd.getpwnam(SERVICE_USER)  # raises if another process did not create it either
+    return SERVICE_USER
+
+
+@dataclass
+class PostgresServer:
+    dsn: str
+    port: int
+    data_dir: Path
+    bindir: Path
+    started_in: float
+    """Seconds from `initdb` to the first accepted connection."""
+
+    def create_database(self, name: str) -> str:
+        """Create database `name` and return its DSN."""
+        with psycopg.connect(self.dsn, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        return self.dsn.rsplit("/", 1)[0] + f"/{name}"
+
+
+def _wait_ready(dsn: str, proc: subprocess.Popen[bytes], log: Path, deadline: float) -> None:
+    while True:
+        if proc.poll() is not None:
+            raise PostgresUnavailable(f"postgres exited with {proc.returncode}:\n{log.read_text(errors='replace')}")
+        try:
+            with psycopg.connect(dsn, connect_timeout=2):
+                return
+        except psycopg.OperationalError:
+            if time.monotonic() > deadline:
+                raise PostgresUnavailable(f"postgres did not accept connections:\n{log.read_text()}") from None
+            time.sleep(0.05)
+
+
+@contextmanager
+def running_postgres(port: int | None = None) -> Iterator[PostgresServer]:
+    """Start a private server (trust auth, loopback only, fsync off: test data only); stop and delete it on exit."""
+    bindir = find_bindir()
+    user = _service_user()
+    root = Path(tempfile.mkdtemp(prefix="orders-pg-"))
+    data_dir = root / "data"
+    log = root / "postgres.log"
+    if user:
+        entry = pwd.getpwnam(user)
+        os.chown(root, entry.pw_uid, entry.pw_gid)
+    run_as = {"user": user} if user else {}
+    started = time.monotonic()
+    proc: subprocess.Popen[bytes] | None = None
+    try:
+        init = subprocess.run(
+            [str(bindir / "initdb"), "-D", str(data_dir), "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync"],
+            capture_output=True,
+            text=True,
+            check=False,
+            cwd=root,
+            **run_as,  # type: ignore[arg-type]
+        )
+        if init.returncode != 0:
+            raise PostgresUnavailable(f"initdb failed: {init.stderr.strip() or init.stdout.strip()}")
+        port = port or free_port()
+        with log.open("wb") as log_file:
+            proc = subprocess.Popen(
+                [
+                    str(bindir / "postgres"),
+                    "-D",
+                    str(data_dir),
+                    "-p",
+                    str(port),
+                    "-h",
+                    "127.0.0.1",
+                    "-k",
+                    "",  # no Unix socket: nothing to clash with another test run's socket dir
+                    "-c",
+                    "fsync=off",
+                    "-c",
+                    "synchronous_commit=off",
+                    "-c",
+                    "full_page_writes=off",
+                    "-c",
+                    "max_connections=100",
+                ],
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                cwd=root,
+                start_new_session=True,  # Ctrl-C in the terminal reaches us, and we stop it cleanly
+                **run_as,  # type: ignore[arg-type]
+            )
+        dsn = f"postgresql://postgres@127.0.0.1:{port}/postgres"
+        _wait_ready(dsn, proc, log, time.monotonic() + START_TIMEOUT)
+        yield PostgresServer(dsn, port, data_dir, bindir, time.monotonic() - started)
+    finally:
+        if proc is not None and proc.poll() is None:
+            proc.send_signal(signal.SIGINT)  # "fast" shutdown: roll back open transactions, exit
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def main() -> None:
+    """`python -m worker.local.postgres`: start one, print its DSN and start time, stop on Ctrl-C."""
+    with running_postgres() as server:
+        print(f"{server.dsn}  (binaries {server.bindir}, ready in {server.started_in:.2f}s); Ctrl-C stops it")
+        try:
+            signal.pause()
+        except KeyboardInterrupt:
+            pass
+
+
+if __name__ == "__main__":
+    main()
