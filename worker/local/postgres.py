@@ -20,7 +20,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -117,7 +117,6 @@ def running_postgres(port: int | None = None) -> Iterator[PostgresServer]:
     if user:
         entry = pwd.getpwnam(user)
         os.chown(root, entry.pw_uid, entry.pw_gid)
-    run_as = {"user": user} if user else {}
     started = time.monotonic()
     proc: subprocess.Popen[bytes] | None = None
     try:
@@ -127,7 +126,7 @@ def running_postgres(port: int | None = None) -> Iterator[PostgresServer]:
             text=True,
             check=False,
             cwd=root,
-            **run_as,  # type: ignore[arg-type]
+            user=user,
         )
         if init.returncode != 0:
             raise PostgresUnavailable(f"initdb failed: {init.stderr.strip() or init.stdout.strip()}")
@@ -157,7 +156,7 @@ def running_postgres(port: int | None = None) -> Iterator[PostgresServer]:
                 stderr=subprocess.STDOUT,
                 cwd=root,
                 start_new_session=True,  # Ctrl-C in the terminal reaches us, and we stop it cleanly
-                **run_as,  # type: ignore[arg-type]
+                user=user,
             )
         dsn = f"postgresql://postgres@127.0.0.1:{port}/postgres"
         _wait_ready(dsn, proc, log, time.monotonic() + START_TIMEOUT)
@@ -177,10 +176,8 @@ def main() -> None:
     """`python -m worker.local.postgres`: start one, print its DSN and start time, stop on Ctrl-C."""
     with running_postgres() as server:
         print(f"{server.dsn}  (binaries {server.bindir}, ready in {server.started_in:.2f}s); Ctrl-C stops it")
-        try:
+        with suppress(KeyboardInterrupt):
             signal.pause()
-        except KeyboardInterrupt:
-            pass
 
 
 if __name__ == "__main__":
