@@ -7,6 +7,7 @@ from components.config import StackConfig
 from components.fanout import FanoutArgs, OrderEventsFanout
 from components.messaging_key import MessagingKey
 from components.monitoring import Monitoring, MonitoringArgs
+from components.network import Network, NetworkArgs
 from components.order_store import OrderStore
 from components.queue import QueueArgs, QueueWithDlq
 from worker import topology
@@ -54,6 +55,14 @@ for queue in [order_queue, *fanout.queues.values()]:
     monitoring.watch_queue(queue)
 monitoring.watch_table(store.table_name)
 
+network = Network(
+    "network",
+    NetworkArgs(
+        vpc_cidr=config.network.vpc_cidr, az_count=config.network.az_count, enable_nat=config.network.enable_nat
+    ),
+    primary,
+)
+
 monitoring.finish()
 
 pulumi.export("primaryRegion", config.primary_region)
@@ -70,3 +79,5 @@ pulumi.export("fanoutQueueArns", {name: q.arn for name, q in fanout.queues.items
 pulumi.export("fanoutDlqUrls", {name: q.dlq_url for name, q in fanout.queues.items()})
 pulumi.export("alarmTopicArn", monitoring.alarm_topic_arn)
 pulumi.export("dashboardName", monitoring.dashboard_name)
+pulumi.export("vpcId", network.vpc_id)
+pulumi.export("privateSubnetIds", network.private_subnet_ids)

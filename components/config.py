@@ -7,6 +7,7 @@ fails at `pulumi preview` with a message that names the key.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import dataclass
 
@@ -46,6 +47,27 @@ class MonitoringConfig:
 
 
 @dataclass(frozen=True)
+class NetworkConfig:
+    vpc_cidr: str
+    az_count: int
+    enable_nat: bool
+
+    @staticmethod
+    def load(cfg: pulumi.Config) -> NetworkConfig:
+        cidr = cfg.require("vpcCidr")
+        try:
+            network = ipaddress.ip_network(cidr)
+        except ValueError as exc:
+            raise ConfigError(f"orders:vpcCidr = {cidr!r} is not a CIDR block ({exc})") from exc
+        if network.version != 4 or not 16 <= network.prefixlen <= 24:
+            raise ConfigError(f"orders:vpcCidr = {cidr!r}: use an IPv4 block between /16 and /24")
+        az_count = cfg.require_int("azCount")
+        if not 2 <= az_count <= 6:
+            raise ConfigError(f"orders:azCount = {az_count}: Spot needs at least 2 zones to diversify (max 6)")
+        return NetworkConfig(vpc_cidr=str(network), az_count=az_count, enable_nat=cfg.require_bool("enableNat"))
+
+
+@dataclass(frozen=True)
 class StackConfig:
     project: str
     stack: str
@@ -53,6 +75,7 @@ class StackConfig:
     failover_region: str
     messaging: MessagingConfig
     monitoring: MonitoringConfig
+    network: NetworkConfig
 
     @staticmethod
     def load(cfg: pulumi.Config | None = None) -> StackConfig:
@@ -89,4 +112,5 @@ class StackConfig:
                 queue_age_seconds=cfg.require_int("alarmQueueAgeSeconds"),
                 queue_depth=cfg.require_int("alarmQueueDepth"),
             ),
+            network=NetworkConfig.load(cfg),
         )

@@ -7,6 +7,7 @@ their inputs: outputs computed by AWS (arn, id, url...) are unknown, as for a st
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Callable
 from typing import Any
 
@@ -57,6 +58,15 @@ def _alarm(name: str, region: str, inputs: Outputs) -> tuple[str, Outputs]:
     return name, {"arn": _arn("cloudwatch", region, f"alarm:{name}")}
 
 
+def _vpc_endpoint(name: str, region: str, inputs: Outputs) -> tuple[str, Outputs]:
+    endpoint_id = f"vpce-{zlib.crc32(f'{region}/{name}'.encode()):08x}"
+    gateway = inputs.get("vpcEndpointType") == "Gateway"
+    return endpoint_id, {
+        "arn": _arn("ec2", region, f"vpc-endpoint/{endpoint_id}"),
+        "prefixListId": f"pl-{zlib.crc32(str(inputs.get('serviceName')).encode()):08x}" if gateway else None,
+    }
+
+
 S3_WEBSITE_ZONES = {
     "us-east-1": "Z3AQBSTGFYJSTF",
     "us-east-2": "Z2O1EMRO9K5GLX",
@@ -74,6 +84,7 @@ RESOURCE_OUTPUTS: dict[str, Callable[[str, str, Outputs], tuple[str, Outputs]]] 
     "aws:dynamodb/table:Table": _table,
     "aws:kms/key:Key": _key,
     "aws:cloudwatch/metricAlarm:MetricAlarm": _alarm,
+    "aws:ec2/vpcEndpoint:VpcEndpoint": _vpc_endpoint,
 }
 """Computed outputs by resource type: `(name, region, inputs) -> (id, outputs)`. Tiers add theirs."""
 

@@ -1,0 +1,224 @@
+"""The primary region's network: private subnets only, AWS services through VPC endpoints.
+
+Workers get no public IP and accept nothing inbound. They reach S3 and DynamoDB through gateway
+endpoints (free, no per-GB charge) and SQS, CloudWatch, SSM and Auto Scaling through interface
+endpoints with private DNS, so the SDK's default endpoints resolve to private addresses and the
+default stack needs no NAT gateway. `enableNat` adds one public subnet, an internet gateway and one
+NAT gateway for users whose workers need the internet (one NAT, not one per AZ: it is an opt-in
+convenience, not the data path).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from components.aws_context import AwsContext
+
+GATEWAY_SERVICES: tuple[str, ...] = ("s3", "dynamodb")
+INTERFACE_SERVICES: tuple[str, ...] = (
+    "sqs",  # the FIFO queue
+    "logs",  # the worker's journal shipped to CloudWatch Logs
+    "monitoring",  # cloudwatch:PutMetricData
+    "autoscaling",  # CompleteLifecycleAction when a Spot instance drains
+    "ssm",  # Session Manager: the only way in, since nothing is admitted inbound
+    "ssmmessages",
+    "ec2messages",
+)
+"""Interface endpoints the worker fleet needs; each costs an ENI per AZ, so the list is kept to what is used."""
+
+HTTPS = 443
+
+
+def subnet_cidrs(vpc_cidr: str, count: int) -> list[str]:
+    """`count` equal subnets carved from the VPC range, 16 per VPC (a /16 gives /20s of 4,091 addresses).
+
+    The last block is reserved for the optional public subnet, so private ranges never move when NAT
+    is toggled.
+    """
+    network = ipaddress.ip_network(vpc_cidr)
+    blocks = list(network.subnets(prefixlen_diff=4))
+    if count > len(blocks) - 1:
+        raise ValueError(f"{vpc_cidr} holds at most {len(blocks) - 1} private subnets, asked for {count}")
+    return [str(b) for b in blocks[:count]]
+
+
+def public_subnet_cidr(vpc_cidr: str) -> str:
+    return str(list(ipaddress.ip_network(vpc_cidr).subnets(prefixlen_diff=4))[-1])
+
+
+@dataclass(frozen=True)
+class NetworkArgs:
+    vpc_cidr: str
+    az_count: int
+    enable_nat: bool
+
+
+class Network(pulumi.ComponentResource):
+    vpc: aws.ec2.Vpc
+    vpc_id: pulumi.Output[str]
+    vpc_cidr: str
+    availability_zones: list[str]
+    private_subnet_ids: list[pulumi.Output[str]]
+    private_route_table_id: pulumi.Output[str]
+    endpoint_security_group_id: pulumi.Output[str]
+    s3_prefix_list_id: pulumi.Output[str]
+    dynamodb_prefix_list_id: pulumi.Output[str]
+    nat_enabled: bool
+
+    def __init__(
+        self, name: str, args: NetworkArgs, ctx: AwsContext, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("orders:network:Network", name, None, opts)
+        self.vpc_cidr = args.vpc_cidr
+        self.nat_enabled = args.enable_nat
+
+        # A plain invoke (not *_output): the AZ names are needed to decide how many subnets to create,
+        # and the CLI answers it during preview too. Local and Wavelength zones are opt-in: excluded.
+        zones = aws.get_availability_zones(
+            state="available",
+            filters=[{"name": "opt-in-status", "values": ["opt-in-not-required"]}],
+            opts=pulumi.InvokeOptions(provider=ctx.provider),
+        ).names
+        if len(zones) < args.az_count:
+            raise ValueError(f"orders:azCount = {args.az_count} but {ctx.region} offers only {len(zones)} zones")
+        self.availability_zones = sorted(zones)[: args.az_count]
+
+        self.vpc = aws.ec2.Vpc(
+            name,
+            cidr_block=args.vpc_cidr,
+            enable_dns_support=True,
+            enable_dns_hostnames=True,  # required for interface endpoints' private DNS
+            tags={"Name": ctx.name(name)},
+            opts=ctx.opts(self),
+        )
+        self.vpc_id = self.vpc.id
+        # The default security group allows all traffic between its members; strip its rules so
+        # nothing can use it by accident.
+        aws.ec2.DefaultSecurityGroup(f"{name}-default-sg", vpc_id=self.vpc.id, opts=ctx.opts(self))
+
+        self.private_route_table = aws.ec2.RouteTable(
+            f"{name}-private", vpc_id=self.vpc.id, tags={"Name": ctx.name(f"{name}-private")}, opts=ctx.opts(self)
+        )
+        self.private_route_table_id = self.private_route_table.id
+        self.private_subnets: list[aws.ec2.Subnet] = []
+        for zone, cidr in zip(self.availability_zones, subnet_cidrs(args.vpc_cidr, args.az_count), strict=True):
+            subnet = aws.ec2.Subnet(
+                f"{name}-private-{zone}",
+                vpc_id=self.vpc.id,
+                cidr_block=cidr,
+                availability_zone=zone,
+                map_public_ip_on_launch=False,
+                tags={"Name": ctx.name(f"private-{zone}"), "tier": "private"},
+                opts=ctx.opts(self),
+            )
+            aws.ec2.RouteTableAssociation(
+                f"{name}-private-{zone}",
+                subnet_id=subnet.id,
+                route_table_id=self.private_route_table.id,
+                opts=ctx.opts(self),
+            )
+            self.private_subnets.append(subnet)
+        self.private_subnet_ids = [s.id for s in self.private_subnets]
+
+        self.endpoint_security_group = aws.ec2.SecurityGroup(
+            f"{name}-endpoints",
+            name=ctx.name(f"{name}-endpoints"),
+            description="Interface VPC endpoints: HTTPS from inside the VPC only",
+            vpc_id=self.vpc.id,
+            ingress=[
+                {
+                    "description": "HTTPS from the VPC",
+                    "protocol": "tcp",
+                    "from_port": HTTPS,
+                    "to_port": HTTPS,
+                    "cidr_blocks": [args.vpc_cidr],
+                }
+            ],
+            egress=[],  # endpoints answer; they never open connections
+            opts=ctx.opts(self),
+        )
+        self.endpoint_security_group_id = self.endpoint_security_group.id
+
+        prefix_lists: dict[str, pulumi.Output[str]] = {}
+        for service in GATEWAY_SERVICES:
+            endpoint = aws.ec2.VpcEndpoint(
+                f"{name}-{service}",
+                vpc_id=self.vpc.id,
+                service_name=f"com.amazonaws.{ctx.region}.{service}",
+                vpc_endpoint_type="Gateway",
+                route_table_ids=[self.private_route_table.id],
+                tags={"Name": ctx.name(f"{name}-{service}")},
+                opts=ctx.opts(self),
+            )
+            prefix_lists[service] = endpoint.prefix_list_id
+        self.s3_prefix_list_id = prefix_lists["s3"]
+        self.dynamodb_prefix_list_id = prefix_lists["dynamodb"]
+
+        for service in INTERFACE_SERVICES:
+            aws.ec2.VpcEndpoint(
+                f"{name}-{service}",
+                vpc_id=self.vpc.id,
+                service_name=f"com.amazonaws.{ctx.region}.{service}",
+                vpc_endpoint_type="Interface",
+                private_dns_enabled=True,
+                subnet_ids=self.private_subnet_ids,
+                security_group_ids=[self.endpoint_security_group.id],
+                tags={"Name": ctx.name(f"{name}-{service}")},
+                opts=ctx.opts(self),
+            )
+
+        if args.enable_nat:
+            self._nat(name, args, ctx)
+
+        self.register_outputs(
+            {
+                "vpcId": self.vpc_id,
+                "vpcCidr": self.vpc_cidr,
+                "privateSubnetIds": self.private_subnet_ids,
+                "endpointSecurityGroupId": self.endpoint_security_group_id,
+            }
+        )
+
+    def _nat(self, name: str, args: NetworkArgs, ctx: AwsContext) -> None:
+        """One public subnet (still no auto-assigned public IPs), an internet gateway and a NAT gateway."""
+        zone = self.availability_zones[0]
+        igw = aws.ec2.InternetGateway(name, vpc_id=self.vpc.id, tags={"Name": ctx.name(name)}, opts=ctx.opts(self))
+        public = aws.ec2.Subnet(
+            f"{name}-public-{zone}",
+            vpc_id=self.vpc.id,
+            cidr_block=public_subnet_cidr(args.vpc_cidr),
+            availability_zone=zone,
+            map_public_ip_on_launch=False,  # only the NAT gateway's Elastic IP is public
+            tags={"Name": ctx.name(f"public-{zone}"), "tier": "public"},
+            opts=ctx.opts(self),
+        )
+        public_rt = aws.ec2.RouteTable(
+            f"{name}-public",
+            vpc_id=self.vpc.id,
+            routes=[{"cidr_block": "0.0.0.0/0", "gateway_id": igw.id}],
+            tags={"Name": ctx.name(f"{name}-public")},
+            opts=ctx.opts(self),
+        )
+        aws.ec2.RouteTableAssociation(
+            f"{name}-public-{zone}", subnet_id=public.id, route_table_id=public_rt.id, opts=ctx.opts(self)
+        )
+        eip = aws.ec2.Eip(f"{name}-nat", domain="vpc", tags={"Name": ctx.name(f"{name}-nat")}, opts=ctx.opts(self))
+        nat = aws.ec2.NatGateway(
+            name,
+            allocation_id=eip.id,
+            subnet_id=public.id,
+            connectivity_type="public",
+            tags={"Name": ctx.name(name)},
+            opts=ctx.opts(self, depends_on=[igw]),
+        )
+        aws.ec2.Route(
+            f"{name}-private-default",
+            route_table_id=self.private_route_table.id,
+            destination_cidr_block="0.0.0.0/0",
+            nat_gateway_id=nat.id,
+            opts=ctx.opts(self),
+        )
