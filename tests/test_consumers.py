@@ -1,0 +1,382 @@
+"""The fan-out consumers end to end: moto server (S3 -> SNS -> SQS) and a real PostgreSQL.
+
+Invoices are uploaded to the emulated bucket; S3 notifies the topic, which fans out to the shipping and
+analytics queues (raw delivery) and to an audit queue that keeps a copy of every event body so the
+tests can redeliver exactly what SQS delivered. The pollers and the Lambda adapter run the real code.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import boto3
+import psycopg
+import pytest
+
+from worker import topology
+from worker.consumers import lambda_handlers
+from worker.consumers.cli import poll
+from worker.consumers.events import objects_in
+from worker.consumers.processing import build_consumer
+from worker.consumers.shipping import migrate, seed_inventory
+from worker.local.emulator import Emulator, running_emulator
+from worker.local.postgres import PostgresServer, running_postgres
+from worker.model import Invoice, Order, OrderItem
+
+REGION = "us-east-1"
+
+
+@pytest.fixture(scope="module")
+def emulator() -> Iterator[Emulator]:
+    with running_emulator(region=REGION) as emu:
+        yield emu
+
+
+@pytest.fixture(scope="module")
+def postgres() -> Iterator[PostgresServer]:
+    with running_postgres() as server:
+        yield server
+
+
+@dataclass
+class Stack:
+    bucket: str
+    queues: dict[str, str]
+    dlqs: dict[str, str]
+    audit: str
+    shipping_dsn: str
+    warehouse_dsn: str
+    sqs: Any
+    s3: Any
+
+    def upload(self, invoice: Invoice | str, key: str | None = None) -> str:
+        if isinstance(invoice, Invoice):
+            key = key or f"{topology.INVOICE_PREFIX}{invoice.Order.OrderID}.json"
+            body = invoice.to_json()
+        else:
+            assert key
+            body = invoice
+        self.s3.put_object(Bucket=self.bucket, Key=key, Body=body.encode())
+        return key
+
+    def drain(self, url: str) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        while batch := self.sqs.receive_message(
+            QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0, MessageSystemAttributeNames=["All"]
+        ).get("Messages", []):
+            out += batch
+            self.sqs.delete_message_batch(
+                QueueUrl=url, Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(batch)]
+            )
+        return out
+
+    def env(self) -> dict[str, str]:
+        return {
+            "ORDERS_SHIPPING_DSN": self.shipping_dsn,
+            "ORDERS_WAREHOUSE_DSN": self.warehouse_dsn,
+            "AWS_REGION": REGION,
+        }
+
+    def run(self, name: str, **kwargs: Any) -> Any:
+        consumer = build_consumer(name, self.env())
+        try:
+            return poll(consumer, self.queues[name], wait_seconds=0, retry_delay=0, idle_exit=0.5, **kwargs)
+        finally:
+            consumer.close()
+
+
+def provision(emulator: Emulator, postgres: PostgresServer) -> Stack:
+    """Bucket -> topic -> shipping/analytics (+DLQ after 3 receives) and an audit queue, as the program wires them."""
+    run = uuid.uuid4().hex[:8]
+    s3 = boto3.client("s3", region_name=REGION)
+    sns = boto3.client("sns", region_name=REGION)
+    sqs = boto3.client("sqs", region_name=REGION)
+    bucket = f"invoices-{run}"
+    s3.create_bucket(Bucket=bucket)
+    topic = sns.create_topic(Name=f"order-events-{run}")["TopicArn"]
+
+    def queue(name: str, dlq_arn: str | None = None) -> tuple[str, str]:
+        attrs = {"VisibilityTimeout": "30"}
+        if dlq_arn:
+            attrs["RedrivePolicy"] = json.dumps(
+                {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": topology.MAX_RECEIVE_COUNT}
+            )
+        url = sqs.create_queue(QueueName=f"{name}-{run}", Attributes=attrs)["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        return url, arn
+
+    queues, dlqs = {}, {}
+    for name in topology.FANOUT_QUEUES:
+        dlqs[name], dlq_arn = queue(name + topology.DLQ_SUFFIX)
+        queues[name], arn = queue(name, dlq_arn)
+        sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn, Attributes={"RawMessageDelivery": "true"})
+    audit, audit_arn = queue("audit")
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=audit_arn, Attributes={"RawMessageDelivery": "true"})
+    s3.put_bucket_notification_configuration(
+        Bucket=bucket,
+        NotificationConfiguration={
+            "TopicConfigurations": [
+                {
+                    "TopicArn": topic,
+                    "Events": ["s3:ObjectCreated:*"],
+                    "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": topology.INVOICE_PREFIX}]}},
+                }
+            ]
+        },
+    )
+    shipping_dsn = postgres.create_database(f"shipping_{run}")
+    warehouse_dsn = postgres.create_database(f"warehouse_{run}")
+    return Stack(bucket, queues, dlqs, audit, shipping_dsn, warehouse_dsn, sqs, s3)
+
+
+@pytest.fixture
+def stack(emulator: Emulator, postgres: PostgresServer) -> Stack:
+    stack = provision(emulator, postgres)
+    with psycopg.connect(stack.shipping_dsn, autocommit=True) as conn:
+        migrate(conn)
+        seed_inventory(conn, {"SKU-00001": 100, "SKU-00002": 50, "SKU-00003": 2, "SKU-00004": 10})
+    return stack
+
+
+T0 = datetime(2026, 11, 27, 8, 15, tzinfo=UTC)
+
+
+def invoice(order_id: str, items: list[tuple[str, int, str]], *, minutes: int = 0, customer: str = "C-1") -> Invoice:
+    lines = [OrderItem(SKU=s, Quantity=q, UnitPrice=Decimal(p)) for s, q, p in items]
+    order = Order(
+        OrderID=order_id,
+        CustomerID=customer,
+        Items=lines,
+        Total=sum((li.amount for li in lines), Decimal("0")),
+        Currency="USD",
+        CreatedAt=T0 + timedelta(minutes=minutes),
+    )
+    return Invoice(Order=order, ProcessedAt=order.CreatedAt, SequenceNumber="1", Region=REGION)
+
+
+def snapshot(stack: Stack) -> dict[str, list[tuple[Any, ...]]]:
+    with psycopg.connect(stack.shipping_dsn) as conn:
+        shipping = {
+            "inventory": conn.execute("SELECT sku, on_hand FROM inventory ORDER BY sku").fetchall(),
+            "shipments": conn.execute(
+                "SELECT order_id, customer_id, status, total, created_at FROM shipments ORDER BY order_id"
+            ).fetchall(),
+            "lines": conn.execute("SELECT * FROM shipment_lines ORDER BY order_id, sku").fetchall(),
+        }
+    with psycopg.connect(stack.warehouse_dsn) as conn:
+        exists = conn.execute("SELECT to_regclass('sales_fact') IS NOT NULL").fetchone()
+        facts = (
+            conn.execute("SELECT *, xmin::text FROM sales_fact ORDER BY order_id, line_no").fetchall()
+            if exists and exists[0]
+            else []
+        )
+    return {**shipping, "facts": facts}
+
+
+# --- event parsing (no servers) ---------------------------------------------------------------------
+
+
+def test_events_raw_sns_envelope_test_event_and_encoded_keys() -> None:
+    from worker.consumers.events import InvalidEvent
+
+    record = {
+        "eventSource": "aws:s3",
+        "eventName": "ObjectCreated:Put",
+        "s3": {"bucket": {"name": "b"}, "object": {"key": "invoices/A+B%2B1.json", "versionId": "v1"}},
+    }
+    raw = json.dumps({"Records": [record]})
+    (obj,) = objects_in(raw)
+    assert (obj.bucket, obj.key, obj.version_id) == ("b", "invoices/A B+1.json", "v1")
+    envelope = json.dumps({"Type": "Notification", "MessageId": "m", "TopicArn": "arn", "Message": raw})
+    assert objects_in(envelope) == [obj]
+    assert objects_in(json.dumps({"Service": "Amazon S3", "Event": "s3:TestEvent", "Bucket": "b"})) == []
+    removed = json.dumps({"Records": [{**record, "eventName": "ObjectRemoved:Delete"}]})
+    assert objects_in(removed) == []
+    for bad in ("not json", "[]", json.dumps({"Records": [{"eventSource": "aws:s3"}]}), json.dumps({"x": 1})):
+        with pytest.raises(InvalidEvent):
+            objects_in(bad)
+
+
+# --- end to end through the pollers -----------------------------------------------------------------
+
+
+def test_fanout_to_shipping_and_analytics_then_redelivery_changes_nothing(stack: Stack) -> None:
+    orders = [
+        invoice("O-1", [("SKU-00001", 2, "10.00"), ("SKU-00002", 1, "5.50")]),
+        invoice("O-2", [("SKU-00001", 3, "10.00")], minutes=50),
+        invoice("O-3", [("SKU-00003", 5, "99.99"), ("SKU-00004", 1, "1.25")], minutes=65),  # short on SKU-00003
+        invoice("O-4", [("SKU-99999", 1, "3.00")], minutes=70),  # unknown SKU: backordered
+    ]
+    for inv in orders:
+        stack.upload(inv)
+    # A key with a space and a plus: S3 events carry it URL-encoded.
+    stack.upload(invoice("O-5_x", [("SKU-00002", 4, "5.50")]), key="invoices/O 5+x.json")
+
+    shipping = stack.run("shipping")
+    analytics = stack.run("analytics")
+    # 5 invoices + the s3:TestEvent S3 sent when the notification was configured (acknowledged, skipped)
+    assert (shipping.succeeded, shipping.failed) == (6, 0)
+    assert shipping.outcomes == {"ready": 3, "backordered": 2}
+    assert (analytics.succeeded, analytics.failed) == (6, 0)
+    assert analytics.outcomes == {"inserted": 5}
+
+    state = snapshot(stack)
+    assert dict(state["inventory"]) == {"SKU-00001": 95, "SKU-00002": 45, "SKU-00003": 2, "SKU-00004": 9}
+    status = {row[0]: row[2] for row in state["shipments"]}
+    assert status == {"O-1": "ready", "O-2": "ready", "O-3": "backordered", "O-4": "backordered", "O-5_x": "ready"}
+    allocated = {(row[0], row[1]): row[3] for row in state["lines"]}
+    assert allocated[("O-3", "SKU-00003")] is False and allocated[("O-3", "SKU-00004")] is True
+    facts = state["facts"]
+    assert [(f[0], f[1], f[4], f[5], f[7]) for f in facts] == [
+        ("O-1", 1, "SKU-00001", 2, Decimal("20.00")),
+        ("O-1", 2, "SKU-00002", 1, Decimal("5.50")),
+        ("O-2", 1, "SKU-00001", 3, Decimal("30.00")),
+        ("O-3", 1, "SKU-00003", 5, Decimal("499.95")),
+        ("O-3", 2, "SKU-00004", 1, Decimal("1.25")),
+        ("O-4", 1, "SKU-99999", 1, Decimal("3.00")),
+        ("O-5_x", 1, "SKU-00002", 4, Decimal("22.00")),
+    ]
+    assert facts[2][2] == datetime(2026, 11, 27, 9, 5)  # stored in UTC
+
+    # Redeliver exactly what SQS delivered (the audit queue holds a copy of each body) to both queues.
+    bodies = [m["Body"] for m in stack.drain(stack.audit)]
+    assert sum("s3:TestEvent" in b for b in bodies) == 1 and len(bodies) == 6
+    for name in topology.FANOUT_QUEUES:
+        for body in bodies:
+            stack.sqs.send_message(QueueUrl=stack.queues[name], MessageBody=body)
+    again = stack.run("shipping"), stack.run("analytics")
+    assert again[0].outcomes == {"duplicate": 5}
+    assert again[1].outcomes == {"duplicate": 5}
+    assert snapshot(stack) == state, "a redelivered event must change nothing (xmin proves no row was rewritten)"
+    assert all(stack.drain(stack.dlqs[n]) == [] for n in topology.FANOUT_QUEUES)
+
+    # The report command reads the same facts with the same SQL the warehouse runs in AWS.
+    from worker.consumers.analytics import revenue_per_hour, top_skus
+    from worker.consumers.sql import PostgresWarehouse
+
+    warehouse = PostgresWarehouse(stack.warehouse_dsn)
+    hours = revenue_per_hour(warehouse)
+    assert [(h[0].hour, h[2], h[4]) for h in hours] == [(8, 2, Decimal("47.50")), (9, 3, Decimal("534.20"))]
+    assert top_skus(warehouse, 2)[0][:2] == ("SKU-00003", 5)
+    warehouse.close()
+
+
+def test_poison_records_reach_the_dlq_after_exactly_three_receives_and_the_rest_commit(
+    stack: Stack, caplog: pytest.LogCaptureFixture
+) -> None:
+    with psycopg.connect(stack.shipping_dsn, autocommit=True) as conn:
+        # An operator's rule the model does not know: a real constraint failure for one record.
+        conn.execute("ALTER TABLE shipments ADD CONSTRAINT not_blocked CHECK (customer_id <> 'BLOCKED')")
+    good = [invoice(f"G-{i}", [("SKU-00001", 1, "10.00")], minutes=i) for i in range(6)]
+    for inv in good[:3]:
+        stack.upload(inv)
+    stack.upload("{not json", key="invoices/malformed.json")
+    bad_total = json.loads(invoice("BAD-TOTAL", [("SKU-00002", 1, "5.00")]).to_json())
+    bad_total["Order"]["Total"] = "6.00"
+    stack.upload(json.dumps(bad_total), key="invoices/bad-total.json")
+    missing = stack.upload(invoice("GONE", [("SKU-00002", 1, "5.00")]))
+    stack.s3.delete_object(Bucket=stack.bucket, Key=missing)
+    stack.upload(invoice("BLOCKED-1", [("SKU-00002", 1, "5.00")], customer="BLOCKED"))
+    for inv in good[3:]:
+        stack.upload(inv)
+
+    with caplog.at_level(logging.WARNING, logger="worker.consumers.poller"):
+        stats = stack.run("shipping")
+    assert (stats.succeeded, stats.outcomes) == (7, {"ready": 6})  # + the s3:TestEvent, acknowledged
+
+    dead = stack.drain(stack.dlqs["shipping"])
+    dead_keys = sorted(objects_in(m["Body"])[0].key for m in dead)
+    assert dead_keys == sorted(
+        ["invoices/malformed.json", "invoices/bad-total.json", "invoices/GONE.json", "invoices/BLOCKED-1.json"]
+    )
+    failures = Counter(re.search(r"message (\S+) failed", r.getMessage()).group(1) for r in caplog.records)  # type: ignore[union-attr]
+    assert {m["MessageId"]: 3 for m in dead} == dict(failures), "each poison message is tried exactly 3 times"
+    reasons = " ".join(r.getMessage() for r in caplog.records)
+    for expected in (
+        "invalid invoice",
+        "malformed JSON",
+        "does not equal",
+        "invoice object missing",
+        "database constraint",
+    ):
+        assert expected in reasons
+
+    state = snapshot(stack)
+    assert sorted(row[0] for row in state["shipments"]) == [f"G-{i}" for i in range(6)]
+    assert dict(state["inventory"])["SKU-00001"] == 94
+    assert dict(state["inventory"])["SKU-00002"] == 50, "the failed records took no stock"
+    assert stack.drain(stack.queues["shipping"]) == []
+
+    # Analytics has no such constraint: the blocked customer's order is a sale; the other three are poison.
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="worker.consumers.poller"):
+        stats = stack.run("analytics")
+    assert (stats.succeeded, stats.outcomes) == (8, {"inserted": 7})
+    dead = stack.drain(stack.dlqs["analytics"])
+    assert sorted(objects_in(m["Body"])[0].key for m in dead) == sorted(
+        ["invoices/malformed.json", "invoices/bad-total.json", "invoices/GONE.json"]
+    )
+    assert len(caplog.records) == 3 * 3
+    assert sorted({f[0] for f in snapshot(stack)["facts"]}) == sorted([*(f"G-{i}" for i in range(6)), "BLOCKED-1"])
+
+
+# --- the Lambda adapter -----------------------------------------------------------------------------
+
+
+def lambda_event(stack: Stack, messages: list[dict[str, Any]]) -> dict[str, Any]:
+    """The SQS event Lambda's event source mapping delivers, built from messages SQS really returned."""
+    arn = stack.sqs.get_queue_attributes(QueueUrl=stack.queues["shipping"], AttributeNames=["QueueArn"])
+    return {
+        "Records": [
+            {
+                "messageId": m["MessageId"],
+                "receiptHandle": m["ReceiptHandle"],
+                "body": m["Body"],
+                "attributes": {k: str(v) for k, v in m.get("Attributes", {}).items()},
+                "messageAttributes": {},
+                "md5OfBody": m["MD5OfBody"],
+                "eventSource": "aws:sqs",
+                "eventSourceARN": arn["Attributes"]["QueueArn"],
+                "awsRegion": REGION,
+            }
+            for m in messages
+        ]
+    }
+
+
+def test_lambda_adapter_reports_only_the_failed_records(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
+    stack.upload(invoice("L-1", [("SKU-00001", 1, "10.00")]))
+    stack.upload("[1, 2]", key="invoices/not-an-object.json")
+    stack.upload(invoice("L-2", [("SKU-00004", 2, "1.25")]))
+    gone = stack.upload(invoice("L-GONE", [("SKU-00001", 1, "10.00")]))
+    stack.s3.delete_object(Bucket=stack.bucket, Key=gone)
+    messages = stack.drain(stack.queues["shipping"])
+    assert len(messages) == 5  # four invoices and the s3:TestEvent, which succeeds as a no-op
+    by_key = {o.key: m["MessageId"] for m in messages for o in objects_in(m["Body"])}
+    assert len(by_key) == 4
+
+    for key, value in stack.env().items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setattr(lambda_handlers, "_consumers", {})
+    response = lambda_handlers.shipping_handler(lambda_event(stack, messages), None)
+    assert sorted(f["itemIdentifier"] for f in response["batchItemFailures"]) == sorted(
+        [by_key["invoices/not-an-object.json"], by_key["invoices/L-GONE.json"]]
+    )
+    # An all-failed batch is reported record by record as well.
+    bad_only = [m for m in messages if m["MessageId"] in {by_key["invoices/L-GONE.json"]}]
+    assert lambda_handlers.shipping_handler(lambda_event(stack, bad_only), None) == {
+        "batchItemFailures": [{"itemIdentifier": by_key["invoices/L-GONE.json"]}]
+    }
+    state = snapshot(stack)
+    assert [row[0] for row in state["shipments"]] == ["L-1", "L-2"]
+    assert dict(state["inventory"])["SKU-00004"] == 8
+    lambda_handlers._consumers["shipping"].close()
