@@ -1,0 +1,1 @@
+"""The orders policy pack (`pulumi preview --policy-pack policy/`); the rules live in `policy/guardrails`."""
