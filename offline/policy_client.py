@@ -233,7 +233,8 @@ class PolicyPackProcess:
             try:
                 jsonschema.validate(values, schemas[name])
             except jsonschema.ValidationError as exc:
-                raise PolicyPackError(f"invalid config for policy {name!r}: {exc.message}") from exc
+                where = ".".join(str(p) for p in exc.absolute_path) or "(the policy's object)"
+                raise PolicyPackError(f"invalid config for policy {name!r} at {where}: {exc.message}") from exc
         return config
 
     def configure(self, overrides: Mapping[str, str | Mapping[str, Any]] | None = None) -> dict[str, dict[str, Any]]:

@@ -194,6 +194,7 @@ def test_sqs_policy_scoped() -> None:
 def test_sns_encrypted() -> None:
     topic = "aws:sns/topic:Topic"
     assert run("sns-encrypted", res(topic, "t", {"kmsMasterKeyId": "arn:aws:kms:x"})) == Verdict()
+    assert run("sns-encrypted", res(topic, "t", {"kmsMasterKeyId": UNKNOWN})) == Verdict()  # key not created yet
     assert "not encrypted" in run("sns-encrypted", res(topic, "t", {})).messages[0]
 
 

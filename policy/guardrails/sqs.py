@@ -194,9 +194,11 @@ def check_dlq_same_kind(resources: Sequence[Res], cfg: Mapping[str, Any]) -> Ver
 def check_encrypted(res: Res, cfg: Mapping[str, Any]) -> Verdict:
     verdict = Verdict()
     sse, kms = res.get("sqsManagedSseEnabled"), res.get("kmsMasterKeyId")
-    if is_unknown(sse) or is_unknown(kms):
-        verdict.unknown(f"{res.label}: encryption settings")
-    elif not kms and as_bool(sse) is not True:
+    if kms:  # a key id, possibly unknown until the key exists: set either way
+        return verdict
+    if is_unknown(sse):
+        verdict.unknown(f"{res.label}: sqsManagedSseEnabled")
+    elif as_bool(sse) is not True:
         verdict.fail(f"{res.label} is not encrypted at rest: set sqsManagedSseEnabled: true or kmsMasterKeyId")
     return verdict
 

@@ -1,0 +1,268 @@
+"""The policy pack over its real gRPC protocol, fed every resource the real program registers.
+
+The pack runs as the CLI runs it (`python -u -m pulumi.policy <engine> .` in policy/, port on stdout) and
+is driven through Handshake, ConfigureStack, GetAnalyzerInfo, Configure (CLI-style: every policy with its
+level and schema defaults), Analyze per resource and AnalyzeStack, with the `wire` inputs the offline
+harness captured (exactly the engine's serialization, unknowns included). Every test runs for `up` and
+for `preview` (a fresh stack: every AWS-computed output unknown).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from offline.graph import UNKNOWN, Graph, Resource, run_program, stack_config
+from offline.policy_client import Diagnostic, PolicyPackError, PolicyPackProcess, mandatory
+from policy.guardrails import RULES
+
+QUEUE = "aws:sqs/queue:Queue"
+ASG = "aws:autoscaling/group:Group"
+LT = "aws:ec2/launchTemplate:LaunchTemplate"
+MANDATORY_RULES = {r.id for r in RULES if r.level == "mandatory"}
+
+
+@pytest.fixture(scope="module", params=[False, True], ids=["up", "preview"])
+def preview(request: pytest.FixtureRequest) -> bool:
+    return bool(request.param)
+
+
+@pytest.fixture(scope="module")
+def pack(preview: bool) -> Iterator[PolicyPackProcess]:
+    with PolicyPackProcess(stack="dev", preview=preview, config=stack_config("dev")) as running:
+        assert running.handshake() is False  # the Python SDK does not implement Handshake; the CLI carries on
+        running.configure_stack()
+        running.configure()
+        yield running
+
+
+@pytest.fixture(scope="module")
+def graph(preview: bool) -> Graph:
+    return with_fleet(run_program(stack_config("dev"), preview=preview))
+
+
+def with_fleet(graph: Graph) -> Graph:
+    """The program's Spot fleet, or (until the fleet tier is committed) a hand-built Spot ASG + template
+    shaped like it, so the Spot mutations below always run against a group that passes first."""
+    if graph.of_type(ASG):
+        return graph
+    graph = copy.deepcopy(graph)
+    provider = graph.one("pulumi:providers:aws", "primary").urn + "::primary-provider-id"
+    lt_urn = "urn:pulumi:dev::orders::aws:ec2/launchTemplate:LaunchTemplate::workers"
+    lt_wire = {"name": "orders-dev-workers", "metadataOptions": {"httpTokens": "required", "httpEndpoint": "enabled"}}
+    overrides = [{"instanceType": t} for t in ("m5.large", "m6i.large", "m7i.large")]
+    asg_wire = {
+        "name": "orders-dev-workers",
+        "capacityRebalance": True,
+        "vpcZoneIdentifiers": [UNKNOWN, UNKNOWN, UNKNOWN],
+        "mixedInstancesPolicy": {
+            "instancesDistribution": {
+                "onDemandBaseCapacity": 0.0,
+                "onDemandPercentageAboveBaseCapacity": 0.0,
+                "spotAllocationStrategy": "price-capacity-optimized",
+            },
+            "launchTemplate": {"launchTemplateSpecification": {"launchTemplateId": UNKNOWN}, "overrides": overrides},
+        },
+    }
+    for type_, urn, wire, deps in (
+        (LT, lt_urn, lt_wire, {}),
+        (ASG, lt_urn.replace(LT, ASG), asg_wire, {"mixedInstancesPolicy": [lt_urn]}),
+    ):
+        graph.resources.append(Resource(urn, type_, "workers", True, "", provider, copy.deepcopy(wire), wire, [], deps))
+    return graph
+
+
+def find(graph: Graph, type_: str, name: str) -> Resource:
+    return graph.one(type_, name)
+
+
+def set_input(resource: Resource, key: str, value: Any) -> None:
+    """Change one input in both views (wire is what the pack is sent)."""
+    for view in (resource.wire, resource.inputs):
+        if value is None:
+            view.pop(key, None)
+        else:
+            view[key] = copy.deepcopy(value)
+
+
+def mandatory_findings(diagnostics: list[Diagnostic]) -> set[tuple[str, str]]:
+    return {(d.policy, d.urn) for d in mandatory(diagnostics)}
+
+
+def test_the_pack_describes_every_rule_with_its_level_and_config_schema(pack: PolicyPackProcess) -> None:
+    info = pack.info()
+    assert info.name == "orders-guardrails" and info.supportsConfig
+    levels = {p.name: p.enforcementLevel for p in info.policies}
+    assert set(levels) == {r.id for r in RULES}
+    assert {name for name, level in levels.items() if level == 1} == MANDATORY_RULES  # 1 = MANDATORY
+    for policy in info.policies:
+        assert "exemptResources" in policy.configSchema.properties, policy.name
+    config = pack.cli_config()
+    assert config["sqs-redrive-max-receive-count"]["maxReceiveCount"] == 3
+    assert config["s3-public-access-block"]["exemptResources"] == ["error-page"]
+
+
+def test_the_dev_stack_has_zero_mandatory_violations_and_real_verdicts(pack: PolicyPackProcess, graph: Graph) -> None:
+    diagnostics = pack.analyze_graph(graph)
+    assert mandatory(diagnostics) == []
+    cannot_run = [d for d in diagnostics if d.cannot_run and d.policy in MANDATORY_RULES]
+    assert cannot_run == [], "a mandatory rule skipped part of the dev stack as unknown"
+    assert graph.of_type(QUEUE) and graph.of_type(ASG)
+
+
+def dlq_arn_of(graph: Graph, name: str) -> str:
+    return str(json.loads(find(graph, QUEUE, name).inputs["redrivePolicy"])["deadLetterTargetArn"])
+
+
+def drop_dlq(graph: Graph) -> str:
+    dlq = find(graph, QUEUE, "shipping-dlq")
+    graph.resources.remove(dlq)
+    return find(graph, QUEUE, "shipping").urn
+
+
+def no_redrive(graph: Graph) -> str:
+    queue = find(graph, QUEUE, "analytics")
+    set_input(queue, "redrivePolicy", None)
+    return queue.urn
+
+
+def max_receive_5(graph: Graph) -> str:
+    queue = find(graph, QUEUE, "orders")
+    set_input(
+        queue, "redrivePolicy", json.dumps({"deadLetterTargetArn": dlq_arn_of(graph, "orders"), "maxReceiveCount": 5})
+    )
+    return queue.urn
+
+
+def fifo_with_standard_dlq(graph: Graph) -> str:
+    queue = find(graph, QUEUE, "orders")
+    standard = dlq_arn_of(graph, "shipping")
+    set_input(queue, "redrivePolicy", json.dumps({"deadLetterTargetArn": standard, "maxReceiveCount": 3}))
+    return queue.urn
+
+
+def on_demand_20(graph: Graph) -> str:
+    asg = graph.of_type(ASG)[0]
+    for view in (asg.wire, asg.inputs):
+        view["mixedInstancesPolicy"]["instancesDistribution"]["onDemandPercentageAboveBaseCapacity"] = 20.0
+    return asg.urn
+
+
+def launch_configuration(graph: Graph) -> str:
+    asg = graph.of_type(ASG)[0]
+    lc_name = f"{asg.inputs['name']}-lc"
+    lc_wire = {"name": lc_name, "imageId": "ami-0123456789abcdef0", "instanceType": "m5.large"}
+    lc_urn = asg.urn.replace(ASG, "aws:ec2/launchConfiguration:LaunchConfiguration")
+    graph.resources.append(
+        Resource(
+            lc_urn,
+            "aws:ec2/launchConfiguration:LaunchConfiguration",
+            asg.name,
+            True,
+            asg.parent,
+            asg.provider,
+            dict(lc_wire),
+            lc_wire,
+            [],
+            {},
+        )
+    )
+    set_input(asg, "mixedInstancesPolicy", None)
+    set_input(asg, "launchConfiguration", lc_name)
+    asg.property_dependencies.pop("mixedInstancesPolicy", None)
+    return asg.urn
+
+
+MUTATIONS = {
+    "drop a DLQ": (drop_dlq, "sqs-queue-has-dlq", "is not a queue in this stack"),
+    "no redrive policy": (no_redrive, "sqs-queue-has-dlq", "has no dead-letter queue"),
+    "maxReceiveCount 5": (max_receive_5, "sqs-redrive-max-receive-count", "maxReceiveCount is 5; set it to 3"),
+    "FIFO queue, standard DLQ": (fifo_with_standard_dlq, "sqs-dlq-same-kind", "a FIFO queue's DLQ must be FIFO"),
+    "on-demand 20%": (on_demand_20, "asg-spot-only", "onDemandPercentageAboveBaseCapacity is 20; set it to 0"),
+    "launch configuration": (launch_configuration, "asg-spot-only", "sets no spotPrice"),
+}
+
+
+@pytest.mark.parametrize("mutation", list(MUTATIONS))
+def test_each_mutation_gives_exactly_its_mandatory_violation_on_the_right_urn(
+    pack: PolicyPackProcess, graph: Graph, mutation: str
+) -> None:
+    mutate, policy, fix = MUTATIONS[mutation]
+    mutated = copy.deepcopy(graph)
+    urn = mutate(mutated)
+    diagnostics = pack.analyze_graph(mutated)
+    assert mandatory_findings(diagnostics) == {(policy, urn)}
+    [finding] = [d for d in mandatory(diagnostics)]
+    assert fix in finding.message
+    assert not any(d.cannot_run for d in diagnostics if d.policy == policy)
+
+
+def test_a_launch_configuration_is_also_flagged_by_the_advisory_template_rule(
+    pack: PolicyPackProcess, graph: Graph
+) -> None:
+    mutated = copy.deepcopy(graph)
+    urn = launch_configuration(mutated)
+    advisory = {(d.policy, d.urn) for d in pack.analyze_graph(mutated) if d.level == "advisory"}
+    assert ("asg-uses-launch-template", urn) in advisory
+
+
+def test_an_unknown_redrive_policy_is_reported_as_not_checked_never_passed_silently(
+    pack: PolicyPackProcess, graph: Graph
+) -> None:
+    mutated = copy.deepcopy(graph)
+    queue = find(mutated, QUEUE, "orders")
+    set_input(queue, "redrivePolicy", UNKNOWN)  # as if built from the DLQ's `arn` output in a fresh preview
+    diagnostics = pack.analyze_graph(mutated)
+    assert mandatory(diagnostics) == []
+    notes = {d.policy: d.message for d in diagnostics if d.cannot_run}
+    assert "Queue 'orders': redrivePolicy" in notes["sqs-redrive-max-receive-count"]
+    assert "Queue 'orders': redrive target (unknown until apply)" in notes["sqs-queue-has-dlq"]
+    # With the dependency the engine records when the policy is built from the DLQ resource, the
+    # stack rule still decides that the target exists; only the count stays unchecked.
+    queue.property_dependencies["redrivePolicy"] = [find(mutated, QUEUE, "orders-dlq").urn]
+    linked = pack.analyze_graph(mutated)
+    assert {d.policy for d in linked if d.cannot_run and d.policy.startswith("sqs-")} == {
+        "sqs-redrive-max-receive-count"
+    }
+
+
+def test_cli_style_config_changes_levels_and_parameters(pack: PolicyPackProcess, graph: Graph) -> None:
+    try:
+        pack.configure({"sqs-redrive-max-receive-count": {"maxReceiveCount": 5}, "asg-spot-only": "disabled"})
+        mutated = copy.deepcopy(graph)
+        changed = max_receive_5(mutated)
+        on_demand_20(mutated)
+        findings = mandatory_findings(pack.analyze_graph(mutated))
+        work_queues = {q.urn for q in mutated.of_type(QUEUE) if "redrivePolicy" in q.inputs} - {changed}
+        assert findings == {("sqs-redrive-max-receive-count", urn) for urn in work_queues}
+
+        pack.configure({"dynamodb-pitr": "mandatory", "s3-tls-only": {"exemptResources": ["invoices"]}})
+        table = graph.one("aws:dynamodb/table:Table", "orders")
+        mutated = copy.deepcopy(graph)
+        set_input(find(mutated, "aws:dynamodb/table:Table", "orders"), "pointInTimeRecovery", {"enabled": False})
+        invoices = find(mutated, "aws:s3/bucketPolicy:BucketPolicy", "invoices")
+        set_input(invoices, "policy", json.dumps({"Statement": []}))
+        diagnostics = pack.analyze_graph(mutated)
+        assert mandatory_findings(diagnostics) == {("dynamodb-pitr", table.urn)}
+        assert not [d for d in diagnostics if d.policy == "s3-tls-only" and "'invoices'" in d.message]
+    finally:
+        pack.configure()
+
+
+def test_config_the_schema_rejects_is_refused_before_it_reaches_the_pack(pack: PolicyPackProcess) -> None:
+    with pytest.raises(PolicyPackError, match="maxReceiveCount"):
+        pack.cli_config({"sqs-redrive-max-receive-count": {"maxReceiveCount": "three"}})
+    with pytest.raises(PolicyPackError, match="unknown policy 'no-such-rule'"):
+        pack.cli_config({"no-such-rule": "mandatory"})
+
+
+def test_the_pack_process_is_stopped_even_when_the_test_body_fails() -> None:
+    client = PolicyPackProcess()
+    with pytest.raises(RuntimeError, match="boom"), client:
+        assert client.process is not None and client.process.poll() is None
+        raise RuntimeError("boom")
+    assert client.process is not None and client.process.poll() is not None
