@@ -10,6 +10,7 @@ from components.monitoring import Monitoring, MonitoringArgs
 from components.network import Network, NetworkArgs
 from components.order_store import OrderStore
 from components.queue import QueueArgs, QueueWithDlq
+from components.worker_fleet import WorkerFleet, WorkerFleetArgs
 from worker import topology
 
 config = StackConfig.load()
@@ -62,6 +63,24 @@ network = Network(
     ),
     primary,
 )
+fleet = WorkerFleet(
+    "workers",
+    WorkerFleetArgs(
+        network=network,
+        queue_name=order_queue.queue_name,
+        queue_arn=order_queue.arn,
+        table_name=store.table_name,
+        table_arn=store.table_arn,
+        invoices_bucket_name=fanout.bucket_name,
+        invoices_bucket_arn=fanout.bucket_arn,
+        invoice_prefix=topology.INVOICE_PREFIX,
+        settings=config.fleet,
+        monitoring=monitoring,
+    ),
+    primary,
+)
+pulumi.export("workerAsgName", fleet.asg_name)
+pulumi.export("workerArtifact", pulumi.Output.concat("s3://", fleet.artifact_bucket_name, "/", fleet.artifact_key))
 
 monitoring.finish()
 

@@ -18,6 +18,11 @@ _REGION = re.compile(
 )
 
 
+_INSTANCE_TYPE = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")
+_GRAVITON = re.compile(r"^[a-z]+\d+g[a-z]*\.")
+"""Graviton families carry a `g` after the generation digit: m6g, c7gn, t4g, r8g."""
+
+
 class ConfigError(ValueError):
     """A stack setting that cannot work; raised before any resource is registered."""
 
@@ -68,6 +73,80 @@ class NetworkConfig:
 
 
 @dataclass(frozen=True)
+class FleetConfig:
+    """The Spot worker fleet: instance types, group sizes, scaling target and the drain budget."""
+
+    instance_types: tuple[str, ...]
+    min_size: int
+    desired_capacity: int
+    max_size: int
+    backlog_per_instance: int
+    drain_seconds: int
+    lifecycle_hook_seconds: int
+    root_volume_gb: int
+    cpu_alarm_percent: int
+    wheelhouse_dir: str
+
+    MIN_INSTANCE_TYPES = 6
+    SPOT_NOTICE_SECONDS = 120
+
+    @staticmethod
+    def load(cfg: pulumi.Config) -> FleetConfig:
+        types = tuple(cfg.require_object("instanceTypes"))
+        if len(types) < FleetConfig.MIN_INSTANCE_TYPES or len(set(types)) != len(types):
+            raise ConfigError(
+                f"orders:instanceTypes must list at least {FleetConfig.MIN_INSTANCE_TYPES} distinct instance types "
+                f"(Spot capacity comes from many pools), got {list(types)}"
+            )
+        for t in types:
+            if not isinstance(t, str) or not _INSTANCE_TYPE.match(t):
+                raise ConfigError(f"orders:instanceTypes entry {t!r} is not an instance type name (e.g. m6i.large)")
+            if _GRAVITON.match(t):
+                raise ConfigError(
+                    f"orders:instanceTypes entry {t!r} is Graviton (arm64); the launch template's AMI is x86_64"
+                )
+        lo, want, hi = (cfg.require_int(k) for k in ("fleetMinSize", "fleetDesiredCapacity", "fleetMaxSize"))
+        if not 1 <= lo <= want <= hi:
+            raise ConfigError(
+                f"orders:fleetMinSize ({lo}) <= orders:fleetDesiredCapacity ({want}) <= orders:fleetMaxSize ({hi}) "
+                "must hold, with fleetMinSize >= 1 (the backlog-per-instance metric divides by in-service instances)"
+            )
+        backlog = cfg.require_int("backlogPerInstance")
+        if backlog < 1:
+            raise ConfigError(f"orders:backlogPerInstance = {backlog}: must be >= 1 message per instance")
+        drain = cfg.require_int("workerDrainSeconds")
+        if not 10 <= drain < FleetConfig.SPOT_NOTICE_SECONDS:
+            raise ConfigError(
+                f"orders:workerDrainSeconds = {drain}: must be 10..{FleetConfig.SPOT_NOTICE_SECONDS - 1}, "
+                "inside the 2-minute Spot interruption notice"
+            )
+        hook = cfg.require_int("lifecycleHookTimeoutSeconds")
+        if not drain + 30 <= hook <= 7200:
+            raise ConfigError(
+                f"orders:lifecycleHookTimeoutSeconds = {hook}: must be >= workerDrainSeconds + 30 ({drain + 30}) "
+                "so the drain finishes before Auto Scaling gives up waiting, and <= 7200"
+            )
+        volume = cfg.require_int("fleetRootVolumeGb")
+        if not 8 <= volume <= 1024:
+            raise ConfigError(f"orders:fleetRootVolumeGb = {volume}: the AMI needs >= 8 GiB (max 1024 here)")
+        cpu = cfg.require_int("fleetCpuAlarmPercent")
+        if not 1 <= cpu <= 100:
+            raise ConfigError(f"orders:fleetCpuAlarmPercent = {cpu}: must be 1..100")
+        return FleetConfig(
+            instance_types=types,
+            min_size=lo,
+            desired_capacity=want,
+            max_size=hi,
+            backlog_per_instance=backlog,
+            drain_seconds=drain,
+            lifecycle_hook_seconds=hook,
+            root_volume_gb=volume,
+            cpu_alarm_percent=cpu,
+            wheelhouse_dir=cfg.require("workerWheelhouse"),
+        )
+
+
+@dataclass(frozen=True)
 class StackConfig:
     project: str
     stack: str
@@ -76,6 +155,7 @@ class StackConfig:
     messaging: MessagingConfig
     monitoring: MonitoringConfig
     network: NetworkConfig
+    fleet: FleetConfig
 
     @staticmethod
     def load(cfg: pulumi.Config | None = None) -> StackConfig:
@@ -113,4 +193,5 @@ class StackConfig:
                 queue_depth=cfg.require_int("alarmQueueDepth"),
             ),
             network=NetworkConfig.load(cfg),
+            fleet=FleetConfig.load(cfg),
         )

@@ -67,6 +67,28 @@ def _vpc_endpoint(name: str, region: str, inputs: Outputs) -> tuple[str, Outputs
     }
 
 
+def _launch_template(name: str, region: str, inputs: Outputs) -> tuple[str, Outputs]:
+    template_id = f"lt-{zlib.crc32(f'{region}/{name}'.encode()):08x}0000000"
+    return template_id, {
+        "arn": _arn("ec2", region, f"launch-template/{template_id}"),
+        "latestVersion": 1,
+        "defaultVersion": 1,
+    }
+
+
+def _iam(kind: str) -> Callable[[str, str, Outputs], tuple[str, Outputs]]:
+    def outputs(name: str, region: str, inputs: Outputs) -> tuple[str, Outputs]:
+        return name, {"arn": f"arn:{PARTITION}:iam::{ACCOUNT_ID}:{kind}/{name}", "name": name, "uniqueId": "AROAOFFLINE"}
+
+    return outputs
+
+
+def _asg(name: str, region: str, inputs: Outputs) -> tuple[str, Outputs]:
+    group_id = "6d5a1b2c-3e4f-4a5b-8c9d-0e1f2a3b4c5d"
+    return name, {"arn": _arn("autoscaling", region, f"autoScalingGroup:{group_id}:autoScalingGroupName/{name}")}
+
+
+
 S3_WEBSITE_ZONES = {
     "us-east-1": "Z3AQBSTGFYJSTF",
     "us-east-2": "Z2O1EMRO9K5GLX",
@@ -85,6 +107,10 @@ RESOURCE_OUTPUTS: dict[str, Callable[[str, str, Outputs], tuple[str, Outputs]]] 
     "aws:kms/key:Key": _key,
     "aws:cloudwatch/metricAlarm:MetricAlarm": _alarm,
     "aws:ec2/vpcEndpoint:VpcEndpoint": _vpc_endpoint,
+    "aws:ec2/launchTemplate:LaunchTemplate": _launch_template,
+    "aws:iam/role:Role": _iam("role"),
+    "aws:iam/instanceProfile:InstanceProfile": _iam("instance-profile"),
+    "aws:autoscaling/group:Group": _asg,
 }
 """Computed outputs by resource type: `(name, region, inputs) -> (id, outputs)`. Tiers add theirs."""
 
@@ -121,6 +147,19 @@ CALLS: dict[str, Callable[[Outputs, str], Outputs]] = {
         "names": [f"{r}a", f"{r}b", f"{r}c"],
         "zoneIds": [f"{r[:2]}{r.split('-')[1][0]}1-az{i}" for i in (1, 2, 3)],
         "id": r,
+    },
+    "aws:ec2/getAmi:getAmi": lambda a, r: {
+        "id": "ami-0a1b2c3d4e5f60718",
+        "arn": f"arn:{PARTITION}:ec2:{r}::image/ami-0a1b2c3d4e5f60718",
+        "name": "al2023-ami-2023.9.20251117.1-kernel-6.1-x86_64",
+        "architecture": "x86_64",
+        "ownerId": "137112412989",
+        "imageOwnerAlias": "amazon",
+        "rootDeviceType": "ebs",
+        "virtualizationType": "hvm",
+        "mostRecent": True,
+        "owners": a.get("owners", []),
+        "filters": a.get("filters", []),
     },
 }
 """Invoke results by token: `(args, provider region) -> result`. Tiers add the invokes they use."""
