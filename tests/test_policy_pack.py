@@ -42,38 +42,9 @@ def pack(preview: bool) -> Iterator[PolicyPackProcess]:
 
 @pytest.fixture(scope="module")
 def graph(preview: bool) -> Graph:
-    return with_fleet(run_program(stack_config("dev"), preview=preview))
-
-
-def with_fleet(graph: Graph) -> Graph:
-    """The program's Spot fleet, or (until the fleet tier is committed) a hand-built Spot ASG + template
-    shaped like it, so the Spot mutations below always run against a group that passes first."""
-    if graph.of_type(ASG):
-        return graph
-    graph = copy.deepcopy(graph)
-    provider = graph.one("pulumi:providers:aws", "primary").urn + "::primary-provider-id"
-    lt_urn = "urn:pulumi:dev::orders::aws:ec2/launchTemplate:LaunchTemplate::workers"
-    lt_wire = {"name": "orders-dev-workers", "metadataOptions": {"httpTokens": "required", "httpEndpoint": "enabled"}}
-    overrides = [{"instanceType": t} for t in ("m5.large", "m6i.large", "m7i.large")]
-    asg_wire = {
-        "name": "orders-dev-workers",
-        "capacityRebalance": True,
-        "vpcZoneIdentifiers": [UNKNOWN, UNKNOWN, UNKNOWN],
-        "mixedInstancesPolicy": {
-            "instancesDistribution": {
-                "onDemandBaseCapacity": 0.0,
-                "onDemandPercentageAboveBaseCapacity": 0.0,
-                "spotAllocationStrategy": "price-capacity-optimized",
-            },
-            "launchTemplate": {"launchTemplateSpecification": {"launchTemplateId": UNKNOWN}, "overrides": overrides},
-        },
-    }
-    for type_, urn, wire, deps in (
-        (LT, lt_urn, lt_wire, {}),
-        (ASG, lt_urn.replace(LT, ASG), asg_wire, {"mixedInstancesPolicy": [lt_urn]}),
-    ):
-        graph.resources.append(Resource(urn, type_, "workers", True, "", provider, copy.deepcopy(wire), wire, [], deps))
-    return graph
+    captured = run_program(stack_config("dev"), preview=preview)
+    assert len(captured.of_type(ASG)) == 1 and len(captured.of_type(LT)) == 1, "the Spot fleet is part of the program"
+    return captured
 
 
 def find(graph: Graph, type_: str, name: str) -> Resource:
@@ -177,6 +148,17 @@ def launch_configuration(graph: Graph) -> str:
     return asg.urn
 
 
+def on_demand_launch_template(graph: Graph) -> str:
+    """The group launches straight from the fleet's template (no mixed policy), which sets no Spot market."""
+    asg, lt = graph.of_type(ASG)[0], graph.of_type(LT)[0]
+    spec = asg.inputs["mixedInstancesPolicy"]["launchTemplate"]["launchTemplateSpecification"]
+    set_input(asg, "launchTemplate", {"id": spec["launchTemplateId"], "version": "$Latest"})
+    set_input(asg, "mixedInstancesPolicy", None)
+    asg.property_dependencies["launchTemplate"] = [lt.urn]
+    asg.property_dependencies.pop("mixedInstancesPolicy", None)
+    return asg.urn
+
+
 MUTATIONS = {
     "drop a DLQ": (drop_dlq, "sqs-queue-has-dlq", "is not a queue in this stack"),
     "no redrive policy": (no_redrive, "sqs-queue-has-dlq", "has no dead-letter queue"),
@@ -184,6 +166,7 @@ MUTATIONS = {
     "FIFO queue, standard DLQ": (fifo_with_standard_dlq, "sqs-dlq-same-kind", "a FIFO queue's DLQ must be FIFO"),
     "on-demand 20%": (on_demand_20, "asg-spot-only", "onDemandPercentageAboveBaseCapacity is 20; set it to 0"),
     "launch configuration": (launch_configuration, "asg-spot-only", "sets no spotPrice"),
+    "on-demand launch template": (on_demand_launch_template, "asg-spot-only", "set marketType spot on the template"),
 }
 
 
@@ -199,6 +182,16 @@ def test_each_mutation_gives_exactly_its_mandatory_violation_on_the_right_urn(
     [finding] = [d for d in mandatory(diagnostics)]
     assert fix in finding.message
     assert not any(d.cannot_run for d in diagnostics if d.policy == policy)
+
+
+def test_a_launch_template_with_spot_market_type_passes_through_the_stack_view(
+    pack: PolicyPackProcess, graph: Graph
+) -> None:
+    mutated = copy.deepcopy(graph)
+    on_demand_launch_template(mutated)
+    lt = mutated.of_type(LT)[0]
+    set_input(lt, "instanceMarketOptions", {"marketType": "spot"})
+    assert [d for d in pack.analyze_graph(mutated) if d.policy == "asg-spot-only"] == []
 
 
 def test_a_launch_configuration_is_also_flagged_by_the_advisory_template_rule(
