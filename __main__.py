@@ -4,13 +4,15 @@ import pulumi
 
 from components.aws_context import AwsContext
 from components.config import StackConfig
+from components.error_page import ErrorPage, ErrorPageArgs
+from components.failover_dns import FailoverDns, FailoverDnsArgs, hosted_zone_id
 from components.fanout import FanoutArgs, OrderEventsFanout
+from components.intake_api import IntakeApi, IntakeApiArgs
 from components.messaging_key import MessagingKey
 from components.monitoring import Monitoring, MonitoringArgs
 from components.network import Network, NetworkArgs
 from components.order_store import OrderStore
 from components.queue import QueueArgs, QueueWithDlq
-from components.worker_fleet import WorkerFleet, WorkerFleetArgs
 from worker import topology
 
 config = StackConfig.load()
@@ -63,24 +65,47 @@ network = Network(
     ),
     primary,
 )
-fleet = WorkerFleet(
-    "workers",
-    WorkerFleetArgs(
-        network=network,
-        queue_name=order_queue.queue_name,
-        queue_arn=order_queue.arn,
-        table_name=store.table_name,
-        table_arn=store.table_arn,
-        invoices_bucket_name=fanout.bucket_name,
-        invoices_bucket_arn=fanout.bucket_arn,
-        invoice_prefix=topology.INVOICE_PREFIX,
-        settings=config.fleet,
-        monitoring=monitoring,
+
+# The front door: orders enter through the intake API; with a domain, Route 53 fails over to the error page.
+front_door = config.front_door
+zone_id = hosted_zone_id(front_door, primary) if front_door.has_domain else None
+intake = IntakeApi(
+    "intake",
+    IntakeApiArgs(
+        queue_name=order_queue.queue_name, queue_arn=order_queue.arn, settings=front_door, hosted_zone_id=zone_id
     ),
     primary,
 )
-pulumi.export("workerAsgName", fleet.asg_name)
-pulumi.export("workerArtifact", pulumi.Output.concat("s3://", fleet.artifact_bucket_name, "/", fleet.artifact_key))
+intake.watch(monitoring)
+pulumi.export("intakeInvokeUrl", intake.invoke_url)
+pulumi.export("intakeOrdersUrl", intake.invoke_url.apply(lambda url: f"{url}/orders"))
+if front_door.has_domain and zone_id is not None and intake.domain is not None:
+    error_page = ErrorPage(ErrorPageArgs(bucket_name=front_door.domain_name), failover)
+    failover_dns = FailoverDns(
+        "failover-dns",
+        FailoverDnsArgs(
+            record_name=front_door.domain_name,
+            zone_id=zone_id,
+            primary_alias_name=intake.domain.regional_domain_name,
+            primary_alias_zone_id=intake.domain.regional_zone_id,
+            health_fqdn=intake.health_fqdn,
+            health_path=intake.health_path,
+            secondary_alias_name=error_page.website_domain,
+            secondary_alias_zone_id=error_page.hosted_zone_id,
+            health_check_interval_seconds=front_door.health_check_interval_seconds,
+            health_check_failure_threshold=front_door.health_check_failure_threshold,
+        ),
+        primary,
+    )
+    pulumi.export("intakeUrl", f"https://{front_door.domain_name}/orders")
+    pulumi.export("errorPageBucket", error_page.bucket_name)
+    pulumi.export("errorPageWebsiteEndpoint", error_page.website_endpoint)
+    pulumi.export("healthCheckId", failover_dns.health_check.id)
+else:
+    pulumi.log.info(
+        "orders:domainName is not set: the intake API is reachable on its invoke URL only (stack output "
+        "intakeOrdersUrl); the custom domain, certificate, health check, failover records and error page are skipped."
+    )
 
 monitoring.finish()
 

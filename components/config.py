@@ -18,11 +18,6 @@ _REGION = re.compile(
 )
 
 
-_INSTANCE_TYPE = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")
-_GRAVITON = re.compile(r"^[a-z]+\d+g[a-z]*\.")
-"""Graviton families carry a `g` after the generation digit: m6g, c7gn, t4g, r8g."""
-
-
 class ConfigError(ValueError):
     """A stack setting that cannot work; raised before any resource is registered."""
 
@@ -72,77 +67,112 @@ class NetworkConfig:
         return NetworkConfig(vpc_cidr=str(network), az_count=az_count, enable_nat=cfg.require_bool("enableNat"))
 
 
+_DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+_LOG_RETENTION_DAYS = (
+    1,
+    3,
+    5,
+    7,
+    14,
+    30,
+    60,
+    90,
+    120,
+    150,
+    180,
+    365,
+    400,
+    545,
+    731,
+    1096,
+    1827,
+    2192,
+    2557,
+    2922,
+    3288,
+    3653,
+)
+
+
 @dataclass(frozen=True)
-class FleetConfig:
-    """The Spot worker fleet: instance types, group sizes, scaling target and the drain budget."""
+class FrontDoorConfig:
+    """The intake API and, when a domain is set, its custom domain and the Route 53 failover to the error page."""
 
-    instance_types: tuple[str, ...]
-    min_size: int
-    desired_capacity: int
-    max_size: int
-    backlog_per_instance: int
-    drain_seconds: int
-    lifecycle_hook_seconds: int
-    root_volume_gb: int
-    cpu_alarm_percent: int
-    wheelhouse_dir: str
+    domain_name: str
+    """'' when no domain: the API is reached on its invoke URL and DNS/failover are skipped."""
+    hosted_zone_id: str
+    hosted_zone_name: str
+    stage_name: str
+    throttle_rate_limit: int
+    throttle_burst_limit: int
+    access_log_retention_days: int
+    manage_account_log_role: bool
+    health_check_interval_seconds: int
+    health_check_failure_threshold: int
 
-    MIN_INSTANCE_TYPES = 6
-    SPOT_NOTICE_SECONDS = 120
+    @property
+    def has_domain(self) -> bool:
+        return bool(self.domain_name)
 
     @staticmethod
-    def load(cfg: pulumi.Config) -> FleetConfig:
-        types = tuple(cfg.require_object("instanceTypes"))
-        if len(types) < FleetConfig.MIN_INSTANCE_TYPES or len(set(types)) != len(types):
-            raise ConfigError(
-                f"orders:instanceTypes must list at least {FleetConfig.MIN_INSTANCE_TYPES} distinct instance types "
-                f"(Spot capacity comes from many pools), got {list(types)}"
-            )
-        for t in types:
-            if not isinstance(t, str) or not _INSTANCE_TYPE.match(t):
-                raise ConfigError(f"orders:instanceTypes entry {t!r} is not an instance type name (e.g. m6i.large)")
-            if _GRAVITON.match(t):
+    def load(cfg: pulumi.Config) -> FrontDoorConfig:
+        domain = (cfg.get("domainName") or "").strip().rstrip(".")
+        zone_id = (cfg.get("hostedZoneId") or "").strip()
+        zone_name = (cfg.get("hostedZoneName") or "").strip().rstrip(".")
+        if domain:
+            # The error-page bucket is named exactly as the record, so the name must also be a valid bucket name.
+            labels = domain.split(".")
+            if len(domain) > 63 or len(labels) < 2 or not all(_DNS_LABEL.match(label) for label in labels):
                 raise ConfigError(
-                    f"orders:instanceTypes entry {t!r} is Graviton (arm64); the launch template's AMI is x86_64"
+                    f"orders:domainName = {domain!r}: use a lower-case DNS name of at most 63 characters "
+                    "(e.g. orders.example.com); the failover bucket is named after it"
                 )
-        lo, want, hi = (cfg.require_int(k) for k in ("fleetMinSize", "fleetDesiredCapacity", "fleetMaxSize"))
-        if not 1 <= lo <= want <= hi:
+            if not zone_id and not zone_name:
+                raise ConfigError(
+                    f"orders:domainName = {domain!r} needs the Route 53 hosted zone that holds it: "
+                    "set orders:hostedZoneId or orders:hostedZoneName"
+                )
+            if zone_name and not (domain == zone_name or domain.endswith("." + zone_name)):
+                raise ConfigError(f"orders:domainName = {domain!r} is not inside orders:hostedZoneName = {zone_name!r}")
+            if zone_id and not re.fullmatch(r"Z[A-Z0-9]{4,31}", zone_id):
+                raise ConfigError(
+                    f"orders:hostedZoneId = {zone_id!r} is not a Route 53 zone id (e.g. Z0123456789ABCDEFGHIJ)"
+                )
+        elif zone_id or zone_name:
             raise ConfigError(
-                f"orders:fleetMinSize ({lo}) <= orders:fleetDesiredCapacity ({want}) <= orders:fleetMaxSize ({hi}) "
-                "must hold, with fleetMinSize >= 1 (the backlog-per-instance metric divides by in-service instances)"
+                "orders:hostedZoneId/hostedZoneName is set but orders:domainName is empty; set both or neither"
             )
-        backlog = cfg.require_int("backlogPerInstance")
-        if backlog < 1:
-            raise ConfigError(f"orders:backlogPerInstance = {backlog}: must be >= 1 message per instance")
-        drain = cfg.require_int("workerDrainSeconds")
-        if not 10 <= drain < FleetConfig.SPOT_NOTICE_SECONDS:
+        stage = cfg.require("apiStageName")
+        if not re.fullmatch(r"[A-Za-z0-9_]{1,64}", stage):
+            raise ConfigError(f"orders:apiStageName = {stage!r}: use letters, digits and '_' only")
+        rate = cfg.require_int("apiThrottleRateLimit")
+        burst = cfg.require_int("apiThrottleBurstLimit")
+        if rate < 1 or burst < 1:
             raise ConfigError(
-                f"orders:workerDrainSeconds = {drain}: must be 10..{FleetConfig.SPOT_NOTICE_SECONDS - 1}, "
-                "inside the 2-minute Spot interruption notice"
+                f"orders:apiThrottleRateLimit ({rate}) and orders:apiThrottleBurstLimit ({burst}) must be >= 1"
             )
-        hook = cfg.require_int("lifecycleHookTimeoutSeconds")
-        if not drain + 30 <= hook <= 7200:
+        retention = cfg.require_int("apiAccessLogRetentionDays")
+        if retention not in _LOG_RETENTION_DAYS:
             raise ConfigError(
-                f"orders:lifecycleHookTimeoutSeconds = {hook}: must be >= workerDrainSeconds + 30 ({drain + 30}) "
-                "so the drain finishes before Auto Scaling gives up waiting, and <= 7200"
+                f"orders:apiAccessLogRetentionDays = {retention}: CloudWatch accepts {list(_LOG_RETENTION_DAYS)}"
             )
-        volume = cfg.require_int("fleetRootVolumeGb")
-        if not 8 <= volume <= 1024:
-            raise ConfigError(f"orders:fleetRootVolumeGb = {volume}: the AMI needs >= 8 GiB (max 1024 here)")
-        cpu = cfg.require_int("fleetCpuAlarmPercent")
-        if not 1 <= cpu <= 100:
-            raise ConfigError(f"orders:fleetCpuAlarmPercent = {cpu}: must be 1..100")
-        return FleetConfig(
-            instance_types=types,
-            min_size=lo,
-            desired_capacity=want,
-            max_size=hi,
-            backlog_per_instance=backlog,
-            drain_seconds=drain,
-            lifecycle_hook_seconds=hook,
-            root_volume_gb=volume,
-            cpu_alarm_percent=cpu,
-            wheelhouse_dir=cfg.require("workerWheelhouse"),
+        interval = cfg.require_int("healthCheckIntervalSeconds")
+        if interval not in (10, 30):
+            raise ConfigError(f"orders:healthCheckIntervalSeconds = {interval}: Route 53 supports 10 or 30")
+        threshold = cfg.require_int("healthCheckFailureThreshold")
+        if not 1 <= threshold <= 10:
+            raise ConfigError(f"orders:healthCheckFailureThreshold = {threshold}: Route 53 accepts 1-10")
+        return FrontDoorConfig(
+            domain_name=domain,
+            hosted_zone_id=zone_id,
+            hosted_zone_name=zone_name,
+            stage_name=stage,
+            throttle_rate_limit=rate,
+            throttle_burst_limit=burst,
+            access_log_retention_days=retention,
+            manage_account_log_role=cfg.require_bool("apiManageAccountLogRole"),
+            health_check_interval_seconds=interval,
+            health_check_failure_threshold=threshold,
         )
 
 
@@ -154,8 +184,8 @@ class StackConfig:
     failover_region: str
     messaging: MessagingConfig
     monitoring: MonitoringConfig
+    front_door: FrontDoorConfig
     network: NetworkConfig
-    fleet: FleetConfig
 
     @staticmethod
     def load(cfg: pulumi.Config | None = None) -> StackConfig:
@@ -192,6 +222,6 @@ class StackConfig:
                 queue_age_seconds=cfg.require_int("alarmQueueAgeSeconds"),
                 queue_depth=cfg.require_int("alarmQueueDepth"),
             ),
+            front_door=FrontDoorConfig.load(cfg),
             network=NetworkConfig.load(cfg),
-            fleet=FleetConfig.load(cfg),
         )

@@ -15,6 +15,8 @@ import pulumi
 
 ACCOUNT_ID = "123456789012"
 PARTITION = "aws"
+HOSTED_ZONE_ID = "Z0OFFLINE0ZONE00000001"
+"""The public hosted zone `getZone` finds, whatever name is asked for."""
 
 Outputs = dict[str, Any]
 
@@ -67,26 +69,111 @@ def _vpc_endpoint(name: str, region: str, inputs: Outputs) -> tuple[str, Outputs
     }
 
 
-def _launch_template(name: str, region: str, inputs: Outputs) -> tuple[str, Outputs]:
-    template_id = f"lt-{zlib.crc32(f'{region}/{name}'.encode()):08x}0000000"
-    return template_id, {
-        "arn": _arn("ec2", region, f"launch-template/{template_id}"),
-        "latestVersion": 1,
-        "defaultVersion": 1,
+def _short_id(*parts: object) -> str:
+    """A deterministic 10-character id, shaped like API Gateway's, from the parts that identify a resource."""
+    return format(zlib.crc32("/".join(str(p) for p in parts).encode()), "010x")
+
+
+def _rest_api(name: str, region: str, inputs: Outputs) -> tuple[str, Outputs]:
+    api_id = _short_id(region, name)
+    return api_id, {
+        "rootResourceId": _short_id(api_id, "/")[:10],
+        "executionArn": _arn("execute-api", region, api_id),
+        "arn": f"arn:{PARTITION}:apigateway:{region}::/restapis/{api_id}",
     }
 
 
-def _iam(kind: str) -> Callable[[str, str, Outputs], tuple[str, Outputs]]:
-    def outputs(name: str, region: str, inputs: Outputs) -> tuple[str, Outputs]:
-        return name, {"arn": f"arn:{PARTITION}:iam::{ACCOUNT_ID}:{kind}/{name}", "name": name, "uniqueId": "AROAOFFLINE"}
-
-    return outputs
+def _api_resource(name: str, region: str, inputs: Outputs) -> tuple[str, Outputs]:
+    return _short_id(region, inputs.get("restApi"), inputs.get("pathPart"))[:6], {"path": f"/{inputs.get('pathPart')}"}
 
 
-def _asg(name: str, region: str, inputs: Outputs) -> tuple[str, Outputs]:
-    group_id = "6d5a1b2c-3e4f-4a5b-8c9d-0e1f2a3b4c5d"
-    return name, {"arn": _arn("autoscaling", region, f"autoScalingGroup:{group_id}:autoScalingGroupName/{name}")}
+def _api_stage(name: str, region: str, inputs: Outputs) -> tuple[str, Outputs]:
+    api, stage = inputs.get("restApi"), inputs.get("stageName")
+    return f"ags-{api}-{stage}", {
+        "invokeUrl": f"https://{api}.execute-api.{region}.amazonaws.com/{stage}",
+        "executionArn": _arn("execute-api", region, f"{api}/{stage}"),
+        "arn": f"arn:{PARTITION}:apigateway:{region}::/restapis/{api}/stages/{stage}",
+    }
 
+
+APIGW_REGIONAL_ZONES = {
+    "us-east-1": "Z1UJRXOUMOOFQ8",
+    "us-east-2": "ZOJJZC49E0EPZ",
+    "us-west-1": "Z2MUQ32089INYE",
+    "us-west-2": "Z2OJLYMUO9EFXC",
+    "eu-west-1": "ZLY8HYME6SFDD",
+    "eu-central-1": "Z1U9ULNL0V5AJ3",
+}
+"""Hosted zone ids of API Gateway's regional endpoints (AWS documentation), a custom domain's `regionalZoneId`."""
+
+
+def _api_domain(name: str, region: str, inputs: Outputs) -> tuple[str, Outputs]:
+    domain = str(inputs.get("domainName"))
+    return domain, {
+        "regionalDomainName": f"d-{_short_id(region, domain)}.execute-api.{region}.amazonaws.com",
+        "regionalZoneId": APIGW_REGIONAL_ZONES.get(region, "Z1UJRXOUMOOFQ8"),
+        "arn": f"arn:{PARTITION}:apigateway:{region}::/domainnames/{domain}",
+    }
+
+
+def _certificate(name: str, region: str, inputs: Outputs) -> tuple[str, Outputs]:
+    domain = str(inputs.get("domainName"))
+    arn = _arn("acm", region, f"certificate/{_short_id(region, domain)}")
+    return arn, {
+        "arn": arn,
+        "status": "PENDING_VALIDATION",
+        "domainValidationOptions": [
+            {
+                "domainName": domain,
+                "resourceRecordName": f"_{_short_id('name', domain)}.{domain}.",
+                "resourceRecordType": "CNAME",
+                "resourceRecordValue": f"_{_short_id('value', domain)}.acm-validations.aws.",
+            }
+        ],
+    }
+
+
+def _health_check(name: str, region: str, inputs: Outputs) -> tuple[str, Outputs]:
+    check_id = f"{_short_id(name)}-0000-4000-8000-{_short_id(name, 'hc')}00"
+    return check_id, {"arn": f"arn:{PARTITION}:route53:::healthcheck/{check_id}"}
+
+
+def _record(name: str, region: str, inputs: Outputs) -> tuple[str, Outputs]:
+    fqdn = str(inputs.get("name")).rstrip(".")
+    record_id = "_".join(str(inputs.get(k, "")) for k in ("zoneId", "name", "type", "setIdentifier")).rstrip("_")
+    return record_id, {"fqdn": fqdn}
+
+
+S3_WEBSITE_DASH_REGIONS = {
+    "us-east-1",
+    "us-west-1",
+    "us-west-2",
+    "eu-west-1",
+    "ap-southeast-1",
+    "ap-southeast-2",
+    "ap-northeast-1",
+    "sa-east-1",
+}
+"""Regions whose S3 website endpoint is `s3-website-<region>`; newer regions use `s3-website.<region>`."""
+
+
+def _bucket_website(name: str, region: str, inputs: Outputs) -> tuple[str, Outputs]:
+    bucket = str(inputs.get("bucket"))
+    sep = "-" if region in S3_WEBSITE_DASH_REGIONS else "."
+    domain = f"s3-website{sep}{region}.amazonaws.com"
+    return bucket, {"websiteDomain": domain, "websiteEndpoint": f"{bucket}.{domain}"}
+
+
+def _log_group(name: str, region: str, inputs: Outputs) -> tuple[str, Outputs]:
+    return name, {"arn": _arn("logs", region, f"log-group:{name}")}
+
+
+def _role(name: str, region: str, inputs: Outputs) -> tuple[str, Outputs]:
+    return name, {
+        "arn": f"arn:{PARTITION}:iam::{ACCOUNT_ID}:role/{name}",
+        "name": name,
+        "uniqueId": f"AROA{_short_id(name).upper()}",
+    }
 
 
 S3_WEBSITE_ZONES = {
@@ -107,10 +194,16 @@ RESOURCE_OUTPUTS: dict[str, Callable[[str, str, Outputs], tuple[str, Outputs]]] 
     "aws:kms/key:Key": _key,
     "aws:cloudwatch/metricAlarm:MetricAlarm": _alarm,
     "aws:ec2/vpcEndpoint:VpcEndpoint": _vpc_endpoint,
-    "aws:ec2/launchTemplate:LaunchTemplate": _launch_template,
-    "aws:iam/role:Role": _iam("role"),
-    "aws:iam/instanceProfile:InstanceProfile": _iam("instance-profile"),
-    "aws:autoscaling/group:Group": _asg,
+    "aws:apigateway/restApi:RestApi": _rest_api,
+    "aws:apigateway/resource:Resource": _api_resource,
+    "aws:apigateway/stage:Stage": _api_stage,
+    "aws:apigateway/domainName:DomainName": _api_domain,
+    "aws:acm/certificate:Certificate": _certificate,
+    "aws:route53/healthCheck:HealthCheck": _health_check,
+    "aws:route53/record:Record": _record,
+    "aws:s3/bucketWebsiteConfiguration:BucketWebsiteConfiguration": _bucket_website,
+    "aws:cloudwatch/logGroup:LogGroup": _log_group,
+    "aws:iam/role:Role": _role,
 }
 """Computed outputs by resource type: `(name, region, inputs) -> (id, outputs)`. Tiers add theirs."""
 
@@ -148,18 +241,11 @@ CALLS: dict[str, Callable[[Outputs, str], Outputs]] = {
         "zoneIds": [f"{r[:2]}{r.split('-')[1][0]}1-az{i}" for i in (1, 2, 3)],
         "id": r,
     },
-    "aws:ec2/getAmi:getAmi": lambda a, r: {
-        "id": "ami-0a1b2c3d4e5f60718",
-        "arn": f"arn:{PARTITION}:ec2:{r}::image/ami-0a1b2c3d4e5f60718",
-        "name": "al2023-ami-2023.9.20251117.1-kernel-6.1-x86_64",
-        "architecture": "x86_64",
-        "ownerId": "137112412989",
-        "imageOwnerAlias": "amazon",
-        "rootDeviceType": "ebs",
-        "virtualizationType": "hvm",
-        "mostRecent": True,
-        "owners": a.get("owners", []),
-        "filters": a.get("filters", []),
+    "aws:route53/getZone:getZone": lambda a, r: {
+        "zoneId": HOSTED_ZONE_ID,
+        "name": str(a.get("name", "")).rstrip("."),
+        "privateZone": False,
+        "id": HOSTED_ZONE_ID,
     },
 }
 """Invoke results by token: `(args, provider region) -> result`. Tiers add the invokes they use."""

@@ -1,0 +1,547 @@
+"""The order intake: a regional API Gateway REST API that validates orders at the edge and sends them to SQS.
+
+Why a REST API and not an HTTP API: an HTTP API has a first-class SQS-SendMessage integration but no
+request validation, so a malformed order would reach the FIFO queue and only the worker could reject it.
+A REST API validates the body against a JSON-schema model (generated from `worker.model.Order`, one
+source of truth), answers 400 with the validator's message through a gateway response, maps the body
+to SendMessage with a mapping template (group id = CustomerID, dedup id = OrderID) and needs no
+compute in the path. It is REGIONAL so its custom domain can be the PRIMARY target of a Route 53
+failover record.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from components.aws_context import AwsContext
+from components.config import FrontDoorConfig
+from components.monitoring import Monitoring, metric_widget
+from worker.model import order_json_schema
+
+MODEL_NAME = "Order"
+ORDERS_PATH = "orders"
+HEALTH_PATH = "health"
+JSON = "application/json"
+DRAFT_04 = "http://json-schema.org/draft-04/schema#"
+
+# Keywords draft-04 shares with what pydantic emits; anything else must be translated or is refused.
+_DRAFT4_KEYWORDS = frozenset(
+    {
+        "type",
+        "properties",
+        "required",
+        "additionalProperties",
+        "items",
+        "minItems",
+        "maxItems",
+        "uniqueItems",
+        "minLength",
+        "maxLength",
+        "pattern",
+        "minimum",
+        "maximum",
+        "multipleOf",
+        "enum",
+        "anyOf",
+        "allOf",
+        "oneOf",
+        "not",
+        "format",
+        "title",
+        "description",
+        "default",
+        "minProperties",
+        "maxProperties",
+        "patternProperties",
+    }
+)
+_ANNOTATIONS = frozenset({"examples", "deprecated", "readOnly", "writeOnly"})
+
+
+def draft4_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    """Translate pydantic's draft 2020-12 schema to the draft-04 subset API Gateway models accept.
+
+    `$ref`s into `$defs` are inlined (a model cannot reference its own definitions), numeric
+    `exclusiveMinimum/Maximum` become draft-04's `minimum` + boolean flag, `const` becomes a one-value
+    `enum`. A keyword with no draft-04 meaning raises, so the edge never silently validates less than
+    the model says.
+    """
+    defs: dict[str, Any] = schema.get("$defs", {})
+
+    def convert(node: dict[str, Any], seen: frozenset[str]) -> dict[str, Any]:
+        if "$ref" in node:
+            ref = node["$ref"]
+            name = ref.removeprefix("#/$defs/")
+            if name == ref or name not in defs:
+                raise ValueError(f"unsupported $ref {ref!r}: only local #/$defs references can be inlined")
+            if name in seen:
+                raise ValueError(f"recursive model {name!r} cannot be inlined into a draft-04 schema")
+            siblings = {k: v for k, v in node.items() if k != "$ref"}
+            return {**convert(defs[name], seen | {name}), **convert(siblings, seen)}
+        out: dict[str, Any] = {}
+        for key, value in node.items():
+            if key == "$defs" or key in _ANNOTATIONS:
+                continue
+            if key in ("exclusiveMinimum", "exclusiveMaximum"):
+                bound = "minimum" if key == "exclusiveMinimum" else "maximum"
+                if bound in node or isinstance(value, bool):
+                    raise ValueError(f"{key} next to {bound} cannot be expressed in draft-04")
+                out[bound] = value
+                out[key] = True
+            elif key == "const":
+                out["enum"] = [value]
+            elif key in ("properties", "patternProperties"):
+                out[key] = {name: convert(sub, seen) for name, sub in value.items()}
+            elif key in ("items", "additionalProperties", "not") and isinstance(value, dict):
+                out[key] = convert(value, seen)
+            elif key in ("anyOf", "allOf", "oneOf"):
+                out[key] = [convert(sub, seen) for sub in value]
+            elif key in _DRAFT4_KEYWORDS and not (key == "items" and isinstance(value, list)):
+                out[key] = value
+            else:
+                raise ValueError(f"JSON schema keyword {key!r} has no draft-04 equivalent API Gateway accepts")
+        return out
+
+    return {"$schema": DRAFT_04, **convert(schema, frozenset())}
+
+
+def order_model_schema() -> dict[str, Any]:
+    """The request model of POST /orders, derived from the worker's pydantic `Order`."""
+    return draft4_schema(order_json_schema())
+
+
+def send_message_template() -> str:
+    """VTL: the validated body becomes one FIFO message, ordered per customer, deduplicated per order.
+
+    The model's patterns on CustomerID/OrderID (<= 64 of [A-Za-z0-9_.:-]) keep both ids within what
+    SQS accepts for MessageGroupId and MessageDeduplicationId, so the template needs no extra checks.
+    """
+    return (
+        "Action=SendMessage"
+        "&MessageBody=$util.urlEncode($input.body)"
+        "&MessageGroupId=$util.urlEncode($input.path('$.CustomerID'))"
+        "&MessageDeduplicationId=$util.urlEncode($input.path('$.OrderID'))"
+    )
+
+
+HEALTH_TEMPLATE = "Action=GetQueueAttributes&AttributeName.1=ApproximateNumberOfMessages"
+ACCEPTED_TEMPLATE = (
+    "#set($r = $input.path('$.SendMessageResponse.SendMessageResult'))\n"
+    '{"status": "accepted", "messageId": "$r.MessageId", "requestId": "$context.requestId"}'
+)
+HEALTHY_TEMPLATE = '{"status": "ok", "queue": "reachable", "requestId": "$context.requestId"}'
+BAD_ORDER_TEMPLATE = (
+    '{"message": "Invalid order", "errors": "$context.error.validationErrorString", "requestId": "$context.requestId"}'
+)
+ACCESS_LOG_FORMAT = json.dumps(
+    {
+        "requestId": "$context.requestId",
+        "ip": "$context.identity.sourceIp",
+        "requestTime": "$context.requestTime",
+        "httpMethod": "$context.httpMethod",
+        "resourcePath": "$context.resourcePath",
+        "status": "$context.status",
+        "responseLength": "$context.responseLength",
+        "responseLatency": "$context.responseLatency",
+        "integrationStatus": "$context.integration.status",
+        "integrationLatency": "$context.integration.latency",
+        "errorMessage": "$context.error.message",
+        "validationError": "$context.error.validationErrorString",
+    }
+)
+
+
+def _assume_role_policy(service: str) -> str:
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}],
+        }
+    )
+
+
+def _queue_policy(action: str, queue_arn: str) -> str:
+    return json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": action, "Resource": queue_arn}]}
+    )
+
+
+@dataclass(frozen=True)
+class IntakeApiArgs:
+    queue_name: str
+    queue_arn: pulumi.Input[str]
+    settings: FrontDoorConfig
+    hosted_zone_id: pulumi.Input[str] | None = None
+    """Required with `settings.domain_name`: the zone where the certificate's validation record goes."""
+
+
+class IntakeApi(pulumi.ComponentResource):
+    api: aws.apigateway.RestApi
+    stage: aws.apigateway.Stage
+    invoke_url: pulumi.Output[str]
+    """`https://<api>.execute-api.<region>.amazonaws.com/<stage>` (no trailing slash)."""
+    health_fqdn: pulumi.Output[str]
+    health_path: str
+    domain: aws.apigateway.DomainName | None
+
+    def __init__(
+        self, name: str, args: IntakeApiArgs, ctx: AwsContext, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("orders:frontdoor:IntakeApi", name, None, opts)
+        settings = args.settings
+        self._ctx = ctx
+        self.api_name = ctx.name(name)
+        self.stage_name = settings.stage_name
+        self.health_path = f"/{settings.stage_name}/{HEALTH_PATH}"
+
+        self.api = aws.apigateway.RestApi(
+            name,
+            name=self.api_name,
+            description="Order intake: validates orders and sends them to the FIFO order queue (no compute).",
+            endpoint_configuration={"types": "REGIONAL"},
+            opts=ctx.opts(self),
+        )
+        api_id = self.api.id
+
+        # One role per integration, each allowed one action on the order queue only.
+        send_role = self._queue_role(f"{name}-send", "sqs:SendMessage", args.queue_arn)
+        health_role = self._queue_role(f"{name}-health", "sqs:GetQueueAttributes", args.queue_arn)
+        queue_uri = pulumi.Output.all(ctx.partition, ctx.account_id).apply(
+            lambda pa: f"arn:{pa[0]}:apigateway:{ctx.region}:sqs:path/{pa[1]}/{args.queue_name}"
+        )
+
+        model = aws.apigateway.Model(
+            name,
+            rest_api=api_id,
+            name=MODEL_NAME,
+            content_type=JSON,
+            description="An order (generated from worker.model.Order; the worker re-validates totals and time zone).",
+            schema=json.dumps(order_model_schema()),
+            opts=ctx.opts(self),
+        )
+        validator = aws.apigateway.RequestValidator(
+            name, rest_api=api_id, name="order-body", validate_request_body=True, opts=ctx.opts(self)
+        )
+        bad_body = aws.apigateway.Response(
+            f"{name}-bad-request-body",
+            rest_api_id=api_id,
+            response_type="BAD_REQUEST_BODY",
+            status_code="400",
+            response_templates={JSON: BAD_ORDER_TEMPLATE},
+            opts=ctx.opts(self),
+        )
+        unsupported = aws.apigateway.Response(
+            f"{name}-unsupported-media-type",
+            rest_api_id=api_id,
+            response_type="UNSUPPORTED_MEDIA_TYPE",
+            status_code="415",
+            response_templates={JSON: '{"message": "Send the order as application/json"}'},
+            opts=ctx.opts(self),
+        )
+
+        orders = aws.apigateway.Resource(
+            ORDERS_PATH,
+            rest_api=api_id,
+            parent_id=self.api.root_resource_id,
+            path_part=ORDERS_PATH,
+            opts=ctx.opts(self),
+        )
+        post = aws.apigateway.Method(
+            f"{ORDERS_PATH}-post",
+            rest_api=api_id,
+            resource_id=orders.id,
+            http_method="POST",
+            authorization="NONE",
+            request_models={JSON: model.name},
+            request_validator_id=validator.id,
+            opts=ctx.opts(self),
+        )
+        send_parts = self._sqs_integration(
+            f"{ORDERS_PATH}-post",
+            api_id,
+            orders,
+            post,
+            queue_uri,
+            send_role,
+            send_message_template(),
+            responses=[
+                ("202", None, ACCEPTED_TEMPLATE),
+                (
+                    "500",
+                    r"4\d{2}",
+                    '{"message": "The order queue refused the order", "requestId": "$context.requestId"}',
+                ),
+                (
+                    "503",
+                    r"5\d{2}",
+                    '{"message": "The order queue is unavailable, retry", "requestId": "$context.requestId"}',
+                ),
+            ],
+        )
+
+        health = aws.apigateway.Resource(
+            HEALTH_PATH,
+            rest_api=api_id,
+            parent_id=self.api.root_resource_id,
+            path_part=HEALTH_PATH,
+            opts=ctx.opts(self),
+        )
+        get = aws.apigateway.Method(
+            f"{HEALTH_PATH}-get",
+            rest_api=api_id,
+            resource_id=health.id,
+            http_method="GET",
+            authorization="NONE",
+            opts=ctx.opts(self),
+        )
+        health_parts = self._sqs_integration(
+            f"{HEALTH_PATH}-get",
+            api_id,
+            health,
+            get,
+            queue_uri,
+            health_role,
+            HEALTH_TEMPLATE,
+            responses=[
+                ("200", None, HEALTHY_TEMPLATE),
+                ("503", r"[45]\d{2}", '{"status": "unavailable", "requestId": "$context.requestId"}'),
+            ],
+        )
+
+        # A deployment is a snapshot: redeploy whenever the definition above changes.
+        definition = {
+            "model": order_model_schema(),
+            "templates": [send_message_template(), HEALTH_TEMPLATE, ACCEPTED_TEMPLATE, HEALTHY_TEMPLATE],
+            "gatewayResponses": [BAD_ORDER_TEMPLATE],
+            "queue": args.queue_name,
+        }
+        deployment = aws.apigateway.Deployment(
+            name,
+            rest_api=api_id,
+            description="Order intake",
+            triggers={"redeployment": hashlib.sha256(json.dumps(definition, sort_keys=True).encode()).hexdigest()},
+            opts=ctx.opts(
+                self,
+                depends_on=[model, validator, bad_body, unsupported, post, get, *send_parts, *health_parts],
+            ),
+        )
+
+        log_group = aws.cloudwatch.LogGroup(
+            f"{name}-access",
+            name=f"/aws/apigateway/{self.api_name}/access",
+            retention_in_days=settings.access_log_retention_days,
+            opts=ctx.opts(self),
+        )
+        stage_deps: list[pulumi.Resource] = []
+        if settings.manage_account_log_role:
+            # API Gateway writes logs only once its regional account setting names a CloudWatch role.
+            logs_role = aws.iam.Role(
+                f"{name}-cloudwatch",
+                name=f"{ctx.name(name + '-cloudwatch')}-{ctx.region}",
+                assume_role_policy=_assume_role_policy("apigateway.amazonaws.com"),
+                opts=ctx.opts(self),
+            )
+            attach = aws.iam.RolePolicyAttachment(
+                f"{name}-cloudwatch",
+                role=logs_role.name,
+                policy_arn=ctx.partition.apply(
+                    lambda p: f"arn:{p}:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"
+                ),
+                opts=ctx.opts(self),
+            )
+            stage_deps.append(
+                aws.apigateway.Account(
+                    name, cloudwatch_role_arn=logs_role.arn, opts=ctx.opts(self, depends_on=[attach])
+                )
+            )
+        self.stage = aws.apigateway.Stage(
+            name,
+            rest_api=api_id,
+            deployment=deployment.id,
+            stage_name=settings.stage_name,
+            access_log_settings={"destination_arn": log_group.arn, "format": ACCESS_LOG_FORMAT},
+            opts=ctx.opts(self, depends_on=stage_deps),
+        )
+        aws.apigateway.MethodSettings(
+            name,
+            rest_api=api_id,
+            stage_name=self.stage.stage_name,
+            method_path="*/*",
+            settings={
+                "throttling_rate_limit": settings.throttle_rate_limit,
+                "throttling_burst_limit": settings.throttle_burst_limit,
+                "metrics_enabled": True,
+                "logging_level": "ERROR",
+                "data_trace_enabled": False,  # bodies are customer data: never in execution logs
+            },
+            opts=ctx.opts(self),
+        )
+        self.invoke_url = self.stage.invoke_url.apply(lambda url: url.rstrip("/"))
+        self.health_fqdn = api_id.apply(lambda i: f"{i}.execute-api.{ctx.region}.amazonaws.com")
+
+        self.domain = None
+        if settings.has_domain:
+            if args.hosted_zone_id is None:
+                raise ValueError("IntakeApi: a domain name needs hosted_zone_id for its certificate validation")
+            self.domain = self._custom_domain(name, settings.domain_name, args.hosted_zone_id)
+        self.register_outputs(
+            {
+                "apiId": api_id,
+                "invokeUrl": self.invoke_url,
+                "healthPath": self.health_path,
+                "domain": settings.domain_name,
+            }
+        )
+
+    def _queue_role(
+        self, name: str, action: str, queue_arn: pulumi.Input[str]
+    ) -> tuple[pulumi.Output[str], list[pulumi.Resource]]:
+        """A role API Gateway assumes for one SQS action on the order queue: its derived ARN and resources."""
+        ctx = self._ctx
+        role_name = f"{ctx.name(name)}-{ctx.region}"  # IAM is global: the region keeps stacks apart
+        role = aws.iam.Role(
+            name,
+            name=role_name,
+            assume_role_policy=_assume_role_policy("apigateway.amazonaws.com"),
+            opts=ctx.opts(self),
+        )
+        policy = aws.iam.RolePolicy(
+            name,
+            role=role.id,
+            policy=pulumi.Output.from_input(queue_arn).apply(lambda arn: _queue_policy(action, arn)),
+            opts=ctx.opts(self),
+        )
+        # Derived, not `role.arn`, so the integration's credentials are known at preview.
+        return ctx.arn("iam", f"role/{role_name}", regional=False), [role, policy]
+
+    def _sqs_integration(
+        self,
+        name: str,
+        api_id: pulumi.Output[str],
+        resource: aws.apigateway.Resource,
+        method: aws.apigateway.Method,
+        queue_uri: pulumi.Output[str],
+        role: tuple[pulumi.Output[str], list[pulumi.Resource]],
+        template: str,
+        responses: list[tuple[str, str | None, str]],
+    ) -> list[pulumi.Resource]:
+        """An AWS service integration with the SQS query API, and its method/integration responses.
+
+        `passthrough_behavior=NEVER`: a body whose content type has no template (anything but JSON) is
+        refused with 415 instead of being forwarded unvalidated.
+        """
+        ctx = self._ctx
+        integration = aws.apigateway.Integration(
+            name,
+            rest_api=api_id,
+            resource_id=resource.id,
+            http_method=method.http_method,
+            type="AWS",
+            integration_http_method="POST",
+            uri=queue_uri,
+            credentials=role[0],
+            passthrough_behavior="NEVER",
+            request_parameters={"integration.request.header.Content-Type": "'application/x-www-form-urlencoded'"},
+            request_templates={JSON: template},
+            opts=ctx.opts(self, depends_on=role[1]),
+        )
+        parts: list[pulumi.Resource] = [integration]
+        for status, pattern, body in responses:
+            method_response = aws.apigateway.MethodResponse(
+                f"{name}-{status}",
+                rest_api=api_id,
+                resource_id=resource.id,
+                http_method=method.http_method,
+                status_code=status,
+                response_models={JSON: "Empty"},
+                opts=ctx.opts(self),
+            )
+            parts.append(method_response)
+            parts.append(
+                aws.apigateway.IntegrationResponse(
+                    f"{name}-{status}",
+                    rest_api=api_id,
+                    resource_id=resource.id,
+                    http_method=method.http_method,
+                    status_code=status,
+                    selection_pattern=pattern,
+                    response_templates={JSON: body},
+                    opts=ctx.opts(self, depends_on=[integration, method_response]),
+                )
+            )
+        return parts
+
+    def _custom_domain(self, name: str, domain_name: str, zone_id: pulumi.Input[str]) -> aws.apigateway.DomainName:
+        """ACM certificate validated through DNS, the regional custom domain, and the stage mapped at its root."""
+        ctx = self._ctx
+        cert = aws.acm.Certificate(name, domain_name=domain_name, validation_method="DNS", opts=ctx.opts(self))
+        option = cert.domain_validation_options[0]
+        record = aws.route53.Record(
+            f"{name}-cert-validation",
+            zone_id=zone_id,
+            name=option.resource_record_name,
+            type=option.resource_record_type,
+            records=[option.resource_record_value],
+            ttl=300,
+            allow_overwrite=True,
+            opts=ctx.opts(self),
+        )
+        validated = aws.acm.CertificateValidation(
+            name, certificate_arn=cert.arn, validation_record_fqdns=[record.fqdn], opts=ctx.opts(self)
+        )
+        domain = aws.apigateway.DomainName(
+            name,
+            domain_name=domain_name,
+            regional_certificate_arn=validated.certificate_arn,
+            endpoint_configuration={"types": "REGIONAL"},
+            security_policy="TLS_1_2",
+            opts=ctx.opts(self),
+        )
+        aws.apigateway.BasePathMapping(
+            name,
+            rest_api=self.api.id,
+            stage_name=self.stage.stage_name,
+            domain_name=domain.domain_name,
+            opts=ctx.opts(self),
+        )
+        return domain
+
+    def watch(self, monitoring: Monitoring) -> None:
+        """5XX alarm and a dashboard widget: 5XX means the path to the queue is broken, not a bad order."""
+        dims: dict[str, pulumi.Input[str]] = {"ApiName": self.api_name, "Stage": self.stage_name}
+        monitoring.alarm(
+            "intake-5xx",
+            description=f"{self.api_name} answered 5XX: orders are not reaching the queue (role, queue or SQS).",
+            namespace="AWS/ApiGateway",
+            metric="5XXError",
+            dimensions=dims,
+            threshold=0,
+            statistic="Sum",
+        )
+        monitoring.add_widget(
+            metric_widget(
+                "Intake API",
+                self._ctx.region,
+                [
+                    ["AWS/ApiGateway", "Count", "ApiName", self.api_name, "Stage", self.stage_name],
+                    ["AWS/ApiGateway", "4XXError", "ApiName", self.api_name, "Stage", self.stage_name],
+                    ["AWS/ApiGateway", "5XXError", "ApiName", self.api_name, "Stage", self.stage_name],
+                    [
+                        "AWS/ApiGateway",
+                        "Latency",
+                        "ApiName",
+                        self.api_name,
+                        "Stage",
+                        self.stage_name,
+                        {"yAxis": "right", "stat": "p99"},
+                    ],
+                ],
+                stat="Sum",
+            )
+        )
