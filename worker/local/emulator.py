@@ -1,22 +1,29 @@
 """The embedded AWS emulator: moto in server mode on 127.0.0.1, reached through `AWS_ENDPOINT_URL`.
 
 Application code never knows it runs locally: it is plain boto3 pointed at the endpoint the standard
-way. Only this launcher (used by the tests, the demo and `local up`) imports moto.
+way. Only this launcher (used by the tests, the demo and `local up`) imports moto, and only this
+launcher patches it (see `patch_moto_sqs`).
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import socket
+import threading
+import time
 from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from typing import Any
 
 import requests
 
 DEFAULT_REGION = "us-east-1"
 DUMMY_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing"}
+PATCHED_MOTO_VERSION = "5.2.5"
+"""The moto release `patch_moto_sqs` was written against (pinned in requirements-dev.txt)."""
 
 
 def free_port() -> int:
@@ -25,10 +32,195 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def patch_moto_sqs() -> None:
+    """Make moto's SQS model fast and safe under concurrent consumers, and AWS-like where tests depend on it.
+
+    moto 5.2.5 reads the wall clock through `datetime` arithmetic for every queued message on every
+    send/receive, and rebuilds the whole attribute dict (which counts every message) to check retention
+    for every message it returns, so a receive costs O(depth^2): the patch swaps in `time.time()` and
+    reads the retention period directly (same semantics). Receives, sends, deletes and visibility
+    changes of one queue are serialized: moto runs them unlocked, so two receivers can get the same
+    message, a deleted message can stay "pending" and block its group forever, and a send racing a
+    delete can be dropped. A long poll that finds only blocked groups sleeps until the queue changes
+    (moto's wait returns at once whenever any message is visible, so idle receivers spin). FIFO
+    messages get a growing `SequenceNumber` as in AWS (moto draws 20 random digits, and none at all
+    with content-based deduplication), so the order of processing can be checked from the table.
+    Idempotent; refuses to run against a moto it was not written for.
+    """
+    import moto
+    from moto.sqs import models
+
+    if getattr(models, "_orders_patched", False):
+        return
+    if moto.__version__ != PATCHED_MOTO_VERSION:
+        raise RuntimeError(f"patch_moto_sqs targets moto {PATCHED_MOTO_VERSION}, found {moto.__version__}")
+    for name in ("unix_time", "unix_time_millis"):
+        if not callable(getattr(models, name, None)):
+            raise RuntimeError(f"moto.sqs.models.{name} is gone: re-measure and rewrite patch_moto_sqs")
+    backend, message, queue_cls = models.SQSBackend, models.Message, models.Queue
+    for cls, name in (
+        (backend, "receive_message"),
+        (queue_cls, "add_message"),
+        (queue_cls, "delete_message"),
+        (backend, "change_message_visibility"),
+    ):
+        if not callable(getattr(cls, name, None)):
+            raise RuntimeError(f"moto.sqs.models.{cls.__name__}.{name} is gone: rewrite patch_moto_sqs")
+    if not callable(getattr(backend, "is_message_valid_based_on_retention_period", None)):
+        raise RuntimeError("SQSBackend.is_message_valid_based_on_retention_period is gone")
+    original_mark_sent = message.mark_sent
+    counter = itertools.count(int(time.time() * 1000) * 10**6)
+    lock = threading.Lock()
+
+    def unix_time(dt: Any = None) -> float:
+        return dt.timestamp() if dt is not None else time.time()
+
+    def unix_time_millis(dt: Any = None) -> float:
+        return unix_time(dt) * 1000.0
+
+    def retention_ok(self: Any, queue_name: str, msg: Any) -> bool:
+        retention = int(self.get_queue(queue_name).message_retention_period)
+        return bool(retention + msg.sent_timestamp / 1000 > time.time())
+
+    def mark_sent(self: Any, delay_seconds: int | None = None) -> None:
+        original_mark_sent(self, delay_seconds)
+        if self.deduplication_id is not None:  # only FIFO messages carry one
+            with lock:
+                self.sequence_number = f"{next(counter):020d}"
+
+    guard = threading.Lock()
+
+    def mutex(queue: Any) -> Any:
+        lock = getattr(queue, "_orders_mutex", None)
+        if lock is None:
+            with guard:
+                lock = getattr(queue, "_orders_mutex", None) or threading.RLock()
+                queue._orders_mutex = lock
+        return lock
+
+    def generation(queue: Any) -> int:
+        return int(getattr(queue, "_orders_generation", 0))
+
+    def changed(queue: Any) -> None:
+        with queue._messages_lock:
+            queue._orders_generation = generation(queue) + 1
+            queue._messages_lock.notify_all()
+
+    def serialized(original: Any, queue_of: Any) -> Any:
+        def patched(self: Any, *args: Any, **kwargs: Any) -> Any:
+            queue = queue_of(self, *args, **kwargs)
+            with mutex(queue):
+                result = original(self, *args, **kwargs)
+            changed(queue)
+            return result
+
+        return patched
+
+    original_receive = backend.receive_message
+
+    def receive_message(
+        self: Any,
+        queue_name: str,
+        count: int,
+        wait_seconds_timeout: int,
+        visibility_timeout: int,
+        message_attribute_names: list[str] | None = None,
+    ) -> Any:
+        # One scan at a time per queue (moto's scans race: the same message to two receivers, or a
+        # deleted message left "pending" so its group blocks forever); between scans, sleep until
+        # something changes instead of re-scanning in a loop.
+        queue = self.get_queue(queue_name)
+        end = time.monotonic() + int(wait_seconds_timeout or 0)
+        while True:
+            with mutex(queue):
+                seen = generation(queue)
+                result = original_receive(self, queue_name, count, 0, visibility_timeout, message_attribute_names)
+            left = end - time.monotonic()
+            if result or left <= 0:
+                return result
+            with queue._messages_lock:
+                queue._messages_lock.wait_for(lambda seen=seen: generation(queue) != seen, timeout=min(1.0, left))
+
+    for name in ("add_message", "delete_message"):
+        setattr(queue_cls, name, serialized(getattr(queue_cls, name), lambda q, *a, **k: q))
+    setattr(  # noqa: B010
+        backend,
+        "change_message_visibility",
+        serialized(backend.change_message_visibility, lambda b, queue_name, *a, **k: b.get_queue(queue_name)),
+    )
+    setattr(backend, "receive_message", receive_message)  # noqa: B010
+    models.unix_time = unix_time
+    models.unix_time_millis = unix_time_millis
+    setattr(backend, "is_message_valid_based_on_retention_period", retention_ok)  # noqa: B010
+    setattr(message, "mark_sent", mark_sent)  # noqa: B010
+    models._orders_patched = True  # type: ignore[attr-defined]
+
+
+class _Server:
+    """moto's WSGI app on a werkzeug server that can be stopped and restarted with its state kept.
+
+    moto keeps every resource in module-level backends, so a new HTTP server in the same process sees
+    the same queues, tables and buckets. Stopping also cuts open keep-alive connections, so clients
+    really see the emulator go away (werkzeug would otherwise keep serving them).
+    """
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self._server: Any = None
+        self._thread: threading.Thread | None = None
+        self._conns: set[socket.socket] = set()
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+        from werkzeug.serving import make_server
+
+        outer = self
+
+        class Handler(MotoRequestHandler):  # type: ignore[misc, valid-type]
+            def setup(self) -> None:
+                super().setup()
+                with outer._lock:
+                    outer._conns.add(self.connection)
+
+            def finish(self) -> None:
+                with outer._lock:
+                    outer._conns.discard(self.connection)
+                super().finish()
+
+        app = DomainDispatcherApplication(create_backend_app)
+        deadline = time.monotonic() + 10
+        while True:  # the port may linger briefly after a restart
+            try:
+                self._server = make_server(self.host, self.port, app, threaded=True, request_handler=Handler)
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+        self._thread = threading.Thread(target=self._server.serve_forever, name="moto", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        if self._server is None:
+            return
+        self._server.shutdown()
+        self._server.server_close()
+        with self._lock:
+            conns, self._conns = list(self._conns), set()
+        for conn in conns:
+            with suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
+        if self._thread:
+            self._thread.join()
+        self._server = None
+
+
 @dataclass
 class Emulator:
     endpoint: str
     region: str
+    _server: _Server | None = field(default=None, repr=False, compare=False)
 
     def env(self) -> dict[str, str]:
         """Environment for a child process (worker, consumer, AWS CLI) that should talk to the emulator."""
@@ -43,22 +235,30 @@ class Emulator:
         """Forget every resource (moto's own reset API)."""
         requests.post(f"{self.endpoint}/moto-api/reset", timeout=10).raise_for_status()
 
+    def stop(self) -> None:
+        """Take the endpoint away (connections refused, open ones cut); resources are kept."""
+        if self._server:
+            self._server.stop()
+
+    def start(self) -> None:
+        """Serve again on the same port, with every queue, message, table and object as before."""
+        if self._server:
+            self._server.start()
+
 
 @contextmanager
 def running_emulator(
     port: int | None = None, region: str = DEFAULT_REGION, *, export_env: bool = True
 ) -> Iterator[Emulator]:
-    """Start moto's threaded server on a free loopback port; stop it on exit.
+    """Start moto (patched, see `patch_moto_sqs`) on a free loopback port; stop it on exit.
 
     With `export_env`, this process's boto3 clients also reach it (AWS_ENDPOINT_URL + dummy credentials).
     """
-    from moto.server import ThreadedMotoServer
-
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    port = port or free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    patch_moto_sqs()
+    server = _Server("127.0.0.1", port or free_port())
     server.start()
-    emulator = Emulator(endpoint=f"http://127.0.0.1:{port}", region=region)
+    emulator = Emulator(endpoint=f"http://127.0.0.1:{server.port}", region=region, _server=server)
     saved = {k: os.environ.get(k) for k in emulator.env()}
     if export_env:
         os.environ.update(emulator.env())

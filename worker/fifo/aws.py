@@ -1,0 +1,49 @@
+"""boto3 clients tuned for the worker: botocore retries, a pool sized to the threads, a read timeout above the long poll.
+
+Retries are botocore's (standard or adaptive mode), never a hand-written loop around a single call. The
+endpoint comes from the standard `AWS_ENDPOINT_URL`, so the same code talks to AWS or the emulator.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from worker.fifo.settings import WorkerSettings
+
+
+@dataclass(frozen=True)
+class Clients:
+    sqs: Any
+    dynamodb: Any
+    s3: Any
+    autoscaling: Any
+
+
+def client_config(settings: WorkerSettings, *, read_timeout: float, pool: int) -> Config:
+    return Config(
+        region_name=settings.region,
+        retries={"mode": settings.retry_mode, "max_attempts": settings.max_attempts},
+        max_pool_connections=pool,
+        connect_timeout=3,
+        read_timeout=read_timeout,
+        tcp_keepalive=True,
+    )
+
+
+def make_clients(settings: WorkerSettings) -> Clients:
+    """One session, one client per service (clients are thread-safe; sessions are not)."""
+    session = boto3.session.Session(region_name=settings.region)
+    threads = settings.receivers + settings.processors + 4  # + deleter, heartbeat, lifecycle, spare
+    # ReceiveMessage holds a connection for up to wait_seconds: the read timeout must outlast it.
+    sqs = session.client("sqs", config=client_config(settings, read_timeout=settings.wait_seconds + 10, pool=threads))
+    work = client_config(settings, read_timeout=10, pool=settings.processors + 4)
+    return Clients(
+        sqs=sqs,
+        dynamodb=session.client("dynamodb", config=work),
+        s3=session.client("s3", config=work),
+        autoscaling=session.client("autoscaling", config=client_config(settings, read_timeout=10, pool=2)),
+    )

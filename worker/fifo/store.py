@@ -1,0 +1,88 @@
+"""The exactly-once write: one conditional PutItem per order, keyed by OrderID, tagged with its SequenceNumber.
+
+The item is written only if no item with that OrderID exists. When the condition fails, DynamoDB returns
+the stored item (ReturnValuesOnConditionCheckFailure) in the same call, and its SequenceNumber says what
+happened: the same number is a redelivery of this very message (crash after write, before delete);
+another number is a second message for an order already stored (a resend after the 5-minute dedup
+window, or a stale copy). Either way nothing is overwritten and the message is acknowledged, so an
+order is stored once and its invoice - which starts the fan-out - is written once.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from worker.fifo.messages import Received
+from worker.model import Order
+from worker.topology import TABLE_KEY
+
+
+class Outcome(enum.Enum):
+    WRITTEN = "written"
+    REDELIVERY = "redelivery"
+    """Same message seen again: the earlier attempt wrote the order but did not delete the message."""
+    DUPLICATE = "duplicate"
+    """A different message for an OrderID already stored: acknowledged, never overwritten."""
+
+
+@dataclass(frozen=True)
+class StoreResult:
+    outcome: Outcome
+    processed_at: datetime
+    sequence_number: str
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
+def order_item(order: Order, message: Received, processed_at: datetime) -> dict[str, Any]:
+    """The stored order: small (one write unit), with what is needed to verify order from the table."""
+    return {
+        TABLE_KEY: {"S": order.OrderID},
+        "CustomerID": {"S": order.CustomerID},
+        "Total": {"N": str(order.Total)},
+        "Currency": {"S": order.Currency},
+        "ItemCount": {"N": str(sum(item.Quantity for item in order.Items))},
+        "CreatedAt": {"S": order.CreatedAt.isoformat()},
+        "MessageGroupId": {"S": message.group_id},
+        "SequenceNumber": {"S": message.sequence_number},
+        "MessageId": {"S": message.message_id},
+        "ProcessedAt": {"S": processed_at.isoformat(timespec="microseconds")},
+    }
+
+
+class OrderStore:
+    def __init__(self, dynamodb: Any, table: str) -> None:
+        self._ddb = dynamodb
+        self._table = table
+
+    def record(self, order: Order, message: Received) -> StoreResult:
+        processed_at = now_utc()
+        try:
+            self._ddb.put_item(
+                TableName=self._table,
+                Item=order_item(order, message, processed_at),
+                ConditionExpression="attribute_not_exists(#k)",
+                ExpressionAttributeNames={"#k": TABLE_KEY},
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise
+            old = exc.response.get("Item") or self._read(order.OrderID)
+            stored_seq = old.get("SequenceNumber", {}).get("S", "")
+            stored_at = datetime.fromisoformat(old["ProcessedAt"]["S"]) if "ProcessedAt" in old else processed_at
+            same = stored_seq == message.sequence_number and old.get("MessageId", {}).get("S") == message.message_id
+            return StoreResult(Outcome.REDELIVERY if same else Outcome.DUPLICATE, stored_at, stored_seq)
+        return StoreResult(Outcome.WRITTEN, processed_at, message.sequence_number)
+
+    def _read(self, order_id: str) -> dict[str, Any]:
+        """Fallback when the service did not return the old item with the failure."""
+        got = self._ddb.get_item(TableName=self._table, Key={TABLE_KEY: {"S": order_id}}, ConsistentRead=True)
+        return dict(got.get("Item", {}))
