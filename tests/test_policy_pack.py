@@ -161,7 +161,7 @@ def on_demand_launch_template(graph: Graph) -> str:
 
 MUTATIONS = {
     "drop a DLQ": (drop_dlq, "sqs-queue-has-dlq", "is not a queue in this stack"),
-    "no redrive policy": (no_redrive, "sqs-queue-has-dlq", "has no dead-letter queue"),
+    "no redrive policy": (no_redrive, "sqs-queue-has-dlq", '"maxReceiveCount": 3}'),
     "maxReceiveCount 5": (max_receive_5, "sqs-redrive-max-receive-count", "maxReceiveCount is 5; set it to 3"),
     "FIFO queue, standard DLQ": (fifo_with_standard_dlq, "sqs-dlq-same-kind", "a FIFO queue's DLQ must be FIFO"),
     "on-demand 20%": (on_demand_20, "asg-spot-only", "onDemandPercentageAboveBaseCapacity is 20; set it to 0"),

@@ -149,7 +149,7 @@ def check_queue_has_dlq(resources: Sequence[Res], cfg: Mapping[str, Any]) -> Ver
                 continue
             verdict.fail(
                 f"{queue.label} has no dead-letter queue: set redrivePolicy "
-                f'{{"deadLetterTargetArn": <DLQ ARN>, "maxReceiveCount": {cfg["maxReceiveCount"]}}} '
+                f'{{"deadLetterTargetArn": <DLQ ARN>, "maxReceiveCount": {fmt_number(float(cfg["maxReceiveCount"]))}}} '
                 "(or add an aws.sqs.RedrivePolicy) naming a queue defined in this stack",
                 queue.urn,
             )
@@ -235,7 +235,7 @@ RULES = [
         id="sqs-queue-has-dlq",
         description="Every SQS queue that is not itself a dead-letter queue has a DLQ defined in this stack.",
         level="mandatory",
-        control="Org rule; AWS Well-Architected REL05-BP (dead-letter queues for failed messages)",
+        control="Control Tower CT.SQS.PR.1 (same exemption: queues carrying a redrive-allow policy)",
         scope="stack",
         check=check_queue_has_dlq,
         config=MAX_RECEIVE_CONFIG,
@@ -254,7 +254,7 @@ RULES = [
         id="sqs-encrypted",
         description="SQS queues are encrypted at rest (SSE-SQS or a KMS key).",
         level="advisory",
-        control="Security Hub FSBP SQS.1; Checkov CKV_AWS_27",
+        control="Security Hub FSBP SQS.1; Control Tower CT.SQS.PR.2; Checkov CKV_AWS_27",
         scope="resource",
         check=check_encrypted,
         types=(QUEUE,),
