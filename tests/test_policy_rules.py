@@ -463,3 +463,36 @@ def test_exempt_resources_skip_a_resource_rule_by_logical_name() -> None:
     bad = res(Q, "legacy", {"sqsManagedSseEnabled": False})
     assert run("sqs-encrypted", bad).violations
     assert run("sqs-encrypted", bad, exemptResources=["legacy"]) == Verdict()
+
+
+# --- never crash on unknowns ------------------------------------------------------------------------------
+
+
+def _unknown_leaves(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _unknown_leaves(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_unknown_leaves(v) for v in value]
+    return UNKNOWN
+
+
+@pytest.mark.parametrize("shape", ["every leaf unknown", "every input unknown"])
+def test_no_rule_crashes_or_blames_on_a_stack_where_nothing_is_known(shape: str) -> None:
+    """The real program's resources with their values replaced by unknowns: every rule answers, and no
+    mandatory rule reports a violation it cannot know about; what it skipped is listed instead."""
+    from offline.graph import run_program, stack_config
+
+    graph = run_program(stack_config("dev"))
+    blank = _unknown_leaves if shape == "every leaf unknown" else (lambda props: dict.fromkeys(props, UNKNOWN))
+    resources = [
+        Res(r.type, r.name, r.urn, blank(r.inputs), property_dependencies=r.property_dependencies)
+        for r in graph.resources
+    ]
+    unchecked = 0
+    for rule in RULES:
+        verdicts = [rule.run(resources)] if rule.scope == "stack" else [rule.run(r) for r in resources]
+        for verdict in verdicts:
+            unchecked += len(verdict.unchecked)
+            if rule.level == "mandatory":
+                assert verdict.violations == [], (rule.id, verdict.violations)
+    assert unchecked > 0
