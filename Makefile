@@ -8,7 +8,7 @@ ORDERS ?= 10000
 WORKERS ?= 3
 PYTEST_ARGS ?=
 
-.PHONY: venv lint typecheck test demo local-up bench clean
+.PHONY: venv lint typecheck test demo local-up bench clean lambda-layer wheelhouse
 
 $(STAMP): requirements.txt requirements-dev.txt worker/requirements.txt policy/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,20 @@ local-up: venv
 bench: venv
 	$(PY) -m bench.worker
 	$(PY) -m bench.producer
+
+# Wheels for the Spot workers (Amazon Linux 2023, x86_64, CPython 3.11): the worker's requirements plus the
+# ansible-core pinned in requirements-dev.txt. `pulumi up` ships them in the worker artifact, so instances
+# install with --no-index and need no internet (see README, Spot fleet).
+WHEELHOUSE ?= build/wheelhouse
+wheelhouse: venv
+	rm -rf $(WHEELHOUSE) && mkdir -p $(WHEELHOUSE)
+	$(PY) -m pip download -q --disable-pip-version-check --only-binary=:all: --implementation cp --python-version 3.11 \
+		--platform manylinux2014_x86_64 --platform manylinux_2_28_x86_64 -d $(WHEELHOUSE) \
+		-r worker/requirements.txt $$(grep '^ansible-core==' requirements-dev.txt)
+
+# The fan-out consumers' dependency layer (orders:consumerLayerDir); run before `pulumi up`.
+lambda-layer: venv
+	PYTHON=$(PY) scripts/build_lambda_layer.sh build/lambda-layer
 
 clean:
 	rm -rf $(VENV) policy/.venv .mypy_cache .ruff_cache .pytest_cache .demo

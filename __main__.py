@@ -4,6 +4,8 @@ import pulumi
 
 from components.aws_context import AwsContext
 from components.config import StackConfig
+from components.consumers import ConsumersArgs, FanoutConsumers
+from components.databases import ConsumerDatabases, DatabasesArgs
 from components.error_page import ErrorPage, ErrorPageArgs
 from components.failover_dns import FailoverDns, FailoverDnsArgs, hosted_zone_id
 from components.fanout import FanoutArgs, OrderEventsFanout
@@ -13,6 +15,7 @@ from components.monitoring import Monitoring, MonitoringArgs
 from components.network import Network, NetworkArgs
 from components.order_store import OrderStore
 from components.queue import QueueArgs, QueueWithDlq
+from components.worker_fleet import WorkerFleet, WorkerFleetArgs
 from worker import topology
 
 config = StackConfig.load()
@@ -65,6 +68,45 @@ network = Network(
     ),
     primary,
 )
+fleet = WorkerFleet(
+    "workers",
+    WorkerFleetArgs(
+        network=network,
+        queue_name=order_queue.queue_name,
+        queue_arn=order_queue.arn,
+        table_name=store.table_name,
+        table_arn=store.table_arn,
+        invoices_bucket_name=fanout.bucket_name,
+        invoices_bucket_arn=fanout.bucket_arn,
+        invoice_prefix=topology.INVOICE_PREFIX,
+        settings=config.fleet,
+        monitoring=monitoring,
+    ),
+    primary,
+)
+pulumi.export("workerAsgName", fleet.asg_name)
+pulumi.export("workerArtifact", pulumi.Output.concat("s3://", fleet.artifact_bucket_name, "/", fleet.artifact_key))
+
+# The fan-out consumers and their databases (RDS PostgreSQL for shipping, Redshift Serverless for analytics).
+databases = ConsumerDatabases(
+    "consumer-databases", DatabasesArgs(network=network, settings=config.databases, monitoring=monitoring), primary
+)
+consumers = FanoutConsumers(
+    "consumers",
+    ConsumersArgs(
+        network=network,
+        databases=databases,
+        queues=fanout.queues,
+        invoices_bucket_arn=fanout.bucket_arn,
+        settings=config.consumers,
+        monitoring=monitoring,
+    ),
+    primary,
+)
+pulumi.export("shippingDbAddress", databases.db_address)
+pulumi.export("shippingDbSecretArn", databases.db_secret_arn)
+pulumi.export("warehouseWorkgroup", databases.workgroup_name)
+pulumi.export("consumerFunctions", consumers.function_names)
 
 # The front door: orders enter through the intake API; with a domain, Route 53 fails over to the error page.
 front_door = config.front_door

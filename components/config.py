@@ -18,6 +18,11 @@ _REGION = re.compile(
 )
 
 
+_INSTANCE_TYPE = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")
+_GRAVITON = re.compile(r"^[a-z]+\d+g[a-z]*\.")
+"""Graviton families carry a `g` after the generation digit: m6g, c7gn, t4g, r8g."""
+
+
 class ConfigError(ValueError):
     """A stack setting that cannot work; raised before any resource is registered."""
 
@@ -177,6 +182,205 @@ class FrontDoorConfig:
 
 
 @dataclass(frozen=True)
+class FleetConfig:
+    """The Spot worker fleet: instance types, group sizes, scaling target and the drain budget."""
+
+    instance_types: tuple[str, ...]
+    min_size: int
+    desired_capacity: int
+    max_size: int
+    backlog_per_instance: int
+    drain_seconds: int
+    lifecycle_hook_seconds: int
+    root_volume_gb: int
+    cpu_alarm_percent: int
+    wheelhouse_dir: str
+
+    MIN_INSTANCE_TYPES = 6
+    SPOT_NOTICE_SECONDS = 120
+
+    @staticmethod
+    def load(cfg: pulumi.Config) -> FleetConfig:
+        types = tuple(cfg.require_object("instanceTypes"))
+        if len(types) < FleetConfig.MIN_INSTANCE_TYPES or len(set(types)) != len(types):
+            raise ConfigError(
+                f"orders:instanceTypes must list at least {FleetConfig.MIN_INSTANCE_TYPES} distinct instance types "
+                f"(Spot capacity comes from many pools), got {list(types)}"
+            )
+        for t in types:
+            if not isinstance(t, str) or not _INSTANCE_TYPE.match(t):
+                raise ConfigError(f"orders:instanceTypes entry {t!r} is not an instance type name (e.g. m6i.large)")
+            if _GRAVITON.match(t):
+                raise ConfigError(
+                    f"orders:instanceTypes entry {t!r} is Graviton (arm64); the launch template's AMI is x86_64"
+                )
+        lo, want, hi = (cfg.require_int(k) for k in ("fleetMinSize", "fleetDesiredCapacity", "fleetMaxSize"))
+        if not 1 <= lo <= want <= hi:
+            raise ConfigError(
+                f"orders:fleetMinSize ({lo}) <= orders:fleetDesiredCapacity ({want}) <= orders:fleetMaxSize ({hi}) "
+                "must hold, with fleetMinSize >= 1 (the backlog-per-instance metric divides by in-service instances)"
+            )
+        backlog = cfg.require_int("backlogPerInstance")
+        if backlog < 1:
+            raise ConfigError(f"orders:backlogPerInstance = {backlog}: must be >= 1 message per instance")
+        drain = cfg.require_int("workerDrainSeconds")
+        if not 10 <= drain < FleetConfig.SPOT_NOTICE_SECONDS:
+            raise ConfigError(
+                f"orders:workerDrainSeconds = {drain}: must be 10..{FleetConfig.SPOT_NOTICE_SECONDS - 1}, "
+                "inside the 2-minute Spot interruption notice"
+            )
+        hook = cfg.require_int("lifecycleHookTimeoutSeconds")
+        if not drain + 30 <= hook <= 7200:
+            raise ConfigError(
+                f"orders:lifecycleHookTimeoutSeconds = {hook}: must be >= workerDrainSeconds + 30 ({drain + 30}) "
+                "so the drain finishes before Auto Scaling gives up waiting, and <= 7200"
+            )
+        volume = cfg.require_int("fleetRootVolumeGb")
+        if not 8 <= volume <= 1024:
+            raise ConfigError(f"orders:fleetRootVolumeGb = {volume}: the AMI needs >= 8 GiB (max 1024 here)")
+        cpu = cfg.require_int("fleetCpuAlarmPercent")
+        if not 1 <= cpu <= 100:
+            raise ConfigError(f"orders:fleetCpuAlarmPercent = {cpu}: must be 1..100")
+        return FleetConfig(
+            instance_types=types,
+            min_size=lo,
+            desired_capacity=want,
+            max_size=hi,
+            backlog_per_instance=backlog,
+            drain_seconds=drain,
+            lifecycle_hook_seconds=hook,
+            root_volume_gb=volume,
+            cpu_alarm_percent=cpu,
+            wheelhouse_dir=cfg.require("workerWheelhouse"),
+        )
+
+
+CONSUMER_RUNTIMES = ("lambda", "ecs")
+VISIBILITY_PER_TIMEOUT = 6
+"""AWS: an SQS queue feeding Lambda needs a visibility timeout of at least 6x the function timeout."""
+
+
+@dataclass(frozen=True)
+class ConsumersConfig:
+    """The fan-out consumers: how each runs (Lambda or ECS Fargate Spot) and how Lambda is fed from SQS."""
+
+    runtimes: dict[str, str]
+    """consumer name (shipping, analytics) -> "lambda" | "ecs"."""
+    timeout_seconds: int
+    memory_mb: int
+    batch_size: int
+    batching_window_seconds: int
+    max_concurrency: int
+    layer_dir: str
+    image: str
+    ecs_desired_count: int
+    ecs_cpu: int
+    ecs_memory_mb: int
+    log_retention_days: int
+
+    @staticmethod
+    def load(cfg: pulumi.Config, fanout_visibility_seconds: int) -> ConsumersConfig:
+        runtimes = {
+            "shipping": cfg.require("shippingConsumerRuntime"),
+            "analytics": cfg.require("analyticsConsumerRuntime"),
+        }
+        for consumer, runtime in runtimes.items():
+            if runtime not in CONSUMER_RUNTIMES:
+                raise ConfigError(f"orders:{consumer}ConsumerRuntime = {runtime!r}: expected one of {CONSUMER_RUNTIMES}")
+        timeout = cfg.require_int("consumerTimeoutSeconds")
+        if not 1 <= timeout <= 900:
+            raise ConfigError(f"orders:consumerTimeoutSeconds = {timeout}: Lambda allows 1..900 seconds")
+        if fanout_visibility_seconds < VISIBILITY_PER_TIMEOUT * timeout:
+            raise ConfigError(
+                f"orders:fanoutQueueVisibilitySeconds = {fanout_visibility_seconds} is less than "
+                f"{VISIBILITY_PER_TIMEOUT}x orders:consumerTimeoutSeconds ({timeout}); raise it to at least "
+                f"{VISIBILITY_PER_TIMEOUT * timeout} or lower the timeout, or batches retried by Lambda are delivered twice"
+            )
+        memory = cfg.require_int("consumerMemoryMb")
+        if not 128 <= memory <= 10240:
+            raise ConfigError(f"orders:consumerMemoryMb = {memory}: Lambda allows 128..10240 MB")
+        batch = cfg.require_int("consumerBatchSize")
+        window = cfg.require_int("consumerBatchingWindowSeconds")
+        if not 1 <= batch <= 10000 or not 0 <= window <= 300:
+            raise ConfigError(
+                f"orders:consumerBatchSize = {batch} must be 1..10000 and orders:consumerBatchingWindowSeconds = "
+                f"{window} must be 0..300"
+            )
+        if batch > 10 and window < 1:
+            raise ConfigError(f"orders:consumerBatchSize = {batch} > 10 needs orders:consumerBatchingWindowSeconds >= 1")
+        concurrency = cfg.require_int("consumerMaxConcurrency")
+        if not 2 <= concurrency <= 1000:
+            raise ConfigError(f"orders:consumerMaxConcurrency = {concurrency}: SQS event sources allow 2..1000")
+        image = cfg.get("consumerImage") or ""
+        if "ecs" in runtimes.values() and not image:
+            raise ConfigError(
+                "orders:consumerImage is required when a consumer runs on ECS (an image built from worker/ "
+                "that runs `python -m worker consume`, e.g. in ECR)"
+            )
+        retention = cfg.require_int("consumerLogRetentionDays")
+        if retention not in _LOG_RETENTION_DAYS:
+            raise ConfigError(f"orders:consumerLogRetentionDays = {retention}: CloudWatch allows {_LOG_RETENTION_DAYS}")
+        return ConsumersConfig(
+            runtimes=runtimes,
+            timeout_seconds=timeout,
+            memory_mb=memory,
+            batch_size=batch,
+            batching_window_seconds=window,
+            max_concurrency=concurrency,
+            layer_dir=cfg.require("consumerLayerDir"),
+            image=image,
+            ecs_desired_count=cfg.require_int("consumerEcsDesiredCount"),
+            ecs_cpu=cfg.require_int("consumerEcsCpu"),
+            ecs_memory_mb=cfg.require_int("consumerEcsMemoryMb"),
+            log_retention_days=retention,
+        )
+
+
+@dataclass(frozen=True)
+class DatabaseConfig:
+    """RDS PostgreSQL for shipping and inventory; Redshift Serverless for sales facts."""
+
+    engine_version: str
+    instance_class: str
+    allocated_storage_gb: int
+    multi_az: bool
+    backup_retention_days: int
+    deletion_protection: bool
+    cpu_alarm_percent: int
+    connections_alarm: int
+    warehouse_base_capacity: int
+
+    @staticmethod
+    def load(cfg: pulumi.Config) -> DatabaseConfig:
+        storage = cfg.require_int("dbAllocatedStorageGb")
+        if not 20 <= storage <= 16384:
+            raise ConfigError(f"orders:dbAllocatedStorageGb = {storage}: gp3 allows 20..16384 GiB")
+        backups = cfg.require_int("dbBackupRetentionDays")
+        if not 1 <= backups <= 35:
+            raise ConfigError(f"orders:dbBackupRetentionDays = {backups}: must be 1..35 (0 would disable backups)")
+        rpu = cfg.require_int("warehouseBaseCapacity")
+        if rpu < 8 or rpu > 512 or rpu % 8:
+            raise ConfigError(f"orders:warehouseBaseCapacity = {rpu}: Redshift Serverless takes 8..512 RPUs in steps of 8")
+        instance_class = cfg.require("dbInstanceClass")
+        if not instance_class.startswith("db."):
+            raise ConfigError(f"orders:dbInstanceClass = {instance_class!r} is not an RDS class (e.g. db.t4g.medium)")
+        cpu = cfg.require_int("dbCpuAlarmPercent")
+        if not 1 <= cpu <= 100:
+            raise ConfigError(f"orders:dbCpuAlarmPercent = {cpu}: must be 1..100")
+        return DatabaseConfig(
+            engine_version=cfg.require("dbEngineVersion"),
+            instance_class=instance_class,
+            allocated_storage_gb=storage,
+            multi_az=cfg.require_bool("dbMultiAz"),
+            backup_retention_days=backups,
+            deletion_protection=cfg.require_bool("dbDeletionProtection"),
+            cpu_alarm_percent=cpu,
+            connections_alarm=cfg.require_int("dbConnectionsAlarm"),
+            warehouse_base_capacity=rpu,
+        )
+
+
+@dataclass(frozen=True)
 class StackConfig:
     project: str
     stack: str
@@ -186,6 +390,9 @@ class StackConfig:
     monitoring: MonitoringConfig
     front_door: FrontDoorConfig
     network: NetworkConfig
+    fleet: FleetConfig
+    consumers: ConsumersConfig
+    databases: DatabaseConfig
 
     @staticmethod
     def load(cfg: pulumi.Config | None = None) -> StackConfig:
@@ -224,4 +431,7 @@ class StackConfig:
             ),
             front_door=FrontDoorConfig.load(cfg),
             network=NetworkConfig.load(cfg),
+            fleet=FleetConfig.load(cfg),
+            consumers=ConsumersConfig.load(cfg, cfg.require_int("fanoutQueueVisibilitySeconds")),
+            databases=DatabaseConfig.load(cfg),
         )

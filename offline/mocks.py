@@ -168,12 +168,25 @@ def _log_group(name: str, region: str, inputs: Outputs) -> tuple[str, Outputs]:
     return name, {"arn": _arn("logs", region, f"log-group:{name}")}
 
 
-def _role(name: str, region: str, inputs: Outputs) -> tuple[str, Outputs]:
-    return name, {
-        "arn": f"arn:{PARTITION}:iam::{ACCOUNT_ID}:role/{name}",
-        "name": name,
-        "uniqueId": f"AROA{_short_id(name).upper()}",
+def _launch_template(name: str, region: str, inputs: Outputs) -> tuple[str, Outputs]:
+    template_id = f"lt-{zlib.crc32(f'{region}/{name}'.encode()):08x}0000000"
+    return template_id, {
+        "arn": _arn("ec2", region, f"launch-template/{template_id}"),
+        "latestVersion": 1,
+        "defaultVersion": 1,
     }
+
+
+def _iam(kind: str) -> Callable[[str, str, Outputs], tuple[str, Outputs]]:
+    def outputs(name: str, region: str, inputs: Outputs) -> tuple[str, Outputs]:
+        return name, {"arn": f"arn:{PARTITION}:iam::{ACCOUNT_ID}:{kind}/{name}", "name": name, "uniqueId": "AROAOFFLINE"}
+
+    return outputs
+
+
+def _asg(name: str, region: str, inputs: Outputs) -> tuple[str, Outputs]:
+    group_id = "6d5a1b2c-3e4f-4a5b-8c9d-0e1f2a3b4c5d"
+    return name, {"arn": _arn("autoscaling", region, f"autoScalingGroup:{group_id}:autoScalingGroupName/{name}")}
 
 
 S3_WEBSITE_ZONES = {
@@ -186,6 +199,62 @@ S3_WEBSITE_ZONES = {
 }
 """S3 website endpoint hosted zone ids (AWS documentation), returned as a bucket's `hostedZoneId`."""
 
+def _db_instance(name: str, region: str, inputs: Outputs) -> tuple[str, Outputs]:
+    address = f"{name}.c0offline0.{region}.rds.amazonaws.com"
+    port = inputs.get("port") or 5432
+    secret = _arn("secretsmanager", region, f"secret:rds!db-{_short_id(region, name)}-AbCdEf")
+    managed = inputs.get("manageMasterUserPassword")
+    return name, {
+        "address": address,
+        "port": port,
+        "endpoint": f"{address}:{int(port)}",
+        "arn": _arn("rds", region, f"db:{name}"),
+        "resourceId": f"db-{_short_id('rds', name).upper()}",
+        "masterUserSecrets": [{"secretArn": secret, "secretStatus": "active", "kmsKeyId": ""}] if managed else [],
+    }
+
+
+def _redshift_namespace(name: str, region: str, inputs: Outputs) -> tuple[str, Outputs]:
+    namespace_id = f"{_short_id('ns', region, name)}-0000-4000-8000-000000000000"
+    return name, {"namespaceId": namespace_id, "arn": _arn("redshift-serverless", region, f"namespace/{namespace_id}")}
+
+
+def _redshift_workgroup(name: str, region: str, inputs: Outputs) -> tuple[str, Outputs]:
+    workgroup_id = f"{_short_id('wg', region, name)}-0000-4000-8000-000000000000"
+    host = f"{name}.{ACCOUNT_ID}.{region}.redshift-serverless.amazonaws.com"
+    return name, {
+        "workgroupId": workgroup_id,
+        "arn": _arn("redshift-serverless", region, f"workgroup/{workgroup_id}"),
+        "endpoints": [{"address": host, "port": 5439}],
+    }
+
+
+def _lambda_function(name: str, region: str, inputs: Outputs) -> tuple[str, Outputs]:
+    arn = _arn("lambda", region, f"function:{name}")
+    return name, {
+        "arn": arn,
+        "qualifiedArn": f"{arn}:$LATEST",
+        "invokeArn": f"arn:{PARTITION}:apigateway:{region}:lambda:path/2015-03-31/functions/{arn}/invocations",
+        "version": "$LATEST",
+    }
+
+
+def _lambda_layer(name: str, region: str, inputs: Outputs) -> tuple[str, Outputs]:
+    layer = str(inputs.get("layerName") or name)
+    arn = _arn("lambda", region, f"layer:{layer}")
+    return f"{arn}:1", {"arn": f"{arn}:1", "layerArn": arn, "version": "1"}
+
+
+def _ecs_cluster(name: str, region: str, inputs: Outputs) -> tuple[str, Outputs]:
+    arn = _arn("ecs", region, f"cluster/{name}")
+    return arn, {"arn": arn}
+
+
+def _ecs_task_definition(name: str, region: str, inputs: Outputs) -> tuple[str, Outputs]:
+    family = str(inputs.get("family") or name)
+    return family, {"arn": _arn("ecs", region, f"task-definition/{family}:1"), "revision": 1}
+
+
 RESOURCE_OUTPUTS: dict[str, Callable[[str, str, Outputs], tuple[str, Outputs]]] = {
     "aws:sqs/queue:Queue": _queue,
     "aws:sns/topic:Topic": _topic,
@@ -194,6 +263,10 @@ RESOURCE_OUTPUTS: dict[str, Callable[[str, str, Outputs], tuple[str, Outputs]]] 
     "aws:kms/key:Key": _key,
     "aws:cloudwatch/metricAlarm:MetricAlarm": _alarm,
     "aws:ec2/vpcEndpoint:VpcEndpoint": _vpc_endpoint,
+    "aws:ec2/launchTemplate:LaunchTemplate": _launch_template,
+    "aws:iam/role:Role": _iam("role"),
+    "aws:iam/instanceProfile:InstanceProfile": _iam("instance-profile"),
+    "aws:autoscaling/group:Group": _asg,
     "aws:apigateway/restApi:RestApi": _rest_api,
     "aws:apigateway/resource:Resource": _api_resource,
     "aws:apigateway/stage:Stage": _api_stage,
@@ -203,7 +276,13 @@ RESOURCE_OUTPUTS: dict[str, Callable[[str, str, Outputs], tuple[str, Outputs]]] 
     "aws:route53/record:Record": _record,
     "aws:s3/bucketWebsiteConfiguration:BucketWebsiteConfiguration": _bucket_website,
     "aws:cloudwatch/logGroup:LogGroup": _log_group,
-    "aws:iam/role:Role": _role,
+    "aws:rds/instance:Instance": _db_instance,
+    "aws:redshiftserverless/namespace:Namespace": _redshift_namespace,
+    "aws:redshiftserverless/workgroup:Workgroup": _redshift_workgroup,
+    "aws:lambda/function:Function": _lambda_function,
+    "aws:lambda/layerVersion:LayerVersion": _lambda_layer,
+    "aws:ecs/cluster:Cluster": _ecs_cluster,
+    "aws:ecs/taskDefinition:TaskDefinition": _ecs_task_definition,
 }
 """Computed outputs by resource type: `(name, region, inputs) -> (id, outputs)`. Tiers add theirs."""
 
@@ -240,6 +319,19 @@ CALLS: dict[str, Callable[[Outputs, str], Outputs]] = {
         "names": [f"{r}a", f"{r}b", f"{r}c"],
         "zoneIds": [f"{r[:2]}{r.split('-')[1][0]}1-az{i}" for i in (1, 2, 3)],
         "id": r,
+    },
+    "aws:ec2/getAmi:getAmi": lambda a, r: {
+        "id": "ami-0a1b2c3d4e5f60718",
+        "arn": f"arn:{PARTITION}:ec2:{r}::image/ami-0a1b2c3d4e5f60718",
+        "name": "al2023-ami-2023.9.20251117.1-kernel-6.1-x86_64",
+        "architecture": "x86_64",
+        "ownerId": "137112412989",
+        "imageOwnerAlias": "amazon",
+        "rootDeviceType": "ebs",
+        "virtualizationType": "hvm",
+        "mostRecent": True,
+        "owners": a.get("owners", []),
+        "filters": a.get("filters", []),
     },
     "aws:route53/getZone:getZone": lambda a, r: {
         "zoneId": HOSTED_ZONE_ID,

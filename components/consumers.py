@@ -1,0 +1,517 @@
+"""The fan-out consumers: shipping and analytics, each as a Lambda function or an ECS Fargate Spot service.
+
+Lambda (default): the function code is an `AssetArchive` of the `worker` package built here (only what
+the consumers import); third-party dependencies come from one layer built by `make lambda-layer`
+(manylinux wheels for the Lambda runtime, `worker/requirements.txt`), so code deploys stay small and
+the layer changes only when the pins do. Each function is fed by an SQS event source mapping with
+`ReportBatchItemFailures` and a maximum concurrency (which also caps database connections). The
+shipping function runs in the private subnets with the database's client security group; analytics
+calls the Redshift Data API, a public AWS endpoint, so it needs no VPC.
+
+ECS (per consumer, by config): the same code as `python -m worker consume <name>` in a Fargate service
+on the FARGATE_SPOT capacity provider, in the private subnets; it reaches AWS through interface
+endpoints (added here for the services the network does not already serve).
+
+Roles are least privilege: receive/delete on the consumer's own queue, GetObject on the invoice prefix,
+the database secret (shipping) or the Data API on its workgroup (analytics), and its own log group.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from components.aws_context import AwsContext
+from components.config import ConsumersConfig
+from components.databases import SHIPPING_DB_NAME, WAREHOUSE_DB_NAME, ConsumerDatabases
+from components.monitoring import Monitoring, metric_widget
+from components.network import HTTPS, INTERFACE_SERVICES, Network
+from components.queue import QueueWithDlq
+from worker import topology
+
+ROOT = Path(__file__).resolve().parent.parent
+LAMBDA_RUNTIME = "python3.11"
+"""The Python the tests run on and the layer is built for (`scripts/build_lambda_layer.sh`)."""
+LAMBDA_ARCH = "x86_64"
+HANDLER = "worker.consumers.lambda_handlers.{consumer}_handler"
+CONSUMERS = ("shipping", "analytics")
+
+PACKAGED = ("worker/__init__.py", "worker/__main__.py", "worker/model.py", "worker/topology.py", "worker/consumers")
+"""What the function archive holds: the consumers and the shared model, not the FIFO worker or local tools."""
+
+SQS_ACTIONS = ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes")
+INVOICE_ACTIONS = ("s3:GetObject", "s3:GetObjectVersion")
+"""GetObjectVersion: the bucket is versioned, and the event's versionId is what the consumer fetches."""
+LOG_ACTIONS = ("logs:CreateLogStream", "logs:PutLogEvents")
+DATA_API_ACTIONS = ("redshift-data:ExecuteStatement", "redshift-data:BatchExecuteStatement")
+DATA_API_OWN_STATEMENTS = (
+    "redshift-data:DescribeStatement",
+    "redshift-data:GetStatementResult",
+    "redshift-data:CancelStatement",
+)
+VPC_ENI_ACTIONS = (
+    "ec2:CreateNetworkInterface",
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DeleteNetworkInterface",
+    "ec2:AssignPrivateIpAddresses",
+    "ec2:UnassignPrivateIpAddresses",
+)
+"""What a Lambda function in a VPC needs for its ENIs (the content of AWSLambdaVPCAccessExecutionRole minus logs)."""
+
+
+def endpoint_services(runtimes: dict[str, str]) -> list[str]:
+    """Interface endpoints the consumers need that the network does not already provide."""
+    needed: set[str] = set()
+    if "shipping" in runtimes:
+        needed.add("secretsmanager")  # shipping reads its database secret from inside the VPC
+    if "ecs" in runtimes.values():
+        needed |= {"ecr.api", "ecr.dkr", "logs", "sqs"}  # image pull, awslogs driver, the poller's queue
+        if runtimes.get("analytics") == "ecs":
+            needed.add("redshift-data")
+    return sorted(needed - set(INTERFACE_SERVICES))
+
+
+def statement(sid: str, actions: tuple[str, ...], resources: list[str], **extra: Any) -> dict[str, Any]:
+    return {"Sid": sid, "Effect": "Allow", "Action": list(actions), "Resource": resources, **extra}
+
+
+def consumer_policy(
+    consumer: str,
+    *,
+    queue_arn: str,
+    bucket_arn: str,
+    invoice_prefix: str,
+    log_group_arn: str,
+    secret_arn: str = "",
+    workgroup_arn: str = "",
+    in_vpc: bool = False,
+) -> str:
+    """The consumer's inline policy: its queue, the invoices prefix, its database access, its log group."""
+    statements = [
+        statement("ConsumeOwnQueue", SQS_ACTIONS, [queue_arn]),
+        statement("ReadInvoices", INVOICE_ACTIONS, [f"{bucket_arn}/{invoice_prefix}*"]),
+        statement("WriteOwnLogs", LOG_ACTIONS, [f"{log_group_arn}:*"]),
+    ]
+    if consumer == "shipping":
+        statements.append(statement("ReadDatabaseSecret", ("secretsmanager:GetSecretValue",), [secret_arn]))
+    if consumer == "analytics":
+        statements += [
+            statement("RunStatementsOnWarehouse", DATA_API_ACTIONS, [workgroup_arn]),
+            statement("TemporaryWarehouseCredentials", ("redshift-serverless:GetCredentials",), [workgroup_arn]),
+            # Statement ids are not resources: "*" is required; the condition limits it to our own statements.
+            statement(
+                "FollowOwnStatements",
+                DATA_API_OWN_STATEMENTS,
+                ["*"],
+                Condition={"StringEquals": {"redshift-data:statement-owner-iam-userid": "${aws:userid}"}},
+            ),
+        ]
+    if in_vpc:
+        # ENI management has no resource-level scoping for Describe*: "*" is what AWS documents.
+        statements.append(statement("ManageFunctionEnis", VPC_ENI_ACTIONS, ["*"]))
+    return json.dumps({"Version": "2012-10-17", "Statement": statements}, sort_keys=True)
+
+
+def assume_role_policy(service: str) -> str:
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}],
+        }
+    )
+
+
+def packaged_files(root: Path = ROOT) -> Iterator[tuple[str, Path]]:
+    """(archive path, file) of the function code; bytecode and caches stay behind."""
+    for entry in PACKAGED:
+        path = root / entry
+        files = sorted(path.rglob("*")) if path.is_dir() else [path]
+        for file in files:
+            rel = file.relative_to(root)
+            if file.is_file() and "__pycache__" not in rel.parts and file.suffix in {".py", ".sql"}:
+                yield rel.as_posix(), file
+
+
+def function_archive(root: Path = ROOT) -> pulumi.AssetArchive:
+    return pulumi.AssetArchive({name: pulumi.FileAsset(str(path)) for name, path in packaged_files(root)})
+
+
+@dataclass(frozen=True)
+class ConsumersArgs:
+    network: Network
+    databases: ConsumerDatabases
+    queues: dict[str, QueueWithDlq]
+    invoices_bucket_arn: pulumi.Input[str]
+    settings: ConsumersConfig
+    monitoring: Monitoring
+
+
+class FanoutConsumers(pulumi.ComponentResource):
+    functions: dict[str, aws.lambda_.Function]
+    services: dict[str, aws.ecs.Service]
+    function_names: dict[str, str]
+
+    def __init__(
+        self, name: str, args: ConsumersArgs, ctx: AwsContext, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("orders:consumers:FanoutConsumers", name, None, opts)
+        self._ctx, self._args = ctx, args
+        cfg = args.settings
+        self.functions, self.services, self.function_names = {}, {}, {}
+        runtimes = {c: cfg.runtimes[c] for c in CONSUMERS if c in args.queues}
+        if missing := [c for c in CONSUMERS if c not in args.queues]:
+            pulumi.log.warn(f"orders:fanoutQueues has no queue for {missing}: those consumers are not deployed")
+
+        for service in endpoint_services(runtimes):
+            aws.ec2.VpcEndpoint(
+                f"consumers-{service}",
+                vpc_id=args.network.vpc_id,
+                service_name=f"com.amazonaws.{ctx.region}.{service}",
+                vpc_endpoint_type="Interface",
+                private_dns_enabled=True,
+                subnet_ids=args.network.private_subnet_ids,
+                security_group_ids=[args.network.endpoint_security_group_id],
+                tags={"Name": ctx.name(f"consumers-{service}")},
+                opts=ctx.opts(self),
+            )
+
+        self._layer: aws.lambda_.LayerVersion | None = None
+        self._cluster: aws.ecs.Cluster | None = None
+        self._egress_sg: aws.ec2.SecurityGroup | None = None
+        for consumer, runtime in runtimes.items():
+            if runtime == "lambda":
+                self._lambda(consumer, args.queues[consumer])
+            else:
+                self._ecs(consumer, args.queues[consumer])
+
+        self.register_outputs(
+            {
+                "functions": {c: f.name for c, f in self.functions.items()},
+                "services": {c: s.name for c, s in self.services.items()},
+            }
+        )
+
+    # -- shared pieces -----------------------------------------------------------------------------
+
+    def _environment(self, consumer: str) -> dict[str, pulumi.Input[str]]:
+        dbs = self._args.databases
+        env: dict[str, pulumi.Input[str]] = {"POWERTOOLS_SERVICE_NAME": f"orders-{consumer}"}
+        if consumer == "shipping":
+            env |= {
+                "ORDERS_DB_SECRET_ARN": dbs.db_secret_arn,
+                "ORDERS_DB_HOST": dbs.db_address,
+                "ORDERS_DB_PORT": dbs.db_port.apply(str),
+                "ORDERS_DB_NAME": SHIPPING_DB_NAME,
+            }
+        else:
+            env |= {"ORDERS_WAREHOUSE_WORKGROUP": dbs.workgroup_name, "ORDERS_WAREHOUSE_DATABASE": WAREHOUSE_DB_NAME}
+        return env
+
+    def _role(
+        self, consumer: str, service: str, log_group: aws.cloudwatch.LogGroup, *, in_vpc: bool
+    ) -> tuple[aws.iam.Role, aws.iam.RolePolicy]:
+        ctx, args = self._ctx, self._args
+        role = aws.iam.Role(
+            f"{consumer}-consumer",
+            name=ctx.name(f"{consumer}-consumer"),
+            assume_role_policy=assume_role_policy(service),
+            opts=ctx.opts(self),
+        )
+        policy = pulumi.Output.all(
+            args.queues[consumer].arn,
+            args.invoices_bucket_arn,
+            log_group.arn,
+            args.databases.db_secret_arn,
+            args.databases.workgroup_arn,
+        ).apply(
+            lambda v: consumer_policy(
+                consumer,
+                queue_arn=v[0],
+                bucket_arn=v[1],
+                invoice_prefix=topology.INVOICE_PREFIX,
+                log_group_arn=v[2],
+                secret_arn=v[3],
+                workgroup_arn=v[4],
+                in_vpc=in_vpc,
+            )
+        )
+        return role, aws.iam.RolePolicy(f"{consumer}-consumer", role=role.id, policy=policy, opts=ctx.opts(self))
+
+    # -- Lambda ------------------------------------------------------------------------------------
+
+    def _dependency_layer(self) -> aws.lambda_.LayerVersion:
+        if self._layer is None:
+            layer_dir = ROOT / self._args.settings.layer_dir
+            if not (layer_dir / "python").is_dir():
+                pulumi.log.warn(
+                    f"{layer_dir}/python does not exist: run `make lambda-layer` before `pulumi up` "
+                    "(the consumers' dependency layer is built from worker/requirements.txt)"
+                )
+            self._layer = aws.lambda_.LayerVersion(
+                "consumer-deps",
+                layer_name=self._ctx.name("consumer-deps"),
+                description="worker/requirements.txt for the fan-out consumers (make lambda-layer)",
+                code=pulumi.FileArchive(str(layer_dir)),
+                compatible_runtimes=[LAMBDA_RUNTIME],
+                compatible_architectures=[LAMBDA_ARCH],
+                opts=self._ctx.opts(self),
+            )
+        return self._layer
+
+    def _lambda(self, consumer: str, queue: QueueWithDlq) -> None:
+        ctx, args, cfg = self._ctx, self._args, self._args.settings
+        function_name = ctx.name(f"{consumer}-consumer")
+        in_vpc = consumer == "shipping"
+        log_group = aws.cloudwatch.LogGroup(
+            f"{consumer}-consumer",
+            name=f"/aws/lambda/{function_name}",
+            retention_in_days=cfg.log_retention_days,
+            opts=ctx.opts(self),
+        )
+        role, role_policy = self._role(consumer, "lambda.amazonaws.com", log_group, in_vpc=in_vpc)
+        vpc_config = (
+            aws.lambda_.FunctionVpcConfigArgs(
+                subnet_ids=args.network.private_subnet_ids,
+                security_group_ids=[args.databases.client_security_group_id],
+            )
+            if in_vpc
+            else None
+        )
+        function = aws.lambda_.Function(
+            f"{consumer}-consumer",
+            name=function_name,
+            description=f"Fan-out consumer: {consumer} (worker.consumers)",
+            runtime=LAMBDA_RUNTIME,
+            architectures=[LAMBDA_ARCH],
+            handler=HANDLER.format(consumer=consumer),
+            code=function_archive(),
+            layers=[self._dependency_layer().arn],
+            role=role.arn,
+            timeout=cfg.timeout_seconds,
+            memory_size=cfg.memory_mb,
+            environment=aws.lambda_.FunctionEnvironmentArgs(variables=self._environment(consumer)),
+            vpc_config=vpc_config,
+            logging_config=aws.lambda_.FunctionLoggingConfigArgs(log_format="JSON", log_group=log_group.name),
+            opts=ctx.opts(self, depends_on=[log_group, role_policy]),
+        )
+        aws.lambda_.EventSourceMapping(
+            f"{consumer}-consumer",
+            event_source_arn=queue.arn,
+            function_name=function_name,
+            batch_size=cfg.batch_size,
+            maximum_batching_window_in_seconds=cfg.batching_window_seconds,
+            function_response_types=["ReportBatchItemFailures"],
+            scaling_config={"maximum_concurrency": cfg.max_concurrency},
+            enabled=True,
+            opts=ctx.opts(self, depends_on=[function, role_policy]),
+        )
+        self.functions[consumer] = function
+        self.function_names[consumer] = function_name
+        self._watch_function(consumer, function_name)
+
+    def _watch_function(self, consumer: str, function_name: str) -> None:
+        monitoring, region = self._args.monitoring, self._ctx.region
+        dims: dict[str, pulumi.Input[str]] = {"FunctionName": function_name}
+        monitoring.alarm(
+            f"{consumer}-consumer-errors",
+            description=(
+                f"{function_name} invocations failed (timeouts, crashes, init errors). Failed records are "
+                "reported per item and are not counted here: watch the DLQ alarm for those."
+            ),
+            namespace="AWS/Lambda",
+            metric="Errors",
+            dimensions=dims,
+            threshold=0,
+            statistic="Sum",
+            evaluation_periods=3,
+        )
+        monitoring.alarm(
+            f"{consumer}-consumer-throttles",
+            description=f"{function_name} was throttled: the account's concurrency is exhausted by other functions.",
+            namespace="AWS/Lambda",
+            metric="Throttles",
+            dimensions=dims,
+            threshold=0,
+            statistic="Sum",
+            evaluation_periods=3,
+        )
+        monitoring.add_widget(
+            metric_widget(
+                f"Consumer {consumer} (Lambda)",
+                region,
+                [
+                    ["AWS/Lambda", "Invocations", "FunctionName", function_name],
+                    ["AWS/Lambda", "Errors", "FunctionName", function_name],
+                    ["AWS/Lambda", "Throttles", "FunctionName", function_name],
+                    ["AWS/Lambda", "ConcurrentExecutions", "FunctionName", function_name, {"stat": "Maximum"}],
+                    ["AWS/Lambda", "Duration", "FunctionName", function_name, {"yAxis": "right", "stat": "p95"}],
+                ],
+                stat="Sum",
+            )
+        )
+
+    # -- ECS Fargate Spot --------------------------------------------------------------------------
+
+    def _ecs_cluster(self) -> aws.ecs.Cluster:
+        if self._cluster is None:
+            ctx = self._ctx
+            self._cluster = aws.ecs.Cluster(
+                "consumers",
+                name=ctx.name("consumers"),
+                settings=[{"name": "containerInsights", "value": "enabled"}],
+                opts=ctx.opts(self),
+            )
+            aws.ecs.ClusterCapacityProviders(
+                "consumers",
+                cluster_name=self._cluster.name,
+                capacity_providers=["FARGATE_SPOT", "FARGATE"],
+                default_capacity_provider_strategies=[{"capacity_provider": "FARGATE_SPOT", "weight": 1}],
+                opts=ctx.opts(self),
+            )
+        return self._cluster
+
+    def _egress_only_group(self) -> aws.ec2.SecurityGroup:
+        """For pollers that need no database: HTTPS to the endpoints and S3, nothing inbound."""
+        if self._egress_sg is None:
+            ctx, net = self._ctx, self._args.network
+            self._egress_sg = aws.ec2.SecurityGroup(
+                "consumer-egress",
+                name=ctx.name("consumer-egress"),
+                description="Fan-out pollers without database access: HTTPS out to AWS endpoints only",
+                vpc_id=net.vpc_id,
+                opts=ctx.opts(self),
+            )
+            aws.vpc.SecurityGroupEgressRule(
+                "consumer-egress-endpoints",
+                security_group_id=self._egress_sg.id,
+                referenced_security_group_id=net.endpoint_security_group_id,
+                ip_protocol="tcp",
+                from_port=HTTPS,
+                to_port=HTTPS,
+                opts=ctx.opts(self),
+            )
+            aws.vpc.SecurityGroupEgressRule(
+                "consumer-egress-s3",
+                security_group_id=self._egress_sg.id,
+                prefix_list_id=net.s3_prefix_list_id,
+                ip_protocol="tcp",
+                from_port=HTTPS,
+                to_port=HTTPS,
+                opts=ctx.opts(self),
+            )
+        return self._egress_sg
+
+    def _ecs(self, consumer: str, queue: QueueWithDlq) -> None:
+        ctx, args, cfg = self._ctx, self._args, self._args.settings
+        cluster = self._ecs_cluster()
+        log_group = aws.cloudwatch.LogGroup(
+            f"{consumer}-poller",
+            name=f"/ecs/{ctx.name(consumer + '-poller')}",
+            retention_in_days=cfg.log_retention_days,
+            opts=ctx.opts(self),
+        )
+        task_role, task_policy = self._role(consumer, "ecs-tasks.amazonaws.com", log_group, in_vpc=False)
+        execution_role = aws.iam.Role(
+            f"{consumer}-poller-execution",
+            name=ctx.name(f"{consumer}-poller-execution"),
+            assume_role_policy=assume_role_policy("ecs-tasks.amazonaws.com"),
+            opts=ctx.opts(self),
+        )
+        # AWS-managed: pull from ECR and write the awslogs stream; the task's own permissions are task_role's.
+        aws.iam.RolePolicyAttachment(
+            f"{consumer}-poller-execution",
+            role=execution_role.name,
+            policy_arn=ctx.partition.apply(
+                lambda p: f"arn:{p}:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"
+            ),
+            opts=ctx.opts(self),
+        )
+        env = {**self._environment(consumer), "ORDERS_CONSUMER_QUEUE_URL": queue.url, "AWS_REGION": ctx.region}
+        container = pulumi.Output.all(log_group.name, *(pulumi.Output.from_input(v) for v in env.values())).apply(
+            lambda v: json.dumps(
+                [
+                    {
+                        "name": f"{consumer}-poller",
+                        "image": cfg.image,
+                        "essential": True,
+                        "command": ["python", "-m", "worker", "consume", consumer],
+                        "environment": [
+                            {"name": k, "value": str(value)} for k, value in zip(env.keys(), v[1:], strict=True)
+                        ],
+                        # SIGTERM -> the poller finishes its batch; 30 s is a batch of 10 at the Lambda timeout.
+                        "stopTimeout": 30,
+                        "readonlyRootFilesystem": True,
+                        "logConfiguration": {
+                            "logDriver": "awslogs",
+                            "options": {
+                                "awslogs-group": v[0],
+                                "awslogs-region": ctx.region,
+                                "awslogs-stream-prefix": consumer,
+                            },
+                        },
+                    }
+                ]
+            )
+        )
+        task = aws.ecs.TaskDefinition(
+            f"{consumer}-poller",
+            family=ctx.name(f"{consumer}-poller"),
+            requires_compatibilities=["FARGATE"],
+            network_mode="awsvpc",
+            cpu=str(cfg.ecs_cpu),
+            memory=str(cfg.ecs_memory_mb),
+            runtime_platform={"operating_system_family": "LINUX", "cpu_architecture": "X86_64"},
+            execution_role_arn=execution_role.arn,
+            task_role_arn=task_role.arn,
+            container_definitions=container,
+            opts=ctx.opts(self),
+        )
+        group = args.databases.client_security_group_id if consumer == "shipping" else self._egress_only_group().id
+        service = aws.ecs.Service(
+            f"{consumer}-poller",
+            name=ctx.name(f"{consumer}-poller"),
+            cluster=cluster.arn,
+            task_definition=task.arn,
+            desired_count=cfg.ecs_desired_count,
+            capacity_provider_strategies=[{"capacity_provider": "FARGATE_SPOT", "weight": 1}],
+            network_configuration={
+                "subnets": args.network.private_subnet_ids,
+                "security_groups": [group],
+                "assign_public_ip": False,
+            },
+            deployment_circuit_breaker={"enable": True, "rollback": True},
+            propagate_tags="SERVICE",
+            opts=ctx.opts(self, depends_on=[task_policy]),
+        )
+        self.services[consumer] = service
+        args.monitoring.add_widget(
+            metric_widget(
+                f"Consumer {consumer} (ECS Fargate Spot)",
+                ctx.region,
+                [
+                    [
+                        "AWS/ECS",
+                        "CPUUtilization",
+                        "ClusterName",
+                        ctx.name("consumers"),
+                        "ServiceName",
+                        ctx.name(f"{consumer}-poller"),
+                    ],
+                    [
+                        "AWS/ECS",
+                        "MemoryUtilization",
+                        "ClusterName",
+                        ctx.name("consumers"),
+                        "ServiceName",
+                        ctx.name(f"{consumer}-poller"),
+                    ],
+                ],
+                stat="Average",
+            )
+        )

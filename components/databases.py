@@ -1,0 +1,227 @@
+"""The consumers' databases: RDS PostgreSQL (shipments, inventory) and Redshift Serverless (sales facts).
+
+RDS sits in the private subnets, encrypted, never public, with its master password created and
+rotated by AWS in Secrets Manager (`manage_master_user_password`): no password ever passes through
+the program or its state. Its security group admits PostgreSQL only from the consumers' security
+group, which this component also creates so the consumers can attach it (and nothing else gets it).
+
+The warehouse is a Redshift Serverless namespace (always encrypted) and a workgroup in the private
+subnets, not publicly accessible. The analytics consumer reaches it through the Redshift Data API
+(IAM-authenticated HTTPS), so its security group admits nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from components.aws_context import AwsContext
+from components.config import DatabaseConfig
+from components.monitoring import Monitoring, metric_widget
+from components.network import HTTPS, Network
+
+POSTGRES_PORT = 5432
+SHIPPING_DB_NAME = "orders"
+"""The database the shipping consumer migrates and writes (ORDERS_DB_NAME)."""
+SHIPPING_DB_ADMIN = "orders_admin"
+WAREHOUSE_DB_NAME = "sales"
+"""The warehouse database (ORDERS_WAREHOUSE_DATABASE)."""
+
+
+@dataclass(frozen=True)
+class DatabasesArgs:
+    network: Network
+    settings: DatabaseConfig
+    monitoring: Monitoring
+
+
+class ConsumerDatabases(pulumi.ComponentResource):
+    client_security_group_id: pulumi.Output[str]
+    """Attach to whatever must reach the shipping database (the shipping consumer); the only way in."""
+    db_address: pulumi.Output[str]
+    db_port: pulumi.Output[int]
+    db_secret_arn: pulumi.Output[str]
+    db_identifier: str
+    workgroup_name: str
+    workgroup_arn: pulumi.Output[str]
+    namespace_name: str
+
+    def __init__(
+        self, name: str, args: DatabasesArgs, ctx: AwsContext, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("orders:data:ConsumerDatabases", name, None, opts)
+        net, cfg = args.network, args.settings
+
+        client_sg = aws.ec2.SecurityGroup(
+            "consumer-db-client",
+            name=ctx.name("consumer-db-client"),
+            description="Consumers that may reach the shipping database; admits nothing inbound",
+            vpc_id=net.vpc_id,
+            opts=ctx.opts(self),
+        )
+        db_sg = aws.ec2.SecurityGroup(
+            "shipping-db",
+            name=ctx.name("shipping-db"),
+            description="Shipping PostgreSQL: port 5432 from the consumer security group only",
+            vpc_id=net.vpc_id,
+            opts=ctx.opts(self),
+        )
+        aws.vpc.SecurityGroupIngressRule(
+            "shipping-db-from-consumers",
+            security_group_id=db_sg.id,
+            referenced_security_group_id=client_sg.id,
+            ip_protocol="tcp",
+            from_port=POSTGRES_PORT,
+            to_port=POSTGRES_PORT,
+            description="PostgreSQL from the shipping consumer",
+            opts=ctx.opts(self),
+        )
+        # The client group's egress: the database, HTTPS to the VPC's interface endpoints, S3 via its gateway.
+        aws.vpc.SecurityGroupEgressRule(
+            "consumers-to-shipping-db",
+            security_group_id=client_sg.id,
+            referenced_security_group_id=db_sg.id,
+            ip_protocol="tcp",
+            from_port=POSTGRES_PORT,
+            to_port=POSTGRES_PORT,
+            description="PostgreSQL to the shipping database",
+            opts=ctx.opts(self),
+        )
+        aws.vpc.SecurityGroupEgressRule(
+            "consumers-to-endpoints",
+            security_group_id=client_sg.id,
+            referenced_security_group_id=net.endpoint_security_group_id,
+            ip_protocol="tcp",
+            from_port=HTTPS,
+            to_port=HTTPS,
+            description="HTTPS to the VPC interface endpoints (Secrets Manager, SQS, logs...)",
+            opts=ctx.opts(self),
+        )
+        aws.vpc.SecurityGroupEgressRule(
+            "consumers-to-s3",
+            security_group_id=client_sg.id,
+            prefix_list_id=net.s3_prefix_list_id,
+            ip_protocol="tcp",
+            from_port=HTTPS,
+            to_port=HTTPS,
+            description="HTTPS to S3 through the gateway endpoint (invoices)",
+            opts=ctx.opts(self),
+        )
+        # The endpoints' own group already admits HTTPS from the whole VPC range (components/network.py).
+
+        subnets = aws.rds.SubnetGroup(
+            "shipping-db",
+            name=ctx.name("shipping-db"),
+            description="Private subnets of the shipping database",
+            subnet_ids=net.private_subnet_ids,
+            opts=ctx.opts(self),
+        )
+        self.db_identifier = ctx.name("shipping")
+        db = aws.rds.Instance(
+            "shipping-db",
+            identifier=self.db_identifier,
+            engine="postgres",
+            engine_version=cfg.engine_version,
+            instance_class=cfg.instance_class,
+            allocated_storage=cfg.allocated_storage_gb,
+            max_allocated_storage=cfg.allocated_storage_gb * 4,
+            storage_type="gp3",
+            storage_encrypted=True,
+            multi_az=cfg.multi_az,
+            publicly_accessible=False,
+            db_subnet_group_name=subnets.name,
+            vpc_security_group_ids=[db_sg.id],
+            db_name=SHIPPING_DB_NAME,
+            username=SHIPPING_DB_ADMIN,
+            manage_master_user_password=True,
+            backup_retention_period=cfg.backup_retention_days,
+            copy_tags_to_snapshot=True,
+            deletion_protection=cfg.deletion_protection,
+            skip_final_snapshot=not cfg.deletion_protection,
+            final_snapshot_identifier=ctx.name("shipping-final") if cfg.deletion_protection else None,
+            performance_insights_enabled=True,
+            auto_minor_version_upgrade=True,
+            # PostgreSQL 15+ on RDS defaults rds.force_ssl=1: the consumer connects with sslmode=require.
+            opts=ctx.opts(self),
+        )
+        self.client_security_group_id = client_sg.id
+        self.db_address = db.address
+        self.db_port = db.port
+        self.db_secret_arn = db.master_user_secrets.apply(lambda secrets: secrets[0]["secret_arn"] if secrets else "")
+
+        self.namespace_name = ctx.name("sales")
+        namespace = aws.redshiftserverless.Namespace(
+            "sales",
+            namespace_name=self.namespace_name,
+            db_name=WAREHOUSE_DB_NAME,
+            manage_admin_password=True,
+            log_exports=["userlog", "connectionlog", "useractivitylog"],
+            opts=ctx.opts(self),
+        )
+        warehouse_sg = aws.ec2.SecurityGroup(
+            "sales-warehouse",
+            name=ctx.name("sales-warehouse"),
+            description="Redshift Serverless workgroup: nothing inbound (consumers use the Data API)",
+            vpc_id=net.vpc_id,
+            opts=ctx.opts(self),
+        )
+        self.workgroup_name = ctx.name("sales")
+        workgroup = aws.redshiftserverless.Workgroup(
+            "sales",
+            workgroup_name=self.workgroup_name,
+            namespace_name=namespace.namespace_name,
+            base_capacity=cfg.warehouse_base_capacity,
+            publicly_accessible=False,
+            enhanced_vpc_routing=True,
+            subnet_ids=net.private_subnet_ids,
+            security_group_ids=[warehouse_sg.id],
+            opts=ctx.opts(self),
+        )
+        self.workgroup_arn = workgroup.arn
+
+        self._watch(args.monitoring, ctx, cfg)
+        self.register_outputs(
+            {
+                "dbAddress": self.db_address,
+                "dbSecretArn": self.db_secret_arn,
+                "workgroupName": self.workgroup_name,
+                "clientSecurityGroupId": self.client_security_group_id,
+            }
+        )
+
+    def _watch(self, monitoring: Monitoring, ctx: AwsContext, cfg: DatabaseConfig) -> None:
+        dims: dict[str, pulumi.Input[str]] = {"DBInstanceIdentifier": self.db_identifier}
+        monitoring.alarm(
+            "shipping-db-cpu",
+            description=f"Shipping database CPU above {cfg.cpu_alarm_percent}% for 5 minutes: consumers will slow down.",
+            namespace="AWS/RDS",
+            metric="CPUUtilization",
+            dimensions=dims,
+            threshold=cfg.cpu_alarm_percent,
+            statistic="Average",
+            evaluation_periods=5,
+        )
+        monitoring.alarm(
+            "shipping-db-connections",
+            description=(
+                f"More than {cfg.connections_alarm} connections to the shipping database: lower the consumers' "
+                "maximum concurrency or add RDS Proxy."
+            ),
+            namespace="AWS/RDS",
+            metric="DatabaseConnections",
+            dimensions=dims,
+            threshold=cfg.connections_alarm,
+            evaluation_periods=3,
+        )
+        monitoring.add_widget(
+            metric_widget(
+                "Shipping database",
+                ctx.region,
+                [
+                    ["AWS/RDS", "CPUUtilization", "DBInstanceIdentifier", self.db_identifier],
+                    ["AWS/RDS", "DatabaseConnections", "DBInstanceIdentifier", self.db_identifier, {"yAxis": "right"}],
+                ],
+            )
+        )
