@@ -259,3 +259,25 @@ def test_the_pack_process_is_stopped_even_when_the_test_body_fails() -> None:
         assert client.process is not None and client.process.poll() is None
         raise RuntimeError("boom")
     assert client.process is not None and client.process.poll() is not None
+
+
+def test_the_public_error_page_is_allowed_only_by_the_configurable_exemption(
+    pack: PolicyPackProcess, preview: bool
+) -> None:
+    """With a domain, the program adds the failover error page: a public, HTTP-only S3 website bucket.
+    The default pack config exempts it by logical name; an empty exemption list brings both S3 rules back."""
+    config = {**stack_config("dev"), "orders:domainName": "orders.example.com", "orders:hostedZoneId": "Z0EXAMPLE12345"}
+    with_domain = run_program(config, preview=preview)
+    bucket = with_domain.one("aws:s3/bucket:Bucket", "error-page")
+    assert with_domain.region_of(bucket) != with_domain.region_of(with_domain.one(QUEUE, "orders"))
+    s3_rules = {"s3-public-access-block", "s3-tls-only"}
+
+    diagnostics = pack.analyze_graph(with_domain)
+    assert mandatory(diagnostics) == []
+    assert [d for d in diagnostics if d.policy in s3_rules] == []
+    try:
+        pack.configure({rule: {"exemptResources": []} for rule in s3_rules})
+        flagged = {(d.policy, d.urn, d.level) for d in pack.analyze_graph(with_domain) if d.policy in s3_rules}
+        assert flagged == {(rule, bucket.urn, "advisory") for rule in s3_rules}
+    finally:
+        pack.configure()
