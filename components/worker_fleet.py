@@ -29,6 +29,7 @@ from components.config import FleetConfig
 from components.fanout import tls_only_bucket_policy
 from components.monitoring import Monitoring, metric_widget
 from components.network import HTTPS, Network
+from worker.fifo import telemetry
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKER_DIR = ROOT / "worker"
@@ -42,8 +43,10 @@ BOOT_VARS = "/etc/orders-worker/bootstrap.json"
 HOST_PYTHON = "/usr/bin/python3.11"
 """AL2023 ships Python 3.9 as `python3`; ansible-core 2.19 and the worker need 3.11, a stock AL2023 package."""
 
-METRIC_NAMESPACE = "Orders/Worker"
-"""The only CloudWatch namespace the instance role may publish to."""
+METRIC_NAMESPACE = telemetry.NAMESPACE
+"""The only CloudWatch namespace the instance role may publish to: the worker's. The worker emits its
+counters as embedded-metric-format log lines (shipped by the CloudWatch agent, extracted by CloudWatch
+Logs), so PutMetricData is only the direct-API path for the same namespace."""
 
 SSM_CORE_POLICY = "AmazonSSMManagedInstanceCore"
 """AWS-managed: Session Manager, the only way onto an instance that admits nothing inbound."""

@@ -370,3 +370,16 @@ def test_artifact_digest_follows_content(tmp_path: Path) -> None:
     assert content_digest(list(artifact_files(tmp_path / "worker"))) == before
     (tmp_path / "worker" / "a.py").write_text("A = 2\n")
     assert content_digest(list(artifact_files(tmp_path / "worker"))) != before
+
+
+def test_tier_resource_counts(graph: Graph, nat_graph: Graph) -> None:
+    """The figures the README and the report quote: network 19 (26 with NAT), fleet 15 plus its CPU alarm."""
+
+    def children(g: Graph, component: str) -> int:
+        [c] = g.of_type(component)
+        return len(g.children(c))
+
+    assert children(graph, "orders:network:Network") == 19
+    assert children(nat_graph, "orders:network:Network") == 26
+    assert children(graph, "orders:fleet:WorkerFleet") == 15
+    assert len([r for r in graph.of_type("aws:cloudwatch/metricAlarm:MetricAlarm") if r.name == "workers-cpu"]) == 1
