@@ -1,0 +1,616 @@
+"""`python -m worker demo`: the Black Friday simulation of the whole system on one machine.
+
+Starts the local stack (emulator provisioned from the Pulumi program, PostgreSQL, inventory), runs W
+FIFO workers and both consumers, produces the spike (duplicates and malformed orders mixed in, and an
+optional share through the S3 bulk-import path), shows live progress, and when the queues drain (or
+the timeout passes) verifies the outcome from the stores themselves - DynamoDB, S3, PostgreSQL, the
+DLQs - not from anyone's counters. Writes `report.json` and `report.png` to `--out` (default .demo/)
+and exits non-zero if any check fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import itertools
+import json
+import statistics
+import threading
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import boto3
+import psycopg
+from botocore.config import Config
+from rich.console import Console, Group
+from rich.live import Live
+from rich.table import Table
+
+from worker.local.stack import ROOT, LocalStack, default_stock, local_stack
+from worker.model import Order
+from worker.producer import Outgoing, Produced, Spike, generate_spike, send_fifo, upload_s3
+from worker.topology import MAX_RECEIVE_COUNT
+
+BOTO = Config(retries={"mode": "standard", "max_attempts": 3}, max_pool_connections=20, read_timeout=60)
+
+
+@dataclass
+class Check:
+    name: str
+    ok: bool
+    detail: str
+
+
+@dataclass
+class Sample:
+    t: float
+    produced: int
+    processed: int
+    shipped: int
+    analysed: int
+    dead: int
+    depth: dict[str, int]
+
+
+@dataclass
+class Plan:
+    """Which generated messages go where: FIFO queue or the S3 bulk-import path (split by customer)."""
+
+    spike: Spike
+    fifo: list[Outgoing]
+    s3: list[Outgoing]
+
+    @staticmethod
+    def split(spike: Spike, s3_share: float, customers: int) -> Plan:
+        cut = round(customers * s3_share)
+        to_s3 = {f"CUST-{n:05d}" for n in range(cut)}
+        fifo = [m for m in spike.messages if m.group_id not in to_s3]
+        s3 = [m for m in spike.messages if m.group_id in to_s3]
+        return Plan(spike, fifo, s3)
+
+    def valid_ids(self, messages: list[Outgoing]) -> set[str]:
+        return {m.order_id for m in messages if m.kind == "valid"}
+
+    def malformed(self, messages: list[Outgoing]) -> list[Outgoing]:
+        return [m for m in messages if m.kind == "malformed"]
+
+
+@dataclass
+class Progress:
+    produced: int = 0
+    producing_done: bool = False
+    produce_error: str = ""
+    results: dict[str, Produced] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add(self, n: int) -> None:
+        with self.lock:
+            self.produced += n
+
+
+class Probe:
+    """Reads progress from the stores and queues themselves, cheaply enough to run every second."""
+
+    def __init__(self, stack: LocalStack) -> None:
+        self.stack = stack
+        self.sqs = boto3.client("sqs", config=BOTO)
+        self.ddb = boto3.client("dynamodb", config=BOTO)
+        self.queues = {
+            "orders": stack.exports["orderQueueUrl"],
+            **stack.exports["fanoutQueueUrls"],
+            "orders DLQ": stack.exports["orderDlqUrl"],
+            **{f"{n} DLQ": u for n, u in stack.exports["fanoutDlqUrls"].items()},
+        }
+        self.pg = psycopg.connect(stack.shipping_dsn, autocommit=True)
+        self.wh = psycopg.connect(stack.warehouse_dsn, autocommit=True)
+
+    def depth(self, url: str) -> int:
+        attrs = self.sqs.get_queue_attributes(
+            QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+        )["Attributes"]
+        return int(attrs["ApproximateNumberOfMessages"]) + int(attrs["ApproximateNumberOfMessagesNotVisible"])
+
+    def count(self, conn: psycopg.Connection[Any], sql: str) -> int:
+        try:
+            row = conn.execute(sql).fetchone()
+        except psycopg.errors.UndefinedTable:  # the consumer has not migrated yet
+            return 0
+        return int(row[0]) if row else 0
+
+    def sample(self, t: float, produced: int) -> Sample:
+        depth = {name: self.depth(url) for name, url in self.queues.items()}
+        processed = int(self.ddb.describe_table(TableName=self.stack.exports["orderTableName"])["Table"]["ItemCount"])
+        return Sample(
+            t=t,
+            produced=produced,
+            processed=processed,
+            shipped=self.count(self.pg, "SELECT count(*) FROM shipments"),
+            analysed=self.count(self.wh, "SELECT count(DISTINCT order_id) FROM sales_fact"),
+            dead=sum(v for k, v in depth.items() if k.endswith("DLQ")),
+            depth=depth,
+        )
+
+    def close(self) -> None:
+        self.pg.close()
+        self.wh.close()
+
+
+def progress_view(s: Sample, expected: dict[str, int], rate: float, elapsed: float, workers: int) -> Group:
+    top = Table(title=f"Black Friday on one machine - {elapsed:5.1f}s - {workers} FIFO workers", expand=False)
+    for col in ("produced", "processed (DynamoDB)", "shipped", "analysed", "in DLQs", "orders/s"):
+        top.add_column(col, justify="right")
+    top.add_row(
+        f"{s.produced}/{expected['messages']}",
+        f"{s.processed}/{expected['fifo']}",
+        f"{s.shipped}/{expected['valid']}",
+        f"{s.analysed}/{expected['valid']}",
+        f"{s.dead}/{expected['malformed']}",
+        f"{rate:6.1f}",
+    )
+    queues = Table(title="queue depth (visible + in flight)")
+    for name in s.depth:
+        queues.add_column(name, justify="right")
+    queues.add_row(*(str(v) for v in s.depth.values()))
+    return Group(top, queues)
+
+
+def produce(plan: Plan, stack: LocalStack, progress: Progress, rate: float | None) -> None:
+    """FIFO sends and S3 uploads side by side, as the spike and the bulk import would arrive."""
+
+    def fifo() -> None:
+        progress.results["fifo"] = send_fifo(
+            plan.fifo, stack.exports["orderQueueUrl"], rate=rate, progress=progress.add
+        )
+
+    def s3() -> None:
+        progress.results["s3"] = upload_s3(
+            plan.s3, stack.exports["invoicesBucketName"], prefix=stack.exports["invoicePrefix"], progress=progress.add
+        )
+
+    try:
+        threads = [
+            threading.Thread(target=f, name=f.__name__) for f, msgs in ((fifo, plan.fifo), (s3, plan.s3)) if msgs
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        failed = sum(len(r.failed) for r in progress.results.values())
+        if failed:
+            progress.produce_error = f"{failed} messages could not be sent"
+    except Exception as exc:  # surfaced in the report, never swallowed
+        progress.produce_error = f"producer failed: {exc}"
+    finally:
+        progress.producing_done = True
+
+
+# --- verification: read everything back from the stores ---------------------------------------------
+
+
+def scan_table(table: str) -> list[dict[str, Any]]:
+    ddb = boto3.client("dynamodb", config=BOTO)
+    items: list[dict[str, Any]] = []
+    for page in ddb.get_paginator("scan").paginate(TableName=table, ConsistentRead=True):
+        items += page["Items"]
+    return items
+
+
+def drain_dlq(url: str) -> list[dict[str, Any]]:
+    """Every message in a DLQ with its receive count (reading it counts one more receive)."""
+    sqs = boto3.client("sqs", config=BOTO)
+    got: list[dict[str, Any]] = []
+    while True:
+        batch = sqs.receive_message(
+            QueueUrl=url,
+            MaxNumberOfMessages=10,
+            WaitTimeSeconds=0,
+            VisibilityTimeout=600,
+            MessageSystemAttributeNames=["ApproximateReceiveCount"],
+        ).get("Messages", [])
+        if not batch:
+            return got
+        got += batch
+
+
+def invoice_versions(bucket: str, prefix: str) -> Counter[str]:
+    s3 = boto3.client("s3", config=BOTO)
+    versions: Counter[str] = Counter()
+    for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=prefix):
+        for v in page.get("Versions", []):
+            versions[v["Key"]] += 1
+    return versions
+
+
+def percentiles(values: list[float]) -> dict[str, float]:
+    if not values:
+        return {}
+    q = statistics.quantiles(values, n=100, method="inclusive") if len(values) > 1 else [values[0]] * 99
+    return {"p50": round(q[49], 3), "p95": round(q[94], 3), "p99": round(q[98], 3), "max": round(max(values), 3)}
+
+
+def verify(stack: LocalStack, plan: Plan, progress: Progress, drained: bool) -> tuple[list[Check], dict[str, Any]]:
+    checks: list[Check] = []
+    figures: dict[str, Any] = {}
+    exports = stack.exports
+    orders: dict[str, Order] = plan.spike.orders
+    fifo_valid, s3_valid = plan.valid_ids(plan.fifo), plan.valid_ids(plan.s3)
+    all_valid = fifo_valid | s3_valid
+    index = {m.order_id: m.index for m in plan.spike.messages}
+
+    def check(name: str, ok: bool, detail: str) -> None:
+        checks.append(Check(name, bool(ok), detail))
+
+    check(
+        "producer sent everything",
+        not progress.produce_error,
+        progress.produce_error or f"{progress.produced} messages",
+    )
+    check("queues drained before the timeout", drained, "all work queues empty" if drained else "timed out")
+
+    # 1. every valid FIFO order exactly once in DynamoDB, and its invoice written once
+    items = scan_table(exports["orderTableName"])
+    stored = Counter(i["OrderID"]["S"] for i in items)
+    missing, extra = fifo_valid - set(stored), set(stored) - fifo_valid
+    check(
+        "every valid order exactly once in DynamoDB",
+        not missing and not extra and all(n == 1 for n in stored.values()),
+        f"{len(stored)} stored of {len(fifo_valid)}; missing {len(missing)}, unexpected {len(extra)}",
+    )
+    versions = invoice_versions(exports["invoicesBucketName"], exports["invoicePrefix"])
+    fifo_invoices = {
+        k: n
+        for k, n in versions.items()
+        if k.removeprefix(exports["invoicePrefix"]).removesuffix(".json") in fifo_valid
+    }
+    check(
+        "one invoice per stored order (fan-out started once)",
+        len(fifo_invoices) == len(fifo_valid) and all(n == 1 for n in fifo_invoices.values()),
+        f"{len(fifo_invoices)} invoices, {sum(n > 1 for n in fifo_invoices.values())} written more than once",
+    )
+
+    # 2. per-group order: within each customer, processing order = production order
+    by_group: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for item in items:
+        by_group[item["MessageGroupId"]["S"]].append(item)
+    out_of_order = []
+    for group, group_items in by_group.items():
+        by_seq = sorted(group_items, key=lambda i: int(i["SequenceNumber"]["S"] or 0))
+        by_time = sorted(group_items, key=lambda i: i["ProcessedAt"]["S"])
+        produced_order = [index[i["OrderID"]["S"]] for i in by_seq]
+        if produced_order != sorted(produced_order) or [i["OrderID"]["S"] for i in by_time] != [
+            i["OrderID"]["S"] for i in by_seq
+        ]:
+            out_of_order.append(group)
+    check(
+        "per-customer order held",
+        not out_of_order,
+        f"{len(by_group)} message groups checked (sequence number and processing time); out of order: {out_of_order[:5]}",
+    )
+
+    # 3. shipments + inventory consistent with the orders
+    with psycopg.connect(stack.shipping_dsn) as pg:
+        shipments = {r[0]: r[1] for r in pg.execute("SELECT order_id, status FROM shipments")}
+        lines = pg.execute("SELECT order_id, sku, quantity, allocated FROM shipment_lines").fetchall()
+        on_hand: dict[str, int] = dict(pg.execute("SELECT sku, on_hand FROM inventory").fetchall())
+        shipped_at: dict[str, float] = dict(
+            pg.execute("SELECT order_id, extract(epoch FROM created_at) FROM shipments").fetchall()
+        )
+    check(
+        "one shipment per valid order (both paths)",
+        set(shipments) == all_valid,
+        f"{len(shipments)} shipments for {len(all_valid)} valid orders; missing {len(all_valid - set(shipments))}, "
+        f"unexpected {len(set(shipments) - all_valid)}",
+    )
+    wanted: dict[str, Counter[str]] = {}
+    for oid in all_valid & set(shipments):
+        c: Counter[str] = Counter()
+        for line in orders[oid].Items:
+            c[line.SKU] += line.Quantity
+        wanted[oid] = c
+    got_lines: dict[str, Counter[str]] = defaultdict(Counter)
+    allocated: Counter[str] = Counter()
+    unallocated_orders = set()
+    for oid, sku, qty, alloc in lines:
+        got_lines[oid][sku] += qty
+        if alloc:
+            allocated[sku] += qty
+        else:
+            unallocated_orders.add(oid)
+    lines_ok = all(got_lines[oid] == wanted[oid] for oid in wanted)
+    stock_ok = all(
+        on_hand.get(sku, 0) == qty - allocated[sku] and on_hand.get(sku, 0) >= 0 for sku, qty in stack.stock.items()
+    )
+    backordered = {oid for oid, status in shipments.items() if status == "backordered"}
+    check(
+        "inventory = seeded - allocated, backorders exactly where stock ran out",
+        lines_ok and stock_ok and backordered == unallocated_orders,
+        f"{sum(allocated.values())} units allocated over {len(allocated)} SKUs; {len(backordered)} backordered shipments; "
+        f"{sum(1 for s in stack.stock if on_hand.get(s) == 0)} SKUs sold out",
+    )
+
+    # 4. sales facts consistent
+    with psycopg.connect(stack.warehouse_dsn) as wh:
+        facts = wh.execute("SELECT order_id, count(*), sum(amount) FROM sales_fact GROUP BY order_id").fetchall()
+    fact_orders = {r[0]: (r[1], Decimal(r[2])) for r in facts}
+    facts_ok = set(fact_orders) == all_valid and all(
+        fact_orders[o] == (len(orders[o].Items), orders[o].Total) for o in all_valid & set(fact_orders)
+    )
+    revenue = sum((orders[o].Total for o in all_valid), Decimal("0"))
+    check(
+        "sales facts: one row per order line, revenue adds up",
+        facts_ok,
+        f"{sum(n for n, _ in fact_orders.values())} fact rows for {len(fact_orders)} orders; "
+        f"revenue {sum((a for _, a in fact_orders.values()), Decimal('0'))} of {revenue} USD",
+    )
+
+    # 5. malformed orders in the DLQs after 3 receives
+    fifo_bad = {m.body for m in plan.malformed(plan.fifo)}
+    dlq = drain_dlq(exports["orderDlqUrl"])
+    dlq_bodies = Counter(m["Body"] for m in dlq)
+    receives = [int(m["Attributes"]["ApproximateReceiveCount"]) for m in dlq]
+    check(
+        f"malformed orders in the FIFO DLQ after {MAX_RECEIVE_COUNT} receives",
+        set(dlq_bodies) == fifo_bad
+        and all(n == 1 for n in dlq_bodies.values())
+        and all(r >= MAX_RECEIVE_COUNT for r in receives),
+        f"{len(dlq)} in DLQ of {len(fifo_bad)} malformed sent; receive counts {sorted(set(receives))}",
+    )
+    s3_bad = {m.order_id for m in plan.malformed(plan.s3)}
+    fanout_dead: dict[str, int] = {}
+    for name, url in exports["fanoutDlqUrls"].items():
+        fanout_dead[name] = len(drain_dlq(url))
+    check(
+        "malformed bulk-import objects in each fan-out DLQ",
+        all(n == len(s3_bad) for n in fanout_dead.values()),
+        f"{fanout_dead} of {len(s3_bad)} malformed uploaded",
+    )
+
+    # 6. nothing lost: produced = processed + dead-lettered
+    produced_fifo = len(fifo_valid) + len(fifo_bad)
+    check(
+        "nothing lost: produced = processed + dead-lettered",
+        produced_fifo == len(stored) + len(dlq),
+        f"FIFO {produced_fifo} = {len(stored)} + {len(dlq)}; "
+        f"bulk {len(s3_valid) + len(s3_bad)} = {len(s3_valid & set(shipments))} + {min(fanout_dead.values(), default=0)}",
+    )
+
+    # figures: throughput and latency
+    sent_at: dict[str, float] = {}
+    for result in progress.results.values():
+        sent_at.update(result.sent_at)
+    processed_at = {i["OrderID"]["S"]: datetime.fromisoformat(i["ProcessedAt"]["S"]).timestamp() for i in items}
+    stored_latency = [processed_at[o] - sent_at[o] for o in processed_at if o in sent_at]
+    shipped_latency = [float(shipped_at[o]) - sent_at[o] for o in shipped_at if o in sent_at]
+    if processed_at:
+        first, last = min(sent_at.values(), default=0.0), max(processed_at.values())
+        figures["fifo_orders_per_second"] = round(len(processed_at) / max(last - first, 1e-6), 1)
+    figures["latency_seconds_sent_to_stored"] = percentiles(stored_latency)
+    figures["latency_seconds_sent_to_shipped"] = percentiles(shipped_latency)
+    figures["producer"] = {
+        k: {"sent": r.sent, "seconds": round(r.seconds, 2), "per_second": round(r.rate, 1)}
+        for k, r in progress.results.items()
+    }
+    figures["duplicate_sends"] = plan.spike.count("duplicate")
+    figures["backordered"] = len(backordered)
+    return checks, figures
+
+
+def worker_summaries(stack: LocalStack) -> dict[str, int]:
+    """Sum of the FIFO workers' own exit counters (their "worker stopped" log line)."""
+    total: Counter[str] = Counter()
+    for path in sorted(stack.log_dir.glob("worker-*.log")):
+        for line in path.read_text(errors="replace").splitlines():
+            if '"worker stopped"' in line:
+                with contextlib.suppress(ValueError, KeyError):
+                    total.update(json.loads(line)["summary"]["counters"])
+    return dict(total)
+
+
+def chart(samples: list[Sample], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    t = [s.t for s in samples]
+    fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(10, 7), sharex=True)
+    for name in samples[0].depth if samples else []:
+        ax1.plot(t, [s.depth[name] for s in samples], label=name)
+    ax1.set_ylabel("messages (visible + in flight)")
+    ax1.set_title("Queue depth")
+    ax1.legend(loc="upper right", fontsize="small")
+    rates: dict[str, list[float]] = {"processed (DynamoDB)": [], "shipped": [], "analysed": []}
+    for a, b in itertools.pairwise(samples):
+        dt = max(b.t - a.t, 1e-6)
+        rates["processed (DynamoDB)"].append((b.processed - a.processed) / dt)
+        rates["shipped"].append((b.shipped - a.shipped) / dt)
+        rates["analysed"].append((b.analysed - a.analysed) / dt)
+    for name, values in rates.items():
+        ax2.plot(t[1:], values, label=name)
+    ax2.set_ylabel("orders/s")
+    ax2.set_xlabel("seconds since the workers started")
+    ax2.set_title("Throughput")
+    ax2.legend(loc="upper right", fontsize="small")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m worker demo", description=__doc__.split("\n\n")[0])
+    p.add_argument("--orders", type=int, default=10_000, help="valid orders in the spike (default 10000)")
+    p.add_argument("--workers", type=int, default=3, help="FIFO worker processes (default 3)")
+    p.add_argument("--to-s3", type=float, default=0.0, help="share of customers whose orders use the S3 bulk path")
+    p.add_argument("--customers", type=int, default=500, help="customers = FIFO message groups (default 500)")
+    p.add_argument("--skus", type=int, default=50)
+    p.add_argument("--duplicates", type=float, default=0.02, help="share of orders sent twice (default 0.02)")
+    p.add_argument("--malformed", type=float, default=0.002, help="share of extra malformed orders (default 0.002)")
+    p.add_argument("--rate", type=float, default=None, help="producer messages/s (default: as fast as possible)")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--timeout", type=float, default=1800, help="seconds to wait for the queues to drain")
+    p.add_argument("--out", default=str(ROOT / ".demo"), help="report.json, report.png and logs (default .demo/)")
+    p.add_argument("--plain", action="store_true", help="no live view (default when stdout is not a terminal)")
+    return p
+
+
+def run(args: argparse.Namespace, console: Console) -> int:
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    spike = generate_spike(
+        args.orders,
+        customers=args.customers,
+        skus=args.skus,
+        duplicates=args.duplicates,
+        malformed=args.malformed,
+        seed=args.seed,
+    )
+    plan = Plan.split(spike, args.to_s3, args.customers)
+    expected = {
+        "messages": len(spike.messages),
+        "fifo": len(plan.valid_ids(plan.fifo)),
+        "valid": len(spike.orders),
+        "malformed": len(plan.malformed(plan.fifo)),
+    }
+    console.print(
+        f"[bold]Black Friday simulation[/]: {args.orders} orders ({len(plan.fifo)} messages to the FIFO queue, "
+        f"{len(plan.s3)} objects to S3), {spike.count('duplicate')} duplicate sends, {spike.count('malformed')} malformed, "
+        f"{args.customers} customers, {args.workers} FIFO workers"
+    )
+    with local_stack(out, stock=default_stock(args.orders, args.skus), stack_name="demo") as stack:
+        setup_seconds = time.monotonic() - started
+        console.print(
+            f"stack up in {setup_seconds:.1f}s: emulator {stack.emulator.endpoint}, PostgreSQL "
+            f"(ready in {stack.postgres.started_in:.2f}s), {len(stack.provisioned.created)} resources created from the "
+            f"Pulumi program, {len(stack.provisioned.aws_only)} AWS-only"
+        )
+        stack.start_workers(args.workers)
+        stack.start_consumers()
+        progress = Progress()
+        producer = threading.Thread(target=produce, args=(plan, stack, progress, args.rate), name="producer")
+        t0 = time.monotonic()
+        producer.start()
+        probe = Probe(stack)
+        samples: list[Sample] = []
+        drained = False
+        quiet = 0
+        live_on = not args.plain and console.is_terminal
+
+        def view() -> Group:
+            s = samples[-1]
+            window = [x for x in samples if x.t >= s.t - 5]
+            rate = (
+                (window[-1].processed + window[-1].shipped - window[0].processed - window[0].shipped)
+                / max(window[-1].t - window[0].t, 1e-6)
+                if len(window) > 1
+                else 0.0
+            )
+            return progress_view(s, expected, rate / (2 if plan.fifo else 1), s.t, args.workers)
+
+        with Live(console=console, refresh_per_second=2, transient=False) if live_on else _NoLive() as live:
+            while True:
+                samples.append(probe.sample(time.monotonic() - t0, progress.produced))
+                s = samples[-1]
+                if live_on:
+                    live.update(view())
+                elif len(samples) % 10 == 1:
+                    console.print(
+                        f"{s.t:6.1f}s produced {s.produced} processed {s.processed} shipped {s.shipped} "
+                        f"analysed {s.analysed} dead {s.dead} depth {s.depth}"
+                    )
+                work = sum(v for k, v in s.depth.items() if not k.endswith("DLQ"))
+                quiet = quiet + 1 if progress.producing_done and work == 0 else 0
+                if quiet >= 3:
+                    drained = True
+                    break
+                if failed := stack.failed_children():
+                    console.print(f"[red]{', '.join(c.name for c in failed)} exited early; see {stack.log_dir}")
+                    break
+                if s.t > args.timeout:
+                    console.print(f"[red]timeout after {args.timeout:.0f}s with {work} messages still queued")
+                    break
+                time.sleep(1.0)
+        producer.join()
+        processing_seconds = time.monotonic() - t0
+        probe.close()
+        exit_codes = stack.stop_children()
+        checks, figures = verify(stack, plan, progress, drained)
+        checks.append(
+            Check("every process exited cleanly", all(c == 0 for c in exit_codes.values()), json.dumps(exit_codes))
+        )
+        figures["worker_counters"] = worker_summaries(stack)
+        report = {
+            "orders": args.orders,
+            "workers": args.workers,
+            "customers": args.customers,
+            "to_s3_share": args.to_s3,
+            "messages": expected["messages"],
+            "seed": args.seed,
+            "setup_seconds": round(setup_seconds, 1),
+            "processing_seconds": round(processing_seconds, 1),
+            "wall_seconds": round(time.monotonic() - started, 1),
+            "checks": [c.__dict__ for c in checks],
+            "passed": all(c.ok for c in checks),
+            "figures": figures,
+            "emulated": sorted({t for t, _, _ in stack.provisioned.created}),
+            "aws_only": stack.provisioned.aws_only_types(),
+            "not_applied": [list(x) for x in stack.provisioned.not_applied],
+            "timeline": [s.__dict__ for s in samples],
+        }
+    (out / "report.json").write_text(json.dumps(report, indent=1, default=str))
+    if samples:
+        chart(samples, out / "report.png")
+    print_report(console, report, out)
+    return 0 if report["passed"] else 1
+
+
+class _NoLive:
+    def __enter__(self) -> _NoLive:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def update(self, *_: object) -> None:
+        return None
+
+
+def print_report(console: Console, report: dict[str, Any], out: Path) -> None:
+    f = report["figures"]
+    table = Table(
+        title=f"{report['orders']} orders, {report['workers']} workers: {'PASSED' if report['passed'] else 'FAILED'}"
+    )
+    table.add_column("check")
+    table.add_column("", justify="center")
+    table.add_column("detail")
+    for c in report["checks"]:
+        table.add_row(c["name"], "[green]ok[/]" if c["ok"] else "[red]FAIL[/]", c["detail"])
+    console.print(table)
+    lat = f.get("latency_seconds_sent_to_stored", {})
+    ship = f.get("latency_seconds_sent_to_shipped", {})
+    console.print(
+        f"wall {report['wall_seconds']}s (stack {report['setup_seconds']}s, spike {report['processing_seconds']}s); "
+        f"FIFO throughput {f.get('fifo_orders_per_second', 0)} orders/s; producer {f.get('producer')}"
+    )
+    console.print(f"latency sent->stored {lat}; sent->shipped {ship}")
+    console.print(f"worker counters {f.get('worker_counters')}")
+    console.print(f"emulated from the Pulumi program: {', '.join(t.split(':')[-1] for t in report['emulated'])}")
+    console.print(f"deployed to AWS only: {', '.join(t.split(':')[-1] for t in report['aws_only'])}")
+    if report["not_applied"]:
+        console.print(f"validated, not applied in the emulator: {report['not_applied']}")
+    console.print(f"report: {out / 'report.json'}  chart: {out / 'report.png'}")
+
+
+def main(argv: list[str]) -> int:
+    args = parser().parse_args(argv)
+    if args.orders < 1 or args.workers < 1 or not 0 <= args.to_s3 <= 1:
+        parser().error("--orders >= 1, --workers >= 1 and 0 <= --to-s3 <= 1 are required")
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=140)  # logs and CI: wide enough for the report table
+    return run(args, console)

@@ -1,0 +1,220 @@
+"""`python -m worker local up`: the whole system on this machine, kept running until Ctrl-C.
+
+The same stack the demo drives: the embedded emulator (its own process), a private PostgreSQL with a
+shipping and a warehouse database, the emulator provisioned from the Pulumi program, inventory
+seeded, N FIFO workers and the two consumers as child processes. It prints the endpoint and the FIFO
+queue URL so a person can follow the README with the AWS CLI; with `--json` the first line on stdout
+is one JSON object with the endpoint and every resource name/URL, for scripts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from offline.moto_provision import Provisioned, provision
+from worker.local.emulator import Emulator
+from worker.local.emulator_process import emulator_process
+from worker.local.postgres import PostgresServer, running_postgres
+from worker.producer import catalog_sku
+
+ROOT = Path(__file__).resolve().parents[2]
+STOP_TIMEOUT = 30.0
+
+
+@dataclass
+class Child:
+    name: str
+    proc: subprocess.Popen[bytes]
+    log_path: Path
+    log_file: IO[bytes]
+
+
+@dataclass
+class LocalStack:
+    emulator: Emulator
+    postgres: PostgresServer
+    provisioned: Provisioned
+    shipping_dsn: str
+    warehouse_dsn: str
+    log_dir: Path
+    stock: dict[str, int] = field(default_factory=dict)
+    children: list[Child] = field(default_factory=list)
+
+    @property
+    def exports(self) -> dict[str, Any]:
+        return self.provisioned.exports
+
+    def describe(self) -> dict[str, Any]:
+        """Everything a script needs to use the stack: endpoint, region, every exported name and URL."""
+        return {
+            "endpoint": self.emulator.endpoint,
+            "region": self.emulator.region,
+            "orderQueueUrl": self.exports["orderQueueUrl"],
+            "resources": self.exports,
+            "shippingDsn": self.shipping_dsn,
+            "warehouseDsn": self.warehouse_dsn,
+            "emulated": sorted({t for t, _, _ in self.provisioned.created}),
+            "awsOnly": self.provisioned.aws_only_types(),
+            "logs": str(self.log_dir),
+        }
+
+    def child_env(self, **extra: str) -> dict[str, str]:
+        env = {**os.environ, **self.emulator.env(), "PYTHONUNBUFFERED": "1", **extra}
+        env.pop("PYTHONPATH", None)
+        return env
+
+    def spawn(self, name: str, args: list[str], env: Mapping[str, str]) -> Child:
+        log_path = self.log_dir / f"{name}.log"
+        log_file = log_path.open("ab")
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "worker", *args],
+            cwd=ROOT,
+            env=dict(env),
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,  # Ctrl-C reaches only us; we stop the children in order
+        )
+        child = Child(name, proc, log_path, log_file)
+        self.children.append(child)
+        return child
+
+    def start_workers(self, count: int, *, wait_seconds: int = 5) -> None:
+        env = self.child_env(
+            ORDERS_QUEUE_URL=self.exports["orderQueueUrl"],
+            ORDERS_TABLE=self.exports["orderTableName"],
+            ORDERS_BUCKET=self.exports["invoicesBucketName"],
+            ORDERS_INVOICE_PREFIX=self.exports["invoicePrefix"],
+            ORDERS_IMDS_URL="",  # no instance metadata on a laptop: no Spot or lifecycle watch
+            ORDERS_DRAIN_SECONDS="15",
+            ORDERS_METRICS_INTERVAL="3600",
+        )
+        for i in range(count):
+            self.spawn(f"worker-{i + 1}", ["run", "--wait-seconds", str(wait_seconds)], env)
+
+    def start_consumers(self, *, wait_seconds: int = 5, retry_delay: int = 1) -> None:
+        """One poller per fan-out queue; a failed event comes back after `retry_delay` s (DLQ after 3)."""
+        dsn = {"shipping": self.shipping_dsn, "analytics": self.warehouse_dsn}
+        for name, url in self.exports["fanoutQueueUrls"].items():
+            args = ["consume", name, "--queue-url", url, "--dsn", dsn[name]]
+            args += ["--wait-seconds", str(wait_seconds), "--retry-delay", str(retry_delay)]
+            self.spawn(f"consumer-{name}", args, self.child_env(LOG_LEVEL="WARNING"))
+
+    def failed_children(self) -> list[Child]:
+        return [c for c in self.children if c.proc.poll() is not None and c.proc.returncode != 0]
+
+    def stop_children(self, timeout: float = STOP_TIMEOUT) -> dict[str, int]:
+        """SIGTERM every child (workers drain, consumers finish their batch), wait, then kill stragglers."""
+        for child in self.children:
+            if child.proc.poll() is None:
+                child.proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        codes: dict[str, int] = {}
+        for child in self.children:
+            try:
+                codes[child.name] = child.proc.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                child.proc.kill()
+                codes[child.name] = child.proc.wait()
+            child.log_file.close()
+        self.children.clear()
+        return codes
+
+
+def default_stock(orders: int, skus: int) -> dict[str, int]:
+    """Enough of most SKUs for `orders`, but every 10th is a scarce doorbuster that sells out."""
+    base = max(20, orders // 8)
+    return {catalog_sku(n): (base // 10 if n % 10 == 0 else base) for n in range(1, skus + 1)}
+
+
+def seed_inventory(stack: LocalStack, stock: dict[str, int]) -> None:
+    """Through the consumers' own command, as an operator would (migrations included)."""
+    path = stack.log_dir / "inventory.csv"
+    with path.open("w", newline="") as f:
+        csv.writer(f).writerows(sorted(stock.items()))
+    run = subprocess.run(
+        [sys.executable, "-m", "worker", "seed-inventory", "--dsn", stack.shipping_dsn, "--file", str(path)],
+        cwd=ROOT,
+        env=stack.child_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    if run.returncode != 0:
+        raise RuntimeError(f"seed-inventory failed: {run.stderr.strip() or run.stdout.strip()}")
+    stack.stock = dict(stock)
+
+
+@contextmanager
+def local_stack(out: Path, *, stock: dict[str, int] | None = None, stack_name: str = "local") -> Iterator[LocalStack]:
+    """Emulator + PostgreSQL + provisioning + inventory; children are stopped on exit."""
+    log_dir = out / "logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    with ExitStack() as stack:
+        emulator = stack.enter_context(emulator_process())
+        postgres = stack.enter_context(running_postgres())
+        shipping_dsn = postgres.create_database("shipping")
+        warehouse_dsn = postgres.create_database("warehouse")
+        provisioned = provision(emulator.region, endpoint=emulator.endpoint, stack=stack_name)
+        local = LocalStack(emulator, postgres, provisioned, shipping_dsn, warehouse_dsn, log_dir)
+        try:
+            seed_inventory(local, stock if stock is not None else default_stock(1000, 50))
+            yield local
+        finally:
+            local.stop_children()
+
+
+def up(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(prog="python -m worker local up", description=__doc__.split("\n\n")[0])
+    p.add_argument("--workers", type=int, default=2, help="FIFO worker processes (default 2)")
+    p.add_argument("--json", action="store_true", help="first stdout line: one JSON object describing the stack")
+    p.add_argument("--out", default=str(ROOT / ".demo" / "local"), help="logs and inventory file (default .demo/local)")
+    args = p.parse_args(argv)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    with local_stack(Path(args.out)) as stack:
+        stack.start_workers(args.workers)
+        stack.start_consumers()
+        info = stack.describe()
+        if args.json:
+            print(json.dumps(info), flush=True)
+        else:
+            print(f"emulator endpoint  {info['endpoint']}  (region {info['region']})")
+            print(f"FIFO queue URL     {info['orderQueueUrl']}")
+            print(f"order table        {stack.exports['orderTableName']}")
+            print(f"invoices bucket    {stack.exports['invoicesBucketName']}")
+            print(f"shipping database  {info['shippingDsn']}")
+            print(f"logs               {info['logs']}")
+            print(f"{args.workers} FIFO workers and 2 consumers running; Ctrl-C stops everything", flush=True)
+        while not stop.wait(1.0):
+            if failed := stack.failed_children():
+                names = ", ".join(f"{c.name} (exit {c.proc.returncode}, see {c.log_path})" for c in failed)
+                print(f"stopping: {names} failed", file=sys.stderr, flush=True)
+                stack.stop_children()
+                return 1
+        codes = stack.stop_children()
+    bad = {name: code for name, code in codes.items() if code != 0}
+    print(f"stopped: {len(codes)} processes" + (f", non-zero exits {bad}" if bad else ", all clean"), file=sys.stderr)
+    return 1 if bad else 0
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] != "up":
+        print("usage: python -m worker local up [--workers N] [--json]", file=sys.stderr)
+        return 2
+    return up(argv[1:])
