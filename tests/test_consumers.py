@@ -22,6 +22,7 @@ import boto3
 import psycopg
 import pytest
 
+from offline.moto_provision import provision
 from worker import topology
 from worker.consumers import lambda_handlers
 from worker.consumers.cli import poll
@@ -94,53 +95,56 @@ class Stack:
             consumer.close()
 
 
-def provision(emulator: Emulator, postgres: PostgresServer) -> Stack:
-    """Bucket -> topic -> shipping/analytics (+DLQ after 3 receives) and an audit queue, as the program wires them."""
-    run = uuid.uuid4().hex[:8]
-    s3 = boto3.client("s3", region_name=REGION)
-    sns = boto3.client("sns", region_name=REGION)
+@dataclass
+class Provisioned:
+    bucket: str
+    queues: dict[str, str]
+    dlqs: dict[str, str]
+    audit: str
+    test_event: str
+    """The s3:TestEvent body S3 sent to the queues when the notification was configured."""
+
+
+@pytest.fixture(scope="module")
+def provisioned(emulator: Emulator) -> Provisioned:
+    """The emulated stack, created from the Pulumi program itself, plus an audit queue on the topic."""
+    exports = provision(REGION, endpoint=emulator.endpoint, stack="consumers").exports
     sqs = boto3.client("sqs", region_name=REGION)
-    bucket = f"invoices-{run}"
-    s3.create_bucket(Bucket=bucket)
-    topic = sns.create_topic(Name=f"order-events-{run}")["TopicArn"]
-
-    def queue(name: str, dlq_arn: str | None = None) -> tuple[str, str]:
-        attrs = {"VisibilityTimeout": "30"}
-        if dlq_arn:
-            attrs["RedrivePolicy"] = json.dumps(
-                {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": topology.MAX_RECEIVE_COUNT}
-            )
-        url = sqs.create_queue(QueueName=f"{name}-{run}", Attributes=attrs)["QueueUrl"]
-        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        return url, arn
-
-    queues, dlqs = {}, {}
-    for name in topology.FANOUT_QUEUES:
-        dlqs[name], dlq_arn = queue(name + topology.DLQ_SUFFIX)
-        queues[name], arn = queue(name, dlq_arn)
-        sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn, Attributes={"RawMessageDelivery": "true"})
-    audit, audit_arn = queue("audit")
-    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=audit_arn, Attributes={"RawMessageDelivery": "true"})
-    s3.put_bucket_notification_configuration(
-        Bucket=bucket,
-        NotificationConfiguration={
-            "TopicConfigurations": [
-                {
-                    "TopicArn": topic,
-                    "Events": ["s3:ObjectCreated:*"],
-                    "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": topology.INVOICE_PREFIX}]}},
-                }
-            ]
-        },
+    sns = boto3.client("sns", region_name=REGION)
+    # The audit queue keeps a copy of every event body, so a test can redeliver exactly what SQS delivered.
+    audit = sqs.create_queue(QueueName="consumers-audit")["QueueUrl"]
+    audit_arn = sqs.get_queue_attributes(QueueUrl=audit, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(
+        TopicArn=exports["orderEventsTopicArn"],
+        Protocol="sqs",
+        Endpoint=audit_arn,
+        Attributes={"RawMessageDelivery": "true"},
     )
-    shipping_dsn = postgres.create_database(f"shipping_{run}")
-    warehouse_dsn = postgres.create_database(f"warehouse_{run}")
-    return Stack(bucket, queues, dlqs, audit, shipping_dsn, warehouse_dsn, sqs, s3)
+    queues = dict(exports["fanoutQueueUrls"])
+    first = sqs.receive_message(QueueUrl=queues["shipping"], MaxNumberOfMessages=10, WaitTimeSeconds=1).get(
+        "Messages", []
+    )
+    test_events = [m["Body"] for m in first if "s3:TestEvent" in m["Body"]]
+    assert len(test_events) == 1, "S3 sends one s3:TestEvent when the notification is configured"
+    return Provisioned(exports["invoicesBucketName"], queues, dict(exports["fanoutDlqUrls"]), audit, test_events[0])
 
 
 @pytest.fixture
-def stack(emulator: Emulator, postgres: PostgresServer) -> Stack:
-    stack = provision(emulator, postgres)
+def stack(provisioned: Provisioned, postgres: PostgresServer) -> Stack:
+    """Fresh shipping and warehouse databases (inventory seeded) and empty queues for each test."""
+    run = uuid.uuid4().hex[:8]
+    stack = Stack(
+        provisioned.bucket,
+        provisioned.queues,
+        provisioned.dlqs,
+        provisioned.audit,
+        postgres.create_database(f"shipping_{run}"),
+        postgres.create_database(f"warehouse_{run}"),
+        boto3.client("sqs", region_name=REGION),
+        boto3.client("s3", region_name=REGION),
+    )
+    for url in [*stack.queues.values(), *stack.dlqs.values(), stack.audit]:
+        stack.drain(url)
     with psycopg.connect(stack.shipping_dsn, autocommit=True) as conn:
         migrate(conn)
         seed_inventory(conn, {"SKU-00001": 100, "SKU-00002": 50, "SKU-00003": 2, "SKU-00004": 10})
@@ -223,10 +227,9 @@ def test_fanout_to_shipping_and_analytics_then_redelivery_changes_nothing(stack:
 
     shipping = stack.run("shipping")
     analytics = stack.run("analytics")
-    # 5 invoices + the s3:TestEvent S3 sent when the notification was configured (acknowledged, skipped)
-    assert (shipping.succeeded, shipping.failed) == (6, 0)
+    assert (shipping.succeeded, shipping.failed) == (5, 0)
     assert shipping.outcomes == {"ready": 3, "backordered": 2}
-    assert (analytics.succeeded, analytics.failed) == (6, 0)
+    assert (analytics.succeeded, analytics.failed) == (5, 0)
     assert analytics.outcomes == {"inserted": 5}
 
     state = snapshot(stack)
@@ -249,7 +252,7 @@ def test_fanout_to_shipping_and_analytics_then_redelivery_changes_nothing(stack:
 
     # Redeliver exactly what SQS delivered (the audit queue holds a copy of each body) to both queues.
     bodies = [m["Body"] for m in stack.drain(stack.audit)]
-    assert sum("s3:TestEvent" in b for b in bodies) == 1 and len(bodies) == 6
+    assert len(bodies) == 5
     for name in topology.FANOUT_QUEUES:
         for body in bodies:
             stack.sqs.send_message(QueueUrl=stack.queues[name], MessageBody=body)
@@ -291,7 +294,7 @@ def test_poison_records_reach_the_dlq_after_exactly_three_receives_and_the_rest_
 
     with caplog.at_level(logging.WARNING, logger="worker.consumers.poller"):
         stats = stack.run("shipping")
-    assert (stats.succeeded, stats.outcomes) == (7, {"ready": 6})  # + the s3:TestEvent, acknowledged
+    assert (stats.succeeded, stats.outcomes) == (6, {"ready": 6})
 
     dead = stack.drain(stack.dlqs["shipping"])
     dead_keys = sorted(objects_in(m["Body"])[0].key for m in dead)
@@ -320,7 +323,7 @@ def test_poison_records_reach_the_dlq_after_exactly_three_receives_and_the_rest_
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="worker.consumers.poller"):
         stats = stack.run("analytics")
-    assert (stats.succeeded, stats.outcomes) == (8, {"inserted": 7})
+    assert (stats.succeeded, stats.outcomes) == (7, {"inserted": 7})
     dead = stack.drain(stack.dlqs["analytics"])
     assert sorted(objects_in(m["Body"])[0].key for m in dead) == sorted(
         ["invoices/malformed.json", "invoices/bad-total.json", "invoices/GONE.json"]
@@ -353,14 +356,17 @@ def lambda_event(stack: Stack, messages: list[dict[str, Any]]) -> dict[str, Any]
     }
 
 
-def test_lambda_adapter_reports_only_the_failed_records(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_lambda_adapter_reports_only_the_failed_records(
+    stack: Stack, provisioned: Provisioned, monkeypatch: pytest.MonkeyPatch
+) -> None:
     stack.upload(invoice("L-1", [("SKU-00001", 1, "10.00")]))
     stack.upload("[1, 2]", key="invoices/not-an-object.json")
     stack.upload(invoice("L-2", [("SKU-00004", 2, "1.25")]))
     gone = stack.upload(invoice("L-GONE", [("SKU-00001", 1, "10.00")]))
     stack.s3.delete_object(Bucket=stack.bucket, Key=gone)
+    stack.sqs.send_message(QueueUrl=stack.queues["shipping"], MessageBody=provisioned.test_event)
     messages = stack.drain(stack.queues["shipping"])
-    assert len(messages) == 5  # four invoices and the s3:TestEvent, which succeeds as a no-op
+    assert len(messages) == 5  # four invoices and the real s3:TestEvent, which succeeds as a no-op
     by_key = {o.key: m["MessageId"] for m in messages for o in objects_in(m["Body"])}
     assert len(by_key) == 4
 
