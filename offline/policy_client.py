@@ -69,7 +69,12 @@ def _struct(value: Mapping[str, Any]) -> struct_pb2.Struct:
 
 def _python_for(pack_dir: Path) -> str:
     """The pack's own virtualenv (as the CLI uses), else this interpreter (which has pulumi-policy pinned)."""
-    venv = yaml.safe_load((pack_dir / "PulumiPolicy.yaml").read_text())["runtime"]["options"].get("virtualenv")
+    project = pack_dir / "PulumiPolicy.yaml"
+    if not project.is_file():
+        raise PolicyPackError(f"{pack_dir} is not a policy pack: no PulumiPolicy.yaml")
+    runtime = (yaml.safe_load(project.read_text()) or {}).get("runtime")  # `python` or {name, options}
+    options = runtime.get("options") or {} if isinstance(runtime, dict) else {}
+    venv = options.get("virtualenv")
     candidate = pack_dir / str(venv) / "bin" / "python" if venv else None
     return str(candidate) if candidate is not None and candidate.exists() else sys.executable
 

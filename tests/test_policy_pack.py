@@ -281,3 +281,12 @@ def test_the_public_error_page_is_allowed_only_by_the_configurable_exemption(
         assert flagged == {(rule, bucket.urn, "advisory") for rule in s3_rules}
     finally:
         pack.configure()
+
+
+def test_a_pack_that_fails_to_start_is_reported_with_its_stderr_and_left_stopped(tmp_path: Any) -> None:
+    (tmp_path / "PulumiPolicy.yaml").write_text("name: broken\nruntime:\n  name: python\n")
+    (tmp_path / "__main__.py").write_text("raise SystemExit('policy config missing: nothing to serve')\n")
+    client = PolicyPackProcess(tmp_path)
+    with pytest.raises(PolicyPackError, match="policy config missing: nothing to serve"):
+        client.start()
+    assert client.process is not None and client.process.poll() is not None

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from offline.graph import Graph, run_program, stack_config
 from policy.guardrails import BY_ID, RULES, UNKNOWN, Res, Verdict
 
 ARN = "arn:aws:sqs:us-east-1:123456789012:"
@@ -476,13 +477,16 @@ def _unknown_leaves(value: Any) -> Any:
     return UNKNOWN
 
 
+@pytest.fixture(scope="module")
+def dev_graph() -> Graph:
+    return run_program(stack_config("dev"))
+
+
 @pytest.mark.parametrize("shape", ["every leaf unknown", "every input unknown"])
-def test_no_rule_crashes_or_blames_on_a_stack_where_nothing_is_known(shape: str) -> None:
+def test_no_rule_crashes_or_blames_on_a_stack_where_nothing_is_known(dev_graph: Graph, shape: str) -> None:
     """The real program's resources with their values replaced by unknowns: every rule answers, and no
     mandatory rule reports a violation it cannot know about; what it skipped is listed instead."""
-    from offline.graph import run_program, stack_config
-
-    graph = run_program(stack_config("dev"))
+    graph = dev_graph
     blank = _unknown_leaves if shape == "every leaf unknown" else (lambda props: dict.fromkeys(props, UNKNOWN))
     resources = [
         Res(r.type, r.name, r.urn, blank(r.inputs), property_dependencies=r.property_dependencies)
