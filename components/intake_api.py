@@ -130,6 +130,11 @@ def send_message_template() -> str:
     )
 
 
+INTEGRATION_HEADERS = {
+    # the SQS query API takes a form body; Accept asks it for JSON, which the response templates read
+    "integration.request.header.Content-Type": "'application/x-www-form-urlencoded'",
+    "integration.request.header.Accept": "'application/json'",
+}
 HEALTH_TEMPLATE = "Action=GetQueueAttributes&AttributeName.1=ApproximateNumberOfMessages"
 ACCEPTED_TEMPLATE = (
     "#set($r = $input.path('$.SendMessageResponse.SendMessageResult'))\n"
@@ -447,7 +452,7 @@ class IntakeApi(pulumi.ComponentResource):
             uri=queue_uri,
             credentials=role[0],
             passthrough_behavior="NEVER",
-            request_parameters={"integration.request.header.Content-Type": "'application/x-www-form-urlencoded'"},
+            request_parameters=INTEGRATION_HEADERS,
             request_templates={JSON: template},
             opts=ctx.opts(self, depends_on=role[1]),
         )

@@ -9,9 +9,11 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import re
 from collections import Counter
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote_plus
 
 import pytest
 
@@ -135,7 +137,8 @@ def test_post_orders_sends_the_validated_body_to_the_fifo_queue(stack: Stack) ->
     assert send.inputs["uri"] == f"arn:aws:apigateway:{stack.primary}:sqs:path/{ACCOUNT_ID}/orders-test-orders.fifo"
     assert send.inputs["passthroughBehavior"] == "NEVER"
     assert send.inputs["requestParameters"] == {
-        "integration.request.header.Content-Type": "'application/x-www-form-urlencoded'"
+        "integration.request.header.Content-Type": "'application/x-www-form-urlencoded'",
+        "integration.request.header.Accept": "'application/json'",
     }
     template = send.inputs["requestTemplates"]["application/json"]
     assert "Action=SendMessage" in template
@@ -528,3 +531,65 @@ def test_converter_translates_or_refuses() -> None:
         draft4_schema({"type": "array", "prefixItems": [{"type": "string"}]})
     with pytest.raises(ValueError, match="recursive"):
         draft4_schema({"$defs": {"Node": {"properties": {"next": {"$ref": "#/$defs/Node"}}}}, "$ref": "#/$defs/Node"})
+
+
+# --- The mapping templates against an SQS implementation (moto's query API), signed as API Gateway signs. ---
+
+
+def render(template: str, body: str) -> str:
+    """The VTL subset the request templates use: `$util.urlEncode` of the body or of `$input.path('$.Key')`.
+
+    Anything else left in the template fails the test, so a template change must come with this renderer's.
+    """
+    data = json.loads(body)
+    out = template.replace("$util.urlEncode($input.body)", quote_plus(body))
+    out = re.sub(r"\$util\.urlEncode\(\$input\.path\('\$\.(\w+)'\)\)", lambda m: quote_plus(str(data[m.group(1)])), out)
+    assert "$" not in out, f"template uses VTL this test cannot render: {out}"
+    return out
+
+
+def test_templates_drive_the_sqs_query_api() -> None:
+    import boto3
+    import requests
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    from components.intake_api import HEALTH_TEMPLATE, INTEGRATION_HEADERS, send_message_template
+    from worker.local.emulator import running_emulator
+    from worker.model import parse_order
+
+    headers = {k.rsplit(".", 1)[-1]: v.strip("'") for k, v in INTEGRATION_HEADERS.items()}
+    order = _with(
+        CustomerID="cust:42", OrderID="ord-2026.11.27", Items=[{"SKU": "A_1", "Quantity": 1, "UnitPrice": "9.99"}]
+    )
+    order["Total"] = "9.99"
+    body = json.dumps(order, ensure_ascii=False) + "  "  # sent as-is: whitespace and all
+    with running_emulator(export_env=False) as emulator:
+        sqs = boto3.client(
+            "sqs",
+            endpoint_url=emulator.endpoint,
+            region_name=emulator.region,
+            aws_access_key_id="x",
+            aws_secret_access_key="x",
+        )
+        url = sqs.create_queue(QueueName="orders-test-orders.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
+
+        def call(form: str) -> requests.Response:
+            request = AWSRequest(method="POST", url=url, data=form, headers=headers)
+            SigV4Auth(Credentials("x", "x"), "sqs", emulator.region).add_auth(request)
+            return requests.post(url, data=form.encode(), headers=dict(request.headers), timeout=10)
+
+        for _ in range(2):  # a client retry of the same order
+            sent = call(render(send_message_template(), body))
+            assert sent.status_code == 200, sent.text
+            assert "MessageId" in sent.text
+        health = call(HEALTH_TEMPLATE)
+        assert health.status_code == 200 and "ApproximateNumberOfMessages" in health.text
+        got = sqs.receive_message(QueueUrl=url, AttributeNames=["All"], MaxNumberOfMessages=10)["Messages"]
+    assert len(got) == 1, "the retry must be deduplicated by OrderID"
+    [message] = got
+    assert message["Body"] == body
+    assert message["Attributes"]["MessageGroupId"] == "cust:42"
+    assert message["Attributes"]["MessageDeduplicationId"] == "ord-2026.11.27"
+    assert parse_order(message["Body"]).OrderID == "ord-2026.11.27"
