@@ -36,6 +36,7 @@ local-up: venv
 bench: venv
 	$(PY) -m bench.worker
 	$(PY) -m bench.producer
+	$(PY) -m bench.consumers
 
 # Wheels for the Spot workers (Amazon Linux 2023, x86_64, CPython 3.11): the worker's requirements plus the
 # ansible-core pinned in requirements-dev.txt. `pulumi up` ships them in the worker artifact, so instances
