@@ -144,6 +144,18 @@ HEALTHY_TEMPLATE = '{"status": "ok", "queue": "reachable", "requestId": "$contex
 BAD_ORDER_TEMPLATE = (
     '{"message": "Invalid order", "errors": "$context.error.validationErrorString", "requestId": "$context.requestId"}'
 )
+UNSUPPORTED_TEMPLATE = '{"message": "Send the order as application/json"}'
+POST_RESPONSES: list[tuple[str, str | None, str]] = [
+    ("202", None, ACCEPTED_TEMPLATE),
+    # SQS 4xx means our role or request is wrong, not the client's order: a server error to the client.
+    ("500", r"4\d{2}", '{"message": "The order queue refused the order", "requestId": "$context.requestId"}'),
+    ("503", r"5\d{2}", '{"message": "The order queue is unavailable, retry", "requestId": "$context.requestId"}'),
+]
+"""(status, integration status pattern, body template); None is the default (success) mapping."""
+HEALTH_RESPONSES: list[tuple[str, str | None, str]] = [
+    ("200", None, HEALTHY_TEMPLATE),
+    ("503", r"[45]\d{2}", '{"status": "unavailable", "requestId": "$context.requestId"}'),
+]
 ACCESS_LOG_FORMAT = json.dumps(
     {
         "requestId": "$context.requestId",
@@ -246,7 +258,7 @@ class IntakeApi(pulumi.ComponentResource):
             rest_api_id=api_id,
             response_type="UNSUPPORTED_MEDIA_TYPE",
             status_code="415",
-            response_templates={JSON: '{"message": "Send the order as application/json"}'},
+            response_templates={JSON: UNSUPPORTED_TEMPLATE},
             opts=ctx.opts(self),
         )
 
@@ -275,19 +287,7 @@ class IntakeApi(pulumi.ComponentResource):
             queue_uri,
             send_role,
             send_message_template(),
-            responses=[
-                ("202", None, ACCEPTED_TEMPLATE),
-                (
-                    "500",
-                    r"4\d{2}",
-                    '{"message": "The order queue refused the order", "requestId": "$context.requestId"}',
-                ),
-                (
-                    "503",
-                    r"5\d{2}",
-                    '{"message": "The order queue is unavailable, retry", "requestId": "$context.requestId"}',
-                ),
-            ],
+            responses=POST_RESPONSES,
         )
 
         health = aws.apigateway.Resource(
@@ -313,17 +313,15 @@ class IntakeApi(pulumi.ComponentResource):
             queue_uri,
             health_role,
             HEALTH_TEMPLATE,
-            responses=[
-                ("200", None, HEALTHY_TEMPLATE),
-                ("503", r"[45]\d{2}", '{"status": "unavailable", "requestId": "$context.requestId"}'),
-            ],
+            responses=HEALTH_RESPONSES,
         )
 
         # A deployment is a snapshot: redeploy whenever the definition above changes.
         definition = {
             "model": order_model_schema(),
-            "templates": [send_message_template(), HEALTH_TEMPLATE, ACCEPTED_TEMPLATE, HEALTHY_TEMPLATE],
-            "gatewayResponses": [BAD_ORDER_TEMPLATE],
+            "requests": [send_message_template(), HEALTH_TEMPLATE, INTEGRATION_HEADERS],
+            "responses": [POST_RESPONSES, HEALTH_RESPONSES],
+            "gatewayResponses": [BAD_ORDER_TEMPLATE, UNSUPPORTED_TEMPLATE],
             "queue": args.queue_name,
         }
         deployment = aws.apigateway.Deployment(

@@ -593,3 +593,16 @@ def test_templates_drive_the_sqs_query_api() -> None:
     assert message["Attributes"]["MessageGroupId"] == "cust:42"
     assert message["Attributes"]["MessageDeduplicationId"] == "ord-2026.11.27"
     assert parse_order(message["Body"]).OrderID == "ord-2026.11.27"
+
+
+def test_response_bodies_are_json_once_filled_in() -> None:
+    from components.intake_api import HEALTH_RESPONSES, POST_RESPONSES, UNSUPPORTED_TEMPLATE
+
+    def fill(template: str) -> Any:
+        lines = [line for line in template.splitlines() if not line.startswith("#set")]
+        return json.loads("\n".join(lines).replace("$r.MessageId", "m-1").replace("$context.requestId", "r-1"))
+
+    bodies = [fill(body) for _, _, body in [*POST_RESPONSES, *HEALTH_RESPONSES]]
+    assert bodies[0] == {"status": "accepted", "messageId": "m-1", "requestId": "r-1"}
+    assert all(isinstance(body, dict) for body in bodies)
+    assert fill(UNSUPPORTED_TEMPLATE)["message"]
