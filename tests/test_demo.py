@@ -1,0 +1,67 @@
+"""The demo end to end, as `make demo` runs it, on a few hundred orders: every check passes, exit 0."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+CHECKS = {
+    "every valid order exactly once in DynamoDB",
+    "one invoice per stored order (fan-out started once)",
+    "per-customer order held",
+    "one shipment per valid order (both paths)",
+    "inventory = seeded - allocated, backorders exactly where stock ran out",
+    "sales facts: one row per order line, revenue adds up",
+    "malformed orders in the FIFO DLQ after 3 receives",
+    "malformed bulk-import objects in each fan-out DLQ",
+    "nothing lost: produced = processed + dead-lettered",
+    "every process exited cleanly",
+}
+
+
+def demo(tmp_path: Path, *args: str, timeout: float = 300) -> tuple[subprocess.CompletedProcess[str], dict]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    run = subprocess.run(
+        [sys.executable, "-m", "worker", "demo", "--out", str(tmp_path), "--plain", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    report_path = tmp_path / "report.json"
+    assert report_path.exists(), run.stdout[-3000:] + run.stderr[-3000:]
+    return run, json.loads(report_path.read_text())
+
+
+@pytest.mark.heavy
+def test_demo_with_a_few_hundred_orders_passes_every_check(tmp_path: Path) -> None:
+    args = ["--orders", "250", "--workers", "2", "--customers", "30", "--to-s3", "0.1"]
+    run, report = demo(tmp_path, *args, "--malformed", "0.03", "--duplicates", "0.05")
+    failed = [c for c in report["checks"] if not c["ok"]]
+    assert run.returncode == 0 and report["passed"], failed or run.stdout[-3000:]
+    assert {c["name"] for c in report["checks"]} >= CHECKS
+    figures = report["figures"]
+    assert figures["duplicate_sends"] > 0
+    assert figures["worker_counters"]["rejected"] >= 3 * 1  # each malformed order: 3 receives, then the DLQ
+    assert figures["latency_seconds_sent_to_stored"]["p50"] > 0
+    assert report["timeline"] and report["timeline"][-1]["processed"] > 0
+    assert "aws:sqs/queue:Queue" in report["emulated"] and "aws:ec2/vpc:Vpc" in report["aws_only"]
+    assert (tmp_path / "report.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "PASSED" in run.stdout
+
+
+@pytest.mark.heavy
+def test_demo_fails_loudly_when_the_queues_do_not_drain(tmp_path: Path) -> None:
+    run, report = demo(tmp_path, "--orders", "200", "--workers", "1", "--customers", "10", "--timeout", "1")
+    assert run.returncode == 1
+    by_name = {c["name"]: c["ok"] for c in report["checks"]}
+    assert by_name["queues drained before the timeout"] is False
+    assert "FAILED" in run.stdout

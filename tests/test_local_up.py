@@ -1,0 +1,109 @@
+"""`local up --json` as a user runs it: 100 orders sent with the AWS CLI are processed in order; Ctrl-C is clean."""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import IO, Any
+
+import boto3
+import pytest
+
+from worker.local.emulator import DUMMY_CREDENTIALS
+from worker.producer import generate_spike
+
+ROOT = Path(__file__).resolve().parent.parent
+AWS_CLI = Path(sys.executable).parent / "aws"
+
+
+def first_line(stream: IO[str], timeout: float) -> str:
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: lines.put(stream.readline()), daemon=True).start()
+    return lines.get(timeout=timeout)
+
+
+@pytest.mark.heavy
+def test_aws_cli_walkthrough_against_local_up(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "worker", "local", "up", "--json", "--workers", "2", "--out", str(tmp_path)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        info = json.loads(first_line(proc.stdout, timeout=120))  # type: ignore[arg-type]
+        assert info["orderQueueUrl"].startswith(info["endpoint"]) and info["orderQueueUrl"].endswith(".fifo")
+        assert info["resources"]["orderTableName"] and info["resources"]["fanoutQueueUrls"]
+        cli_env = {**env, **DUMMY_CREDENTIALS, "AWS_DEFAULT_REGION": info["region"]}
+
+        spike = generate_spike(100, customers=4, duplicates=0.0, malformed=0.0, seed=42)
+        sent: dict[str, list[str]] = defaultdict(list)
+        for start in range(0, 100, 10):
+            entries = [
+                {
+                    "Id": str(i),
+                    "MessageBody": m.body,
+                    "MessageGroupId": m.group_id,
+                    "MessageDeduplicationId": m.dedup_id,
+                }
+                for i, m in enumerate(spike.messages[start : start + 10])
+            ]
+            batch = tmp_path / f"batch-{start}.json"
+            batch.write_text(json.dumps(entries))
+            cli = subprocess.run(
+                [str(AWS_CLI), "--endpoint-url", info["endpoint"], "sqs", "send-message-batch",
+                 "--queue-url", info["orderQueueUrl"], "--entries", f"file://{batch}"],
+                env=cli_env, capture_output=True, text=True, timeout=60, check=False,
+            )  # fmt: skip
+            assert cli.returncode == 0, cli.stderr
+            assert len(json.loads(cli.stdout)["Successful"]) == 10
+            for m in spike.messages[start : start + 10]:
+                sent[m.group_id].append(m.order_id)
+
+        ddb = boto3.client("dynamodb", endpoint_url=info["endpoint"], region_name=info["region"], **_creds())
+        items: list[dict[str, Any]] = []
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            items = ddb.scan(TableName=info["resources"]["orderTableName"], ConsistentRead=True)["Items"]
+            if len(items) >= 100:
+                break
+            time.sleep(0.5)
+        assert len(items) == 100
+        processed: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for item in items:
+            processed[item["CustomerID"]["S"]].append(item)
+        assert set(processed) == set(sent)
+        for customer, orders in processed.items():
+            by_time = [i["OrderID"]["S"] for i in sorted(orders, key=lambda i: i["ProcessedAt"]["S"])]
+            by_seq = [i["OrderID"]["S"] for i in sorted(orders, key=lambda i: int(i["SequenceNumber"]["S"]))]
+            assert by_time == by_seq == sent[customer], f"{customer}: processed out of order"
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            _, err = proc.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+            raise
+    assert proc.returncode == 0, err[-2000:]
+    assert "all clean" in err
+    for log in ("worker-1.log", "worker-2.log"):
+        assert '"worker stopped"' in (tmp_path / "logs" / log).read_text()
+
+
+def _creds() -> dict[str, str]:
+    return {
+        "aws_access_key_id": DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        "aws_secret_access_key": DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+    }
