@@ -11,6 +11,7 @@ import base64
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
 import zipfile
@@ -22,6 +23,7 @@ import pytest
 
 from components.worker_fleet import PLAYBOOK, artifact_files
 from offline.graph import ROOT, run_program
+from worker.local.imds_stub import running_imds
 
 BIN = Path(sys.executable).parent
 CONFIG = {"orders:primaryRegion": "eu-west-1", "orders:failoverRegion": "eu-central-1"}
@@ -174,8 +176,10 @@ def test_second_run_changes_nothing(sandbox: Sandbox) -> None:
 
 def test_worker_package_and_dependencies_are_installed(sandbox: Sandbox) -> None:
     app = sandbox.root / "opt/orders-worker/app"
-    for name, path in artifact_files():
-        assert (app / name).read_bytes() == path.read_bytes(), name
+    shipped = [p.relative_to(sandbox.artifact) for p in (sandbox.artifact / "worker").rglob("*") if p.is_file()]
+    assert len(shipped) > 10
+    for name in shipped:
+        assert (app / name).read_bytes() == (sandbox.artifact / name).read_bytes(), name
     python = sandbox.root / "opt/orders-worker/venv/bin/python"
     probe = subprocess.run([str(python), "-c", f"import {PROBE}; print({PROBE}.VALUE)"], capture_output=True, text=True)
     assert probe.stdout.strip() == "42", probe.stderr
@@ -258,3 +262,36 @@ def test_missing_stack_values_fail_with_a_clear_message(sandbox: Sandbox, tmp_pa
     assert run.rc != 0
     assert "orders_worker_table" in run.output
     assert not (tmp_path / "root").exists(), "nothing is written before the variables are checked"
+
+
+def precheck(
+    sandbox: Sandbox, imds_url: str, *, hook: str = "orders-test-workers-drain"
+) -> subprocess.CompletedProcess[str]:
+    """Run the installed ExecStartPre exactly as the unit does, with the unit's environment file values."""
+    unit = (sandbox.root / "etc/systemd/system/orders-worker.service").read_text()
+    [command] = [line.split("=", 1)[1] for line in unit.splitlines() if line.startswith("ExecStartPre=")]
+    env = {"PATH": "/usr/bin:/bin", "ORDERS_IMDS_URL": imds_url, "ORDERS_LIFECYCLE_HOOK": hook}
+    return subprocess.run(command.split(), env=env, capture_output=True, text=True, timeout=30)
+
+
+def test_start_check_keeps_a_leaving_instance_from_restarting_the_worker(sandbox: Sandbox) -> None:
+    with running_imds() as imds:
+        assert precheck(sandbox, imds.url).returncode == 0  # InService, no Spot notice
+        imds.set_lifecycle_state("Terminated")
+        refused = precheck(sandbox, imds.url)
+        assert refused.returncode == 1 and "lifecycle state is Terminated" in refused.stderr
+        assert precheck(sandbox, imds.url, hook="").returncode == 0  # no hook configured: state not watched
+        imds.set_lifecycle_state("InService")
+        imds.interrupt()
+        refused = precheck(sandbox, imds.url)
+        assert refused.returncode == 1 and "Spot interruption scheduled" in refused.stderr
+        assert all(method == "PUT" for method, path, _ in imds.log if path == "/latest/api/token")
+        assert not [entry for entry in imds.log if entry[2] == 401], "metadata read without an IMDSv2 token"
+
+
+def test_start_check_fails_open_when_metadata_is_unreachable(sandbox: Sandbox) -> None:
+    with socket.socket() as s:  # a free port with nothing listening
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    result = precheck(sandbox, f"http://127.0.0.1:{port}")
+    assert result.returncode == 0 and "starting the worker anyway" in result.stderr
