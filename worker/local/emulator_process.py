@@ -70,14 +70,17 @@ def emulator_process(region: str = DEFAULT_REGION, *, export_env: bool = True) -
 
 
 def serve(port: int, region: str) -> None:
-    """Child side: serve until SIGTERM/SIGINT."""
+    """Child side: serve until SIGTERM/SIGINT, or until the parent process is gone."""
     from worker.local.emulator import running_emulator
 
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
+    parent = os.getppid()
     with running_emulator(port=port, region=region, export_env=False):
-        stop.wait()
+        while not stop.wait(1.0):
+            if os.getppid() != parent:  # the parent died without stopping us (SIGKILL): do not linger
+                break
 
 
 if __name__ == "__main__":
