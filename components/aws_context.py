@@ -25,8 +25,12 @@ class AwsContext:
 
     @staticmethod
     def create(project: str, stack: str, name: str, region: str) -> AwsContext:
-        """Build an explicit provider for `region`; resources never use the ambient default provider."""
-        provider = aws.Provider(name, region=region)
+        """Build an explicit provider for `region`; resources never use the ambient default provider.
+
+        Default tags name the project and stack on every taggable resource, for cost allocation and for
+        the policy pack's required-tags rule (Auto Scaling groups need their own propagated tags).
+        """
+        provider = aws.Provider(name, region=region, default_tags={"tags": {"project": project, "stack": stack}})
         invoke = pulumi.InvokeOutputOptions(provider=provider)
         return AwsContext(
             project=project,
