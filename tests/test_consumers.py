@@ -386,3 +386,25 @@ def test_lambda_adapter_reports_only_the_failed_records(
     assert [row[0] for row in state["shipments"]] == ["L-1", "L-2"]
     assert dict(state["inventory"])["SKU-00004"] == 8
     lambda_handlers._consumers["shipping"].close()
+
+
+def test_fact_insert_is_a_valid_data_api_request_and_binds_every_placeholder() -> None:
+    """The SQL that runs on PostgreSQL above is what the Data API gets: every `:name` bound, as strings."""
+    import botocore.session
+    from botocore.validate import ParamValidator
+
+    from worker.consumers.analytics import fact_insert
+    from worker.consumers.sql import _PLACEHOLDER
+
+    sql, params = fact_insert(invoice("D-1", [("SKU-00001", 2, "10.00"), ("SKU-00002", 1, "0.99")]))
+    assert set(_PLACEHOLDER.findall(sql)) == set(params)
+    assert all(isinstance(v, str) and v for v in params.values())
+    request = {
+        "Sql": sql,
+        "WorkgroupName": "orders-dev-sales",
+        "Database": "sales",
+        "Parameters": [{"name": k, "value": v} for k, v in params.items()],
+    }
+    model = botocore.session.get_session().get_service_model("redshift-data")
+    report = ParamValidator().validate(request, model.operation_model("ExecuteStatement").input_shape)
+    assert not report.has_errors(), report.generate_report()
