@@ -499,7 +499,11 @@ class WorkerFleet(pulumi.ComponentResource):
             "GroupPendingInstances",
             "GroupTerminatingInstances",
         ]
-        group_tags: Any = [{"key": k, "value": v, "propagate_at_launch": True} for k, v in tags.items()]
+        # Provider default tags do not reach a group's own tags (or, through them, its instances): name them here.
+        group_tags: Any = [
+            {"key": k, "value": v, "propagate_at_launch": True}
+            for k, v in {**tags, "project": ctx.project, "stack": ctx.stack}.items()
+        ]
         self.group = aws.autoscaling.Group(
             name,
             name=self.asg_name,

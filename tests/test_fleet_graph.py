@@ -331,6 +331,10 @@ def test_policy_pack_reports_no_mandatory_violation_on_the_full_stack(graph: Gra
     assert mandatory(diagnostics) == []
     fleet_rules = {"asg-spot-only", "launch-template-imdsv2", "ec2-no-public-ip"}
     assert not [d for d in diagnostics if d.cannot_run and d.policy in fleet_rules]
+    # Not even an advisory on this tier's resources.
+    components = [*graph.of_type("orders:fleet:WorkerFleet"), *graph.of_type("orders:network:Network")]
+    ours = {r.urn for c in components for r in graph.children(c)}
+    assert [(d.policy, d.message) for d in diagnostics if d.urn in ours] == []
 
 
 def test_wheelhouse_ships_in_the_artifact_and_installs_offline(tmp_path: Path) -> None:
@@ -383,3 +387,8 @@ def test_tier_resource_counts(graph: Graph, nat_graph: Graph) -> None:
     assert children(nat_graph, "orders:network:Network") == 26
     assert children(graph, "orders:fleet:WorkerFleet") == 15
     assert len([r for r in graph.of_type("aws:cloudwatch/metricAlarm:MetricAlarm") if r.name == "workers-cpu"]) == 1
+
+
+def test_group_carries_the_stack_tags_to_its_instances(graph: Graph) -> None:
+    tags = {t["key"]: (t["value"], t["propagateAtLaunch"]) for t in graph.one(ASG, "workers").inputs["tags"]}
+    assert tags["project"] == ("orders", True) and tags["stack"] == ("test", True)
