@@ -107,8 +107,9 @@ def generate_spike(
 ) -> Spike:
     """`orders` valid orders over `customers` customers, plus duplicate resends and malformed bodies.
 
-    A duplicate follows its original directly (a client retry); malformed bodies are extra messages
-    with their own OrderIDs. Everything is a function of the arguments only.
+    A duplicate follows its original directly (a client retry), drawn with probability `duplicates`;
+    malformed bodies are extra messages with their own OrderIDs, exactly floor(orders * malformed) of
+    them, spread evenly. Everything is a function of the arguments only.
     """
     if orders < 0 or customers < 1 or skus < 1 or not 0 <= duplicates <= 1 or not 0 <= malformed <= 1:
         raise ValueError("orders >= 0, customers >= 1, skus >= 1, and shares between 0 and 1 are required")
@@ -139,7 +140,7 @@ def generate_spike(
         if rng.random() < duplicates:
             spike.messages.append(Outgoing(body, customer, order.OrderID, "duplicate", order.OrderID, index))
             index += 1
-        if rng.random() < malformed:
+        if int((i + 1) * malformed) > int(i * malformed):  # evenly spread: exactly floor(orders * share)
             bad_id = f"{tag}-BAD-{n_malformed:05d}"
             bad = order.model_copy(update={"OrderID": bad_id})
             spike.messages.append(

@@ -18,6 +18,7 @@ import statistics
 import threading
 import time
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -122,12 +123,12 @@ class Probe:
             return 0
         return int(row[0]) if row else 0
 
-    def sample(self, t: float, produced: int) -> Sample:
+    def sample(self, t: float, produced: Callable[[], int]) -> Sample:
         depth = {name: self.depth(url) for name, url in self.queues.items()}
         processed = int(self.ddb.describe_table(TableName=self.stack.exports["orderTableName"])["Table"]["ItemCount"])
         return Sample(
             t=t,
-            produced=produced,
+            produced=produced(),  # read last: the other probes take a while under load
             processed=processed,
             shipped=self.count(self.pg, "SELECT count(*) FROM shipments"),
             analysed=self.count(self.wh, "SELECT count(DISTINCT order_id) FROM sales_fact"),
@@ -514,7 +515,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
 
         with Live(console=console, refresh_per_second=2, transient=False) if live_on else _NoLive() as live:
             while True:
-                samples.append(probe.sample(time.monotonic() - t0, progress.produced))
+                samples.append(probe.sample(time.monotonic() - t0, lambda: progress.produced))
                 s = samples[-1]
                 if live_on:
                     live.update(view())
