@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from components.config import ConfigError
+from components.network import public_subnet_cidr, subnet_cidrs
 from components.worker_fleet import METRIC_NAMESPACE, artifact_files, content_digest
 from offline.graph import ROOT, UNKNOWN, Graph, Resource, run_program
 from offline.mocks import ACCOUNT_ID
@@ -392,3 +393,27 @@ def test_tier_resource_counts(graph: Graph, nat_graph: Graph) -> None:
 def test_group_carries_the_stack_tags_to_its_instances(graph: Graph) -> None:
     tags = {t["key"]: (t["value"], t["propagateAtLaunch"]) for t in graph.one(ASG, "workers").inputs["tags"]}
     assert tags["project"] == ("orders", True) and tags["stack"] == ("test", True)
+
+
+def test_group_waits_for_what_a_booting_instance_needs(graph: Graph) -> None:
+    """Instances launch as soon as the group exists: their permissions and the artifact must already be there."""
+    deps = set(graph.one(ASG, "workers").dependencies)
+    for type_, name in [
+        ("aws:iam/rolePolicy:RolePolicy", "workers-instance"),
+        ("aws:iam/rolePolicyAttachment:RolePolicyAttachment", "workers-ssm"),
+        ("aws:s3/bucketObjectv2:BucketObjectv2", "workers-artifact"),
+        ("aws:cloudwatch/logGroup:LogGroup", "workers-logs"),
+    ]:
+        assert graph.one(type_, name).urn in deps, name
+
+
+def test_user_data_fits_the_ec2_limit(graph: Graph) -> None:
+    assert len(graph.one(TEMPLATE, "workers").inputs["userData"]) < 16 * 1024  # base64-encoded limit
+
+
+def test_subnet_ranges_are_carved_in_sixteenths_with_the_last_kept_for_nat() -> None:
+    assert subnet_cidrs("10.20.0.0/16", 3) == ["10.20.0.0/20", "10.20.16.0/20", "10.20.32.0/20"]
+    assert public_subnet_cidr("10.20.0.0/16") == "10.20.240.0/20"
+    assert subnet_cidrs("192.168.4.0/24", 2) == ["192.168.4.0/28", "192.168.4.16/28"]
+    with pytest.raises(ValueError, match="at most 15"):
+        subnet_cidrs("10.20.0.0/16", 16)
