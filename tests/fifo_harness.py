@@ -62,7 +62,9 @@ def provision(visibility: int = 60, *, versioned_bucket: bool = False) -> Resour
         Attributes={
             "FifoQueue": "true",
             "VisibilityTimeout": str(visibility),
-            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": topology.MAX_RECEIVE_COUNT}),
+            "RedrivePolicy": json.dumps(
+                {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": topology.MAX_RECEIVE_COUNT}
+            ),
         },
     )["QueueUrl"]
     table = topology.physical_name("orders", stack, topology.ORDER_TABLE)
@@ -121,7 +123,12 @@ def send(queue_url: str, messages: Iterable[Sent], sqs: Any = None) -> None:
             resp = sqs.send_message_batch(
                 QueueUrl=queue_url,
                 Entries=[
-                    {"Id": str(i), "MessageBody": s.body, "MessageGroupId": s.group, "MessageDeduplicationId": s.dedup_id}
+                    {
+                        "Id": str(i),
+                        "MessageBody": s.body,
+                        "MessageGroupId": s.group,
+                        "MessageDeduplicationId": s.dedup_id,
+                    }
                     for i, s in enumerate(batch)
                 ],
             )
@@ -185,7 +192,12 @@ def assert_exactly_once_in_order(table: str, sent: list[Sent]) -> list[dict[str,
         want[s.group].append(s.order_id)
     for group, group_items in by_group.items():
         group_items.sort(key=lambda i: i["ProcessedAt"])
-        assert [i[topology.TABLE_KEY] for i in group_items] == want[group], f"group {group} out of order"
+        got = [i[topology.TABLE_KEY] for i in group_items]
+        assert got == want[group], f"group {group} out of order: " + ", ".join(
+            f"{i[topology.TABLE_KEY]}@{i['ProcessedAt'][11:]}"
+            for i in group_items
+            if got.index(i[topology.TABLE_KEY]) != want[group].index(i[topology.TABLE_KEY])
+        )
         seqs = [int(i["SequenceNumber"]) for i in group_items]
         assert seqs == sorted(seqs), f"group {group}: SequenceNumbers not increasing in processing order"
     return items
@@ -193,7 +205,9 @@ def assert_exactly_once_in_order(table: str, sent: list[Sent]) -> list[dict[str,
 
 def invoice_count(bucket: str, prefix: str = topology.INVOICE_PREFIX) -> int:
     s3 = boto3.client("s3")
-    return sum(page.get("KeyCount", 0) for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix))
+    return sum(
+        page.get("KeyCount", 0) for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+    )
 
 
 def queue_counts(queue_url: str) -> tuple[int, int]:

@@ -1,12 +1,15 @@
 """Message groups run concurrently; the messages of one group run strictly one after another.
 
 A received batch is split into per-group runs, and each run is one task on a thread pool. Within a
-run, a message starts only after the one before it is stored (or proven stored). When a message
-cannot be processed (invalid), it and every later message of its group in the batch are released
-together so the group comes back in order. Transient errors (an unreachable table or bucket) are
-waited out with backoff while the heartbeat keeps the run invisible, so they never count as receives
-toward the DLQ. On drain, runs finish the message in hand, release the rest, and at the deadline
-release even that.
+run, a message starts only after the one before it is stored (or proven stored). When a message fails
+(an unexpected error, or the drain deadline while it waits out an outage), it and every later message
+of its group in the batch are released together (visibility 0), so the group comes back in order.
+An invalid order is different: it can never succeed, so it is released alone toward the DLQ (3rd
+receive) and the run goes on; releasing its successors with it would add a receive to each of them
+every time and send valid orders to the DLQ with it. Transient errors (an unreachable table or bucket)
+are waited out with backoff while the heartbeat keeps the run invisible, so they never count as
+receives toward the DLQ. On drain, runs finish the message in hand, release the rest, and at the
+deadline release even that.
 """
 
 from __future__ import annotations
@@ -102,15 +105,24 @@ class GroupRunner:
             if (self._draining.is_set() and index > 0) or self._abandon.is_set():
                 self._inflight.release(run[index:], why="drain")
                 return
-            result = self._attempt(message)
+            try:
+                result = self._attempt(message)
+            except Exception:  # a bug, not the input: stop the group here, let SQS count it toward the DLQ
+                log.exception("unexpected error; releasing the rest of the group", extra=message.log_fields())
+                self._inflight.release(run[index:], why="unexpected error")
+                return
             if result is None:  # abandoned at the deadline while waiting out an outage
                 self._inflight.release(run[index:], why="drain deadline")
                 return
             if result.outcome is None:
+                # Deterministically invalid: it can never succeed, so it does not hold its group. It is
+                # released alone and reaches the DLQ on its 3rd receive. Releasing the later messages with
+                # it would add a receive to each of them every time and drag valid orders to the DLQ too.
                 self._reject(message, result.reason)
-                self._inflight.release(run[index:], why="invalid message; later messages of its group follow it")
-                return
+                self._inflight.release([message], why="invalid order; left for the DLQ")
+                continue
             if result.outcome is Outcome.WRITTEN:
+                log.debug("stored", extra=message.log_fields())
                 self._counters.add("processed")
             else:
                 self._counters.add("duplicates")

@@ -117,6 +117,6 @@ class InFlight:
         return extended
 
     def run_heartbeat(self, stop: threading.Event) -> None:
-        interval = max(1.0, self.visibility / 4)
+        interval = max(1.0, self.visibility / 6)  # three beats before a message could expire
         while not stop.wait(interval):
             self.heartbeat_once()

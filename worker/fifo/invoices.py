@@ -1,8 +1,9 @@
 """The invoice in S3 (`<prefix><OrderID>.json`, `Invoice.to_json()`): its creation starts the fan-out.
 
-The invoice is built from what the table stored (ProcessedAt, SequenceNumber), so a retry writes the
-same bytes. After a redelivery the worker only checks the invoice exists (HEAD) and writes it if the
-crash happened between the table write and the invoice, so the fan-out normally sees one object.
+The put is conditional (`If-None-Match: *`), so the object is created once even when a put is retried
+after a lost response or repeated after a redelivery: S3 answers 412 and nothing new fans out. The
+invoice is built from what the table stored (ProcessedAt, SequenceNumber), so every attempt carries the
+same bytes.
 """
 
 from __future__ import annotations
@@ -23,21 +24,18 @@ class InvoiceWriter:
     def key(self, order_id: str) -> str:
         return f"{self._prefix}{order_id}.json"
 
-    def put(self, invoice: Invoice) -> None:
-        self._s3.put_object(
-            Bucket=self._bucket,
-            Key=self.key(invoice.Order.OrderID),
-            Body=invoice.to_json().encode(),
-            ContentType="application/json",
-        )
-
-    def ensure(self, invoice: Invoice) -> bool:
-        """Write the invoice unless it exists; True if it had to be written."""
+    def put(self, invoice: Invoice) -> bool:
+        """Create the invoice unless it exists; True if this call created it."""
         try:
-            self._s3.head_object(Bucket=self._bucket, Key=self.key(invoice.Order.OrderID))
-            return False
+            self._s3.put_object(
+                Bucket=self._bucket,
+                Key=self.key(invoice.Order.OrderID),
+                Body=invoice.to_json().encode(),
+                ContentType="application/json",
+                IfNoneMatch="*",
+            )
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") not in {"404", "NoSuchKey", "NotFound"}:
-                raise
-        self.put(invoice)
+            if exc.response.get("Error", {}).get("Code") == "PreconditionFailed":
+                return False
+            raise  # incl. 409 ConditionalRequestConflict (a concurrent put): retried by the caller
         return True

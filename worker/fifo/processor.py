@@ -33,8 +33,7 @@ class OrderProcessor:
         invoice = Invoice(
             Order=order, ProcessedAt=stored.processed_at, SequenceNumber=stored.sequence_number, Region=self._region
         )
-        if stored.outcome is Outcome.WRITTEN:
+        if stored.outcome is not Outcome.DUPLICATE:
+            # after a redelivery the crash may have come before the invoice; the put is conditional
             self._invoices.put(invoice)
-        elif stored.outcome is Outcome.REDELIVERY:
-            self._invoices.ensure(invoice)  # the crash may have come before the invoice
         return Result(stored.outcome)

@@ -112,6 +112,7 @@ class FifoWorker:
                 )
             except (BotoCoreError, ClientError) as exc:
                 inflight.admit(reserved, [])
+                self._last_activity = time.monotonic()  # failing is not idle: an outage never ends a batch run
                 self.counters.add("receive_errors")
                 log.warning("receive failed; backing off", extra={"error": str(exc), "sleep": round(delay, 2)})
                 self._receiving_stop.wait(delay * random.uniform(0.5, 1.0))
@@ -127,6 +128,7 @@ class FifoWorker:
                 continue
             self._last_activity = time.monotonic()
             self.counters.add("received", len(messages))
+            log.debug("received", extra={"messages": [m.log_fields() for m in messages]})
             if self._receiving_stop.is_set():
                 inflight.release(messages, why="received after the drain began")
                 break

@@ -42,7 +42,9 @@ def patch_moto_sqs() -> None:
     changes of one queue are serialized: moto runs them unlocked, so two receivers can get the same
     message, a deleted message can stay "pending" and block its group forever, and a send racing a
     delete can be dropped. A long poll that finds only blocked groups sleeps until the queue changes
-    (moto's wait returns at once whenever any message is visible, so idle receivers spin). FIFO
+    (moto's wait returns at once whenever any message is visible, so idle receivers spin). In-flight
+    messages whose visibility expired stop blocking their group before the scan, so an expired batch is
+    redelivered in order (moto delivers its last message first). FIFO
     messages get a growing `SequenceNumber` as in AWS (moto draws 20 random digits, and none at all
     with content-based deduplication), so the order of processing can be checked from the table.
     Idempotent; refuses to run against a moto it was not written for.
@@ -134,6 +136,10 @@ def patch_moto_sqs() -> None:
         while True:
             with mutex(queue):
                 seen = generation(queue)
+                # moto unblocks a group only when the *last* of its expired in-flight messages is scanned,
+                # and then delivers that one first; AWS redelivers an expired batch in order.
+                for expired in [m for m in queue.pending_messages if m.visible]:
+                    queue.pending_messages.discard(expired)
                 result = original_receive(self, queue_name, count, 0, visibility_timeout, message_attribute_names)
             left = end - time.monotonic()
             if result or left <= 0:

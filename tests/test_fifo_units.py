@@ -1,0 +1,312 @@
+"""FIFO worker parts against the emulator over HTTP: settings, the exactly-once write, invoices, the
+heartbeat, the IMDSv2 watch, metrics, and the local launcher's moto patch."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+
+from tests.fifo_harness import Resources, order_body, provision
+from worker.fifo import cli
+from worker.fifo.aws import make_clients
+from worker.fifo.inflight import InFlight
+from worker.fifo.interruption import Imds, InterruptionWatch
+from worker.fifo.invoices import InvoiceWriter
+from worker.fifo.messages import Received, split_by_group
+from worker.fifo.runner import FifoWorker
+from worker.fifo.settings import SettingsError, load
+from worker.fifo.store import OrderStore, Outcome
+from worker.fifo.telemetry import Counters
+from worker.local.emulator import Emulator, patch_moto_sqs, running_emulator
+from worker.local.imds_stub import running_imds
+from worker.model import parse_invoice, parse_order
+
+BASE_ENV = {
+    "ORDERS_QUEUE_URL": "http://127.0.0.1:1/123456789012/orders-dev-orders.fifo",
+    "ORDERS_TABLE": "t",
+    "ORDERS_BUCKET": "b",
+    "AWS_REGION": "us-east-1",
+}
+
+
+@pytest.fixture(scope="module")
+def emulator() -> Iterator[Emulator]:
+    with running_emulator() as emu:
+        yield emu
+
+
+@pytest.fixture()
+def res(emulator: Emulator) -> Resources:
+    return provision()
+
+
+def msg(
+    body: str, *, mid: str = "m-1", seq: str = "00000000000000000001", group: str = "g", handle: str = "h"
+) -> Received:
+    return Received(mid, handle, body, group, seq, 1, time.time())
+
+
+# settings -----------------------------------------------------------------------------------------
+
+
+def test_settings_flags_win_over_environment_and_defaults_apply() -> None:
+    s = load(["--receivers", "2", "--table", "flagged"], {**BASE_ENV, "ORDERS_RECEIVERS": "7"})
+    assert (s.receivers, s.table, s.bucket) == (2, "flagged", "b")
+    assert (s.invoice_prefix, s.drain_seconds, s.imds_url, s.wait_seconds, s.batch_size) == (
+        "invoices/",
+        90.0,
+        "http://169.254.169.254",
+        20,
+        10,
+    )
+
+
+@pytest.mark.parametrize(
+    ("env", "needle"),
+    [
+        ({k: v for k, v in BASE_ENV.items() if k != "ORDERS_QUEUE_URL"}, "ORDERS_QUEUE_URL is required"),
+        ({**BASE_ENV, "ORDERS_QUEUE_URL": "http://x/1/std"}, "FIFO"),
+        ({**BASE_ENV, "ORDERS_DRAIN_SECONDS": "soon"}, "ORDERS_DRAIN_SECONDS: not a number"),
+        ({**BASE_ENV, "ORDERS_RECEIVERS": "0"}, "ORDERS_RECEIVERS: must be >= 1"),
+        ({**BASE_ENV, "ORDERS_ASG_NAME": "asg"}, "set together"),
+        ({**BASE_ENV, "ORDERS_RETRY_MODE": "legacy-ish"}, "standard or adaptive"),
+    ],
+)
+def test_settings_errors_name_the_key(env: dict[str, str], needle: str) -> None:
+    with pytest.raises(SettingsError, match=needle):
+        load([], env)
+
+
+def test_cli_reports_bad_settings_and_exits_2(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for key in [*BASE_ENV, "AWS_DEFAULT_REGION"]:
+        monkeypatch.delenv(key, raising=False)
+    assert cli.main([]) == 2
+    assert "ORDERS_QUEUE_URL is required" in capsys.readouterr().err
+
+
+def test_split_by_group_keeps_each_groups_order() -> None:
+    ms = [msg("", mid=str(i), group=g) for i, g in enumerate("abacba")]
+    assert [[m.message_id for m in run] for run in split_by_group(ms)] == [["0", "2", "5"], ["1", "4"], ["3"]]
+
+
+# the exactly-once write and the invoice ----------------------------------------------------------
+
+
+def test_conditional_write_recognises_redelivery_and_never_overwrites(res: Resources) -> None:
+    ddb = boto3.client("dynamodb")
+    store = OrderStore(ddb, res.table)
+    order = parse_order(order_body("ord-1", "cust-1"))
+    first = msg(order.to_json(), mid="m-1", seq="00000000000000000005")
+    written = store.record(order, first)
+    again = store.record(order, first)
+    other = store.record(order, msg(order.to_json(), mid="m-2", seq="00000000000000000009"))
+    older = store.record(order, msg(order.to_json(), mid="m-0", seq="00000000000000000001"))
+    assert [r.outcome for r in (written, again, other, older)] == [
+        Outcome.WRITTEN,
+        Outcome.REDELIVERY,
+        Outcome.DUPLICATE,
+        Outcome.DUPLICATE,
+    ]
+    # every later answer reports the stored write: ProcessedAt and SequenceNumber of the first
+    assert {(r.processed_at, r.sequence_number) for r in (written, again, other, older)} == {
+        (written.processed_at, "00000000000000000005")
+    }
+    item = ddb.get_item(TableName=res.table, Key={"OrderID": {"S": "ord-1"}})["Item"]
+    assert item["MessageId"]["S"] == "m-1" and item["SequenceNumber"]["S"] == "00000000000000000005"
+    assert item["MessageGroupId"]["S"] == "g" and item["Total"]["N"] == str(order.Total)
+
+
+def test_invoice_is_the_models_json_and_is_created_once(res: Resources) -> None:
+    from worker.model import Invoice
+
+    s3 = boto3.client("s3")
+    writer = InvoiceWriter(s3, res.bucket, "invoices/")
+    order = parse_order(order_body("ord-9", "cust-9", 4))
+    invoice = Invoice(Order=order, ProcessedAt=order.CreatedAt, SequenceNumber="7", Region="us-east-1")
+    assert writer.put(invoice) is True
+    assert writer.put(invoice.model_copy(update={"SequenceNumber": "8"})) is False  # If-None-Match: *
+    body = s3.get_object(Bucket=res.bucket, Key="invoices/ord-9.json")["Body"].read()
+    assert body.decode() == invoice.to_json() and parse_invoice(body) == invoice
+
+
+# heartbeat --------------------------------------------------------------------------------------
+
+
+def test_heartbeat_keeps_a_slow_message_invisible(emulator: Emulator) -> None:
+    res = provision(visibility=2)
+    sqs = boto3.client("sqs")
+    sqs.send_message(QueueUrl=res.queue_url, MessageBody="x", MessageGroupId="g", MessageDeduplicationId="d1")
+    raw = sqs.receive_message(QueueUrl=res.queue_url, MessageSystemAttributeNames=["All"])["Messages"][0]
+    counters = Counters("q")
+    inflight = InFlight(sqs, res.queue_url, visibility=2, capacity=10, counters=counters)
+    inflight.admit(0, [Received.from_sqs(raw, received_at=time.time(), visibility=2)])
+    deadline = time.time() + 4.5  # more than twice the visibility timeout
+    while time.time() < deadline:
+        inflight.heartbeat_once()
+        assert not sqs.receive_message(QueueUrl=res.queue_url).get("Messages"), "message reappeared while held"
+        time.sleep(0.5)
+    assert counters.get("heartbeats") >= 2
+    inflight.release(inflight.held(), why="test")  # visibility 0: back at once
+    again = sqs.receive_message(QueueUrl=res.queue_url, MessageSystemAttributeNames=["All"])["Messages"]
+    assert again[0]["MessageId"] == raw["MessageId"] and again[0]["Attributes"]["ApproximateReceiveCount"] == "2"
+
+
+# IMDSv2 -----------------------------------------------------------------------------------------
+
+
+def test_imds_client_fetches_a_token_first_and_renews_it_on_401() -> None:
+    with running_imds() as stub:
+        imds = Imds(stub.url)
+        assert imds.get("spot/instance-action") is None  # 404 until a notice
+        assert stub.log[0] == ("PUT", "/latest/api/token", 200)
+        stub.token = "rotated"
+        assert imds.get("instance-id") == stub.instance_id
+        assert [entry[2] for entry in stub.log[-3:]] == [401, 200, 200]
+
+
+def test_interruption_watch_sees_spot_rebalance_and_lifecycle() -> None:
+    with running_imds() as stub:
+        reasons: list[str] = []
+        rebalances: list[bool] = []
+        watch = InterruptionWatch(Imds(stub.url), 0.1, reasons.append, lambda: rebalances.append(True), True)
+        assert watch.check_once() is None
+        stub.recommend_rebalance()
+        assert watch.check_once() is None and watch.check_once() is None and rebalances == [True]
+        stub.set_lifecycle_state("Terminated")
+        assert watch.check_once() == "lifecycle-terminated"
+        stub.set_lifecycle_state("InService")
+        stub.interrupt()
+        stop = threading.Event()
+        watch.run(stop)  # returns after reporting
+        assert reasons == ["spot-interruption"]
+
+
+def test_lifecycle_action_is_completed_with_continue(emulator: Emulator) -> None:
+    """moto does not implement CompleteLifecycleAction, so the request is checked against the service
+    model with botocore's Stubber; everything else in this path is real (IMDS stand-in, settings)."""
+    with running_imds() as stub:
+        env = {
+            **BASE_ENV,
+            **emulator.env(),
+            "ORDERS_IMDS_URL": stub.url,
+            "ORDERS_ASG_NAME": "asg-1",
+            "ORDERS_LIFECYCLE_HOOK": "drain",
+        }
+        settings = load([], env)
+        worker = FifoWorker(settings, make_clients(settings))
+        with Stubber(worker.clients.autoscaling) as stubber:
+            stubber.add_response(
+                "complete_lifecycle_action",
+                {},
+                {
+                    "LifecycleHookName": "drain",
+                    "AutoScalingGroupName": "asg-1",
+                    "LifecycleActionResult": "CONTINUE",
+                    "InstanceId": stub.instance_id,
+                },
+            )
+            worker._complete_lifecycle_action(watch=object())  # type: ignore[arg-type]
+            stubber.assert_no_pending_responses()
+
+
+# metrics ----------------------------------------------------------------------------------------
+
+
+def test_counters_flush_as_embedded_metric_format(capsys: pytest.CaptureFixture[str]) -> None:
+    counters = Counters("orders.fifo")
+    counters.add("processed", 3)
+    counters.add("duplicates")
+    counters.flush()
+    line = json.loads([ln for ln in capsys.readouterr().out.splitlines() if ln.startswith('{"_aws"')][-1])
+    assert line["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "Orders"
+    assert line["Processed"] == [3.0] and line["Duplicates"] == [1.0] and line["Queue"] == "orders.fifo"
+    counters.flush()  # deltas: the second flush reports zero
+    line = json.loads([ln for ln in capsys.readouterr().out.splitlines() if ln.startswith('{"_aws"')][-1])
+    assert line["Processed"] == [0.0] and counters.totals()["processed"] == 3
+
+
+# the launcher's moto patch ----------------------------------------------------------------------
+
+
+def test_moto_patch_still_applies_to_the_pinned_moto() -> None:
+    import moto
+    from moto.sqs import models
+
+    patch_moto_sqs()
+    patch_moto_sqs()  # idempotent
+    assert getattr(models, "_orders_patched", False) and moto.__version__ == "5.2.5"
+
+
+def test_patched_emulator_numbers_fifo_messages_in_send_order_and_delivers_each_once(emulator: Emulator) -> None:
+    """Unpatched moto draws random SequenceNumbers and, with concurrent receivers, can hand one message
+    to two of them; AWS does neither. The launcher's patch restores both, which this checks."""
+    res = provision()
+    sqs = boto3.client("sqs")
+    for b in range(20):
+        sqs.send_message_batch(
+            QueueUrl=res.queue_url,
+            Entries=[
+                {
+                    "Id": str(i),
+                    "MessageBody": f"{b}-{i}",
+                    "MessageGroupId": f"g{i}",
+                    "MessageDeduplicationId": f"{b}-{i}",
+                }
+                for i in range(10)
+            ],
+        )
+    seen: list[tuple[str, str, str]] = []
+    lock = threading.Lock()
+
+    def consume() -> None:
+        client = boto3.client("sqs")
+        empty = 0
+        while empty < 2:
+            got = client.receive_message(
+                QueueUrl=res.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1, MessageSystemAttributeNames=["All"]
+            ).get("Messages", [])
+            if not got:
+                empty += 1
+                continue
+            with lock:
+                seen.extend(
+                    (m["MessageId"], m["Attributes"]["MessageGroupId"], m["Attributes"]["SequenceNumber"]) for m in got
+                )
+            client.delete_message_batch(
+                QueueUrl=res.queue_url,
+                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(got)],
+            )
+
+    with ThreadPoolExecutor(6) as pool:
+        for f in [pool.submit(consume) for _ in range(6)]:
+            f.result()
+    assert len(seen) == 200 and len({m for m, _, _ in seen}) == 200
+    for group in {g for _, g, _ in seen}:
+        seqs = [int(s) for _, g, s in seen if g == group]
+        assert seqs == sorted(seqs) and len(set(seqs)) == 20, group
+
+
+def test_patched_emulator_redelivers_an_expired_batch_in_order(emulator: Emulator) -> None:
+    """Unpatched moto redelivers the *last* message of an expired same-group batch first (found when a
+    lost ReceiveMessage response during an outage reordered a group); AWS keeps the group's order."""
+    res = provision()
+    sqs = boto3.client("sqs")
+    send_ids = [f"m{i}" for i in range(5)]
+    sqs.send_message_batch(
+        QueueUrl=res.queue_url,
+        Entries=[{"Id": i, "MessageBody": i, "MessageGroupId": "g", "MessageDeduplicationId": i} for i in send_ids],
+    )
+    first = sqs.receive_message(QueueUrl=res.queue_url, MaxNumberOfMessages=10, VisibilityTimeout=1)["Messages"]
+    assert [m["Body"] for m in first] == send_ids
+    time.sleep(1.5)  # never deleted: the whole batch expires
+    again = sqs.receive_message(QueueUrl=res.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=2)["Messages"]
+    assert [m["Body"] for m in again] == send_ids
