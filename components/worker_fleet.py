@@ -54,8 +54,9 @@ SSM_CORE_POLICY = "AmazonSSMManagedInstanceCore"
 AMI_NAME = "al2023-ami-2023.*-kernel-*-x86_64"
 
 SQS_ACTIONS = ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes")
-"""GetQueueAttributes: the worker reads the queue's own VisibilityTimeout at start (worker/fifo/settings.py)."""
-TABLE_ACTIONS = ("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:GetItem")
+"""GetQueueAttributes: the worker reads the queue's own VisibilityTimeout at start (worker/fifo/runner.py)."""
+TABLE_ACTIONS = ("dynamodb:PutItem", "dynamodb:GetItem")
+"""What worker/fifo/store.py calls: a conditional PutItem, and a consistent GetItem to recognise a redelivery."""
 INVOICE_ACTIONS = ("s3:PutObject", "s3:GetObject")
 """GetObject is what S3 checks for HeadObject, which the worker uses to skip an invoice already written."""
 LOG_ACTIONS = ("logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams")
