@@ -9,13 +9,17 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
+import subprocess
+import sys
 import uuid
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -408,3 +412,46 @@ def test_fact_insert_is_a_valid_data_api_request_and_binds_every_placeholder() -
     model = botocore.session.get_session().get_service_model("redshift-data")
     report = ParamValidator().validate(request, model.operation_model("ExecuteStatement").input_shape)
     assert not report.has_errors(), report.generate_report()
+
+
+def test_the_commands_seed_consume_and_report_as_a_user_runs_them(
+    stack: Stack, emulator: Emulator, tmp_path: Path
+) -> None:
+    """`python -m worker seed-inventory | consume | report` in child processes, configured by env and flags."""
+    env = {**os.environ, **emulator.env(), "AWS_REGION": REGION}
+    stock = tmp_path / "stock.csv"
+    stock.write_text("sku,quantity\nSKU-00001,7\n")
+
+    def run(*argv: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "worker", *argv], env=env, capture_output=True, text=True, timeout=120, check=False
+        )
+
+    seeded = run("seed-inventory", "--dsn", stack.shipping_dsn, "--file", str(stock), "--sku", "SKU-00009=3")
+    assert seeded.returncode == 0, seeded.stderr
+    assert "inventory rows written: 2" in seeded.stdout
+    bad = run("seed-inventory", "--dsn", stack.shipping_dsn, "--sku", "SKU-00009")
+    assert bad.returncode != 0 and "expected SKU=QUANTITY" in bad.stderr
+
+    stack.upload(invoice("CLI-1", [("SKU-00001", 2, "10.00"), ("SKU-00009", 1, "4.00")]))
+    stack.upload(invoice("CLI-2", [("SKU-00001", 6, "10.00")], minutes=61))
+    for name, dsn in (("shipping", stack.shipping_dsn), ("analytics", stack.warehouse_dsn)):
+        done = run(
+            "consume", name, "--queue-url", stack.queues[name], "--dsn", dsn, "--wait-seconds", "0", "--idle-exit", "1"
+        )
+        assert done.returncode == 0, done.stderr
+        assert f"{name}: received 2, done 2, failed 0" in done.stderr
+    state = snapshot(stack)
+    assert {r[0]: r[2] for r in state["shipments"]} == {"CLI-1": "ready", "CLI-2": "backordered"}
+    assert dict(state["inventory"])["SKU-00001"] == 5 and dict(state["inventory"])["SKU-00009"] == 2
+
+    report = run("report", "--dsn", stack.warehouse_dsn, "--json", "--top", "1")
+    assert report.returncode == 0, report.stderr
+    data = json.loads(report.stdout)
+    assert [(h["hour"][:13], h["revenue"]) for h in data["revenuePerHour"]] == [
+        ("2026-11-27T08", "24.00"),
+        ("2026-11-27T09", "60.00"),
+    ]
+    assert data["topSkus"] == [{"sku": "SKU-00001", "units": 8, "revenue": "80.00", "orders": 2}]
+    tables = run("report", "--dsn", stack.warehouse_dsn)
+    assert "Revenue per hour" in tables.stdout and "SKU-00001" in tables.stdout
