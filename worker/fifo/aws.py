@@ -6,6 +6,7 @@ endpoint comes from the standard `AWS_ENDPOINT_URL`, so the same code talks to A
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,16 +35,24 @@ def client_config(settings: WorkerSettings, *, read_timeout: float, pool: int) -
     )
 
 
-def make_clients(settings: WorkerSettings) -> Clients:
-    """One session, one client per service (clients are thread-safe; sessions are not)."""
+def make_clients(settings: WorkerSettings, on_call: Callable[[str], None] | None = None) -> Clients:
+    """One session, one client per service (clients are thread-safe; sessions are not).
+
+    `on_call` hears "<service>.<Operation>" once per API call (botocore's before-call event), which is
+    how the worker reports its API calls per order.
+    """
     session = boto3.session.Session(region_name=settings.region)
     threads = settings.receivers + settings.processors + 4  # + deleter, heartbeat, lifecycle, spare
     # ReceiveMessage holds a connection for up to wait_seconds: the read timeout must outlast it.
     sqs = session.client("sqs", config=client_config(settings, read_timeout=settings.wait_seconds + 10, pool=threads))
     work = client_config(settings, read_timeout=10, pool=settings.processors + 4)
-    return Clients(
+    clients = Clients(
         sqs=sqs,
         dynamodb=session.client("dynamodb", config=work),
         s3=session.client("s3", config=work),
         autoscaling=session.client("autoscaling", config=client_config(settings, read_timeout=10, pool=2)),
     )
+    if on_call is not None:
+        for client in (clients.sqs, clients.dynamodb, clients.s3, clients.autoscaling):
+            client.meta.events.register("before-call", lambda event_name, **_: on_call(event_name.split(".", 1)[1]))
+    return clients

@@ -39,8 +39,8 @@ class FatalError(RuntimeError):
 class FifoWorker:
     def __init__(self, settings: WorkerSettings, clients: Clients | None = None) -> None:
         self.settings = settings
-        self.clients = clients or make_clients(settings)
         self.counters = Counters(settings.queue_url.rsplit("/", 1)[-1])
+        self.clients = clients or make_clients(settings, on_call=self.counters.count_call)
         self.stop_requested = threading.Event()
         self.stop_reason = ""
         self._receiving_stop = threading.Event()
@@ -161,7 +161,7 @@ class FifoWorker:
         inflight = InFlight(self.clients.sqs, s.queue_url, visibility, s.max_in_flight, self.counters)
         deleter = Deleter(self.clients.sqs, s.queue_url, inflight, self.counters)
         processor = OrderProcessor(
-            OrderStore(self.clients.dynamodb, s.table),
+            OrderStore(self.clients.dynamodb, s.table, lambda units: self.counters.add("write_units", round(units))),
             InvoiceWriter(self.clients.s3, s.bucket, s.invoice_prefix),
             s.region,
         )

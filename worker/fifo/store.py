@@ -58,19 +58,21 @@ def order_item(order: Order, message: Received, processed_at: datetime) -> dict[
 
 
 class OrderStore:
-    def __init__(self, dynamodb: Any, table: str) -> None:
+    def __init__(self, dynamodb: Any, table: str, on_write_units: Any = None) -> None:
         self._ddb = dynamodb
         self._table = table
+        self._on_write_units = on_write_units or (lambda units: None)
 
     def record(self, order: Order, message: Received) -> StoreResult:
         processed_at = now_utc()
         try:
-            self._ddb.put_item(
+            resp = self._ddb.put_item(
                 TableName=self._table,
                 Item=order_item(order, message, processed_at),
                 ConditionExpression="attribute_not_exists(#k)",
                 ExpressionAttributeNames={"#k": TABLE_KEY},
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                ReturnConsumedCapacity="TOTAL",
             )
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
@@ -80,6 +82,7 @@ class OrderStore:
             stored_at = datetime.fromisoformat(old["ProcessedAt"]["S"]) if "ProcessedAt" in old else processed_at
             same = stored_seq == message.sequence_number and old.get("MessageId", {}).get("S") == message.message_id
             return StoreResult(Outcome.REDELIVERY if same else Outcome.DUPLICATE, stored_at, stored_seq)
+        self._on_write_units(resp.get("ConsumedCapacity", {}).get("CapacityUnits", 0))
         return StoreResult(Outcome.WRITTEN, processed_at, message.sequence_number)
 
     def _read(self, order_id: str) -> dict[str, Any]:

@@ -26,6 +26,7 @@ COUNTERS = (
     "heartbeats",
     "receive_errors",
     "delete_errors",
+    "write_units",
 )
 
 log = Logger(service=SERVICE)
@@ -44,6 +45,13 @@ class Counters:
             with self._lock:
                 self._total[name] += value
                 self._unflushed[name] += value
+
+    def count_call(self, operation: str) -> None:
+        self.add("api." + operation)
+
+    def api_calls(self) -> dict[str, int]:
+        with self._lock:
+            return {k.removeprefix("api."): v for k, v in sorted(self._total.items()) if k.startswith("api.")}
 
     def get(self, name: str) -> int:
         with self._lock:
@@ -64,7 +72,7 @@ class Counters:
             self._metrics.flush_metrics()
 
     def summary(self, **extra: Any) -> dict[str, Any]:
-        return {"counters": self.totals(), **extra}
+        return {"counters": self.totals(), "api_calls": self.api_calls(), **extra}
 
 
 def _metric_name(counter: str) -> str:
