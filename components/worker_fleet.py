@@ -57,8 +57,9 @@ SQS_ACTIONS = ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisi
 """GetQueueAttributes: the worker reads the queue's own VisibilityTimeout at start (worker/fifo/runner.py)."""
 TABLE_ACTIONS = ("dynamodb:PutItem", "dynamodb:GetItem")
 """What worker/fifo/store.py calls: a conditional PutItem, and a consistent GetItem to recognise a redelivery."""
-INVOICE_ACTIONS = ("s3:PutObject", "s3:GetObject")
-"""GetObject is what S3 checks for HeadObject, which the worker uses to skip an invoice already written."""
+INVOICE_ACTIONS = ("s3:PutObject",)
+"""The worker creates each invoice with a conditional put (If-None-Match: *), which needs nothing but PutObject:
+an invoice that already exists answers 412 without the worker ever reading the bucket."""
 LOG_ACTIONS = ("logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams")
 
 
@@ -89,9 +90,6 @@ def instance_policy(
         statement("ConsumeOrderQueue", SQS_ACTIONS, [queue_arn]),
         statement("WriteOrderTable", TABLE_ACTIONS, [table_arn]),
         statement("WriteInvoices", INVOICE_ACTIONS, [f"{invoices_bucket_arn}/{invoice_prefix}*"]),
-        # Without ListBucket a HeadObject on a missing invoice answers 403 instead of 404. The s3:prefix
-        # condition key is not present on HeadObject, so this cannot be narrowed further.
-        statement("TellMissingInvoices", ("s3:ListBucket",), [invoices_bucket_arn]),
         statement("ReadWorkerArtifact", ("s3:GetObject",), [artifact_object_arn]),
         statement("WriteWorkerLogs", LOG_ACTIONS, [log_group_arn, f"{log_group_arn}:log-stream:*"]),
         # PutMetricData has no resource type: "*" is required; the namespace condition narrows it.

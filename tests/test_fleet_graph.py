@@ -219,8 +219,6 @@ EXPECTED_GRANTS = {
     ("dynamodb:PutItem", f"arn:aws:dynamodb:{REGION}:{ACCOUNT_ID}:table/{TABLE_NAME}"),
     ("dynamodb:GetItem", f"arn:aws:dynamodb:{REGION}:{ACCOUNT_ID}:table/{TABLE_NAME}"),
     ("s3:PutObject", f"arn:aws:s3:::{INVOICES}/invoices/*"),
-    ("s3:GetObject", f"arn:aws:s3:::{INVOICES}/invoices/*"),
-    ("s3:ListBucket", f"arn:aws:s3:::{INVOICES}"),
     ("cloudwatch:PutMetricData", "*"),
     (
         "autoscaling:CompleteLifecycleAction",
