@@ -1,0 +1,1 @@
+"""Benchmarks: one command each, one emulator on loopback, figures printed side by side."""
