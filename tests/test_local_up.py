@@ -18,7 +18,6 @@ import boto3
 import pytest
 
 from worker.local.emulator import DUMMY_CREDENTIALS
-from worker.producer import generate_spike
 
 ROOT = Path(__file__).resolve().parent.parent
 AWS_CLI = Path(sys.executable).parent / "aws"
@@ -47,20 +46,18 @@ def test_aws_cli_walkthrough_against_local_up(tmp_path: Path) -> None:
         assert info["resources"]["orderTableName"] and info["resources"]["fanoutQueueUrls"]
         cli_env = {**env, **DUMMY_CREDENTIALS, "AWS_DEFAULT_REGION": info["region"]}
 
-        spike = generate_spike(100, customers=4, duplicates=0.0, malformed=0.0, seed=42)
+        # The README walkthrough: the producer writes CLI batch files, the AWS CLI sends them.
+        batches = tmp_path / "batches"
+        made = subprocess.run(
+            [sys.executable, "-m", "worker", "produce", "--orders", "100", "--customers", "4", "--duplicates", "0",
+             "--malformed", "0", "--seed", "42", "--write-batches", str(batches)],
+            cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        assert made.returncode == 0, made.stderr
+        files = sorted(batches.glob("batch-*.json"))
+        assert len(files) == 10
         sent: dict[str, list[str]] = defaultdict(list)
-        for start in range(0, 100, 10):
-            entries = [
-                {
-                    "Id": str(i),
-                    "MessageBody": m.body,
-                    "MessageGroupId": m.group_id,
-                    "MessageDeduplicationId": m.dedup_id,
-                }
-                for i, m in enumerate(spike.messages[start : start + 10])
-            ]
-            batch = tmp_path / f"batch-{start}.json"
-            batch.write_text(json.dumps(entries))
+        for batch in files:
             cli = subprocess.run(
                 [str(AWS_CLI), "--endpoint-url", info["endpoint"], "sqs", "send-message-batch",
                  "--queue-url", info["orderQueueUrl"], "--entries", f"file://{batch}"],
@@ -68,8 +65,9 @@ def test_aws_cli_walkthrough_against_local_up(tmp_path: Path) -> None:
             )  # fmt: skip
             assert cli.returncode == 0, cli.stderr
             assert len(json.loads(cli.stdout)["Successful"]) == 10
-            for m in spike.messages[start : start + 10]:
-                sent[m.group_id].append(m.order_id)
+            for entry in json.loads(batch.read_text()):
+                sent[entry["MessageGroupId"]].append(entry["MessageDeduplicationId"])
+        assert sum(map(len, sent.values())) == 100
 
         ddb = boto3.client("dynamodb", endpoint_url=info["endpoint"], region_name=info["region"], **_creds())
         items: list[dict[str, Any]] = []

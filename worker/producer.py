@@ -27,6 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any, TextIO
 
 import boto3
@@ -213,8 +214,12 @@ def send_fifo(
     rate: float | None = None,
     sqs: Any = None,
     progress: Callable[[int], None] | None = None,
+    before_batch: Callable[[], None] | None = None,
 ) -> Produced:
-    """Send in batches of 10 from `senders` threads; each thread owns a disjoint set of message groups."""
+    """Send in batches of 10 from `senders` threads; each thread owns a disjoint set of message groups.
+
+    `before_batch` runs before each batch (the demo uses it to hold back while the queue is deep).
+    """
     sqs = sqs or boto3.client("sqs", config=client_config(senders))
     lanes: list[list[Outgoing]] = [[] for _ in range(max(1, senders))]
     owner: dict[str, int] = {}
@@ -226,6 +231,8 @@ def send_fifo(
     def run(lane: list[Outgoing]) -> None:
         for start in range(0, len(lane), SQS_BATCH):
             batch = lane[start : start + SQS_BATCH]
+            if before_batch:
+                before_batch()
             limiter.acquire(len(batch))
             pending = list(range(len(batch)))
             for _attempt in range(5):
@@ -330,13 +337,48 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--queue-url", help="FIFO queue URL (default: orderQueueUrl from stack outputs on stdin)")
     p.add_argument("--bucket", help="bucket (default: invoicesBucketName from stack outputs on stdin)")
     p.add_argument("--prefix", default=None, help=f"object key prefix (default: invoicePrefix or {INVOICE_PREFIX})")
+    p.add_argument(
+        "--write-batches",
+        metavar="DIR",
+        help="write the FIFO messages as `aws sqs send-message-batch --entries file://...` files and exit",
+    )
     return p
+
+
+def write_batches(messages: Sequence[Outgoing], directory: Path) -> list[Path]:
+    """SendMessageBatch entry files of 10, in send order, for the AWS CLI walkthrough."""
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for n, start in enumerate(range(0, len(messages), SQS_BATCH)):
+        entries = [
+            {"Id": str(i), "MessageBody": m.body, "MessageGroupId": m.group_id, "MessageDeduplicationId": m.dedup_id}
+            for i, m in enumerate(messages[start : start + SQS_BATCH])
+        ]
+        path = directory / f"batch-{n:05d}.json"
+        path.write_text(json.dumps(entries))
+        paths.append(path)
+    return paths
 
 
 def main(argv: list[str]) -> int:
     args = parser().parse_args(argv)
     if args.orders < 0 or args.customers < 1 or (args.rate is not None and args.rate <= 0):
         parser().error("--orders >= 0, --customers >= 1 and --rate > 0 are required")
+    if args.write_batches:
+        try:
+            spike = generate_spike(
+                args.orders,
+                customers=args.customers,
+                skus=args.skus,
+                duplicates=args.duplicates,
+                malformed=args.malformed,
+                seed=args.seed,
+            )
+        except ValueError as exc:
+            parser().error(str(exc))
+        paths = write_batches(spike.messages, Path(args.write_batches))
+        print(f"{len(spike.messages)} messages in {len(paths)} files under {args.write_batches}")
+        return 0
     target = args.queue_url if args.to == "fifo" else args.bucket
     outputs: dict[str, Any] = {}
     if not target and not sys.stdin.isatty():

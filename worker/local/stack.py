@@ -101,6 +101,9 @@ class LocalStack:
             ORDERS_IMDS_URL="",  # no instance metadata on a laptop: no Spot or lifecycle watch
             ORDERS_DRAIN_SECONDS="15",
             ORDERS_METRICS_INTERVAL="3600",
+            # Two long-polling receivers per process: every receive scans the emulator's queue, and with
+            # several processes more receivers only add scans (one emulator core serves them all).
+            ORDERS_RECEIVERS="2",
         )
         for i in range(count):
             self.spawn(f"worker-{i + 1}", ["run", "--wait-seconds", str(wait_seconds)], env)
