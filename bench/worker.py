@@ -111,8 +111,17 @@ def run_naive(queue_url: str, table: str, bucket: str) -> None:
 # --- the parent -------------------------------------------------------------------------------------
 
 
-def _item_count(table: str) -> int:
-    return int(boto3.client("dynamodb").describe_table(TableName=table)["Table"]["ItemCount"])
+def _all_stored(table: str, last_per_group: list[str]) -> bool:
+    """Each group's last order is stored (groups complete in order; the full check follows the run).
+
+    A point read of <= 100 keys per poll: moto's ItemCount iterates the table while writes land."""
+    ddb = boto3.client("dynamodb")
+    for start in range(0, len(last_per_group), 100):
+        keys = [{"OrderID": {"S": oid}} for oid in last_per_group[start : start + 100]]
+        got = ddb.batch_get_item(RequestItems={table: {"Keys": keys, "ProjectionExpression": "OrderID"}})
+        if len(got["Responses"].get(table, [])) < len(keys) or got.get("UnprocessedKeys"):
+            return False
+    return True
 
 
 def one_run(variant: str, args: argparse.Namespace, env: dict[str, str], workdir: Path) -> dict[str, Any]:
@@ -147,7 +156,8 @@ def one_run(variant: str, args: argparse.Namespace, env: dict[str, str], workdir
     producer = threading.Thread(target=send, args=(res.queue_url, sent, boto3.client("sqs")), daemon=True)
     started = time.monotonic()
     producer.start()
-    while _item_count(res.table) < args.orders:
+    last_per_group = list({s.group: s.order_id for s in sent}.values())
+    while not _all_stored(res.table, last_per_group):
         if proc.poll() is not None:
             raise RuntimeError(f"{variant} exited early:\n{log.read_text()[-2000:]}")
         time.sleep(0.25)
