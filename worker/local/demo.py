@@ -14,6 +14,7 @@ import argparse
 import contextlib
 import itertools
 import json
+import signal
 import statistics
 import threading
 import time
@@ -83,15 +84,27 @@ class Plan:
 
 @dataclass
 class Progress:
+    max_backlog: int = 0
+    """Hold the producer back while the FIFO queue holds more than this (0: never)."""
+    backlog: int = 0
+    """The FIFO queue's depth at the last sample."""
     produced: int = 0
     producing_done: bool = False
     produce_error: str = ""
+    cancelled: threading.Event = field(default_factory=threading.Event)
     results: dict[str, Produced] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def add(self, n: int) -> None:
         with self.lock:
             self.produced += n
+
+    def hold_back(self) -> None:
+        """moto's per-call cost grows with queue depth (AWS's does not): keep the emulator's queue shallow."""
+        while self.max_backlog and self.backlog > self.max_backlog and not self.cancelled.is_set():
+            time.sleep(0.2)
+        if self.cancelled.is_set():
+            raise RuntimeError("cancelled by Ctrl-C")
 
 
 class Probe:
@@ -162,10 +175,11 @@ def progress_view(s: Sample, expected: dict[str, int], rate: float, elapsed: flo
 
 def produce(plan: Plan, stack: LocalStack, progress: Progress, rate: float | None) -> None:
     """FIFO sends and S3 uploads side by side, as the spike and the bulk import would arrive."""
+    errors: list[str] = []
 
     def fifo() -> None:
         progress.results["fifo"] = send_fifo(
-            plan.fifo, stack.exports["orderQueueUrl"], rate=rate, progress=progress.add
+            plan.fifo, stack.exports["orderQueueUrl"], rate=rate, progress=progress.add, before_batch=progress.hold_back
         )
 
     def s3() -> None:
@@ -173,21 +187,27 @@ def produce(plan: Plan, stack: LocalStack, progress: Progress, rate: float | Non
             plan.s3, stack.exports["invoicesBucketName"], prefix=stack.exports["invoicePrefix"], progress=progress.add
         )
 
-    try:
-        threads = [
-            threading.Thread(target=f, name=f.__name__) for f, msgs in ((fifo, plan.fifo), (s3, plan.s3)) if msgs
-        ]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        failed = sum(len(r.failed) for r in progress.results.values())
-        if failed:
-            progress.produce_error = f"{failed} messages could not be sent"
-    except Exception as exc:  # surfaced in the report, never swallowed
-        progress.produce_error = f"producer failed: {exc}"
-    finally:
-        progress.producing_done = True
+    def guarded(path: Callable[[], None]) -> Callable[[], None]:
+        def run() -> None:
+            try:
+                path()
+            except Exception as exc:  # surfaced in the report, never swallowed
+                errors.append(f"{path.__name__} producer failed: {exc}")
+
+        return run
+
+    threads = [
+        threading.Thread(target=guarded(f), name=f.__name__) for f, msgs in ((fifo, plan.fifo), (s3, plan.s3)) if msgs
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    failed = sum(len(r.failed) for r in progress.results.values())
+    if failed:
+        errors.append(f"{failed} messages could not be sent")
+    progress.produce_error = "; ".join(errors)
+    progress.producing_done = True
 
 
 # --- verification: read everything back from the stores ---------------------------------------------
@@ -202,7 +222,12 @@ def scan_table(table: str) -> list[dict[str, Any]]:
 
 
 def drain_dlq(url: str) -> list[dict[str, Any]]:
-    """Every message in a DLQ with its receive count (reading it counts one more receive)."""
+    """Every message in a DLQ with its receive count (reading it counts one more receive).
+
+    Each batch is deleted once read: a FIFO DLQ holds back the rest of a message group while one of its
+    messages is in flight, so reading without deleting would miss a customer's second poison order.
+    The run is over and its stack is thrown away next, so nothing is lost that the report does not keep.
+    """
     sqs = boto3.client("sqs", config=BOTO)
     got: list[dict[str, Any]] = []
     while True:
@@ -210,12 +235,15 @@ def drain_dlq(url: str) -> list[dict[str, Any]]:
             QueueUrl=url,
             MaxNumberOfMessages=10,
             WaitTimeSeconds=0,
-            VisibilityTimeout=600,
+            VisibilityTimeout=60,
             MessageSystemAttributeNames=["ApproximateReceiveCount"],
         ).get("Messages", [])
         if not batch:
             return got
         got += batch
+        sqs.delete_message_batch(
+            QueueUrl=url, Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(batch)]
+        )
 
 
 def invoice_versions(bucket: str, prefix: str) -> Counter[str]:
@@ -446,12 +474,19 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m worker demo", description=__doc__.split("\n\n")[0])
     p.add_argument("--orders", type=int, default=10_000, help="valid orders in the spike (default 10000)")
     p.add_argument("--workers", type=int, default=3, help="FIFO worker processes (default 3)")
+    p.add_argument("--pollers", type=int, default=2, help="consumer processes per fan-out queue (default 2)")
     p.add_argument("--to-s3", type=float, default=0.0, help="share of customers whose orders use the S3 bulk path")
     p.add_argument("--customers", type=int, default=500, help="customers = FIFO message groups (default 500)")
     p.add_argument("--skus", type=int, default=50)
     p.add_argument("--duplicates", type=float, default=0.02, help="share of orders sent twice (default 0.02)")
     p.add_argument("--malformed", type=float, default=0.002, help="share of extra malformed orders (default 0.002)")
     p.add_argument("--rate", type=float, default=None, help="producer messages/s (default: as fast as possible)")
+    p.add_argument(
+        "--max-backlog",
+        type=int,
+        default=2000,
+        help="hold the producer back while the FIFO queue is deeper (default 2000, 0 = never): the emulator slows with depth",
+    )
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--timeout", type=float, default=1800, help="seconds to wait for the queues to drain")
     p.add_argument("--out", default=str(ROOT / ".demo"), help="report.json, report.png and logs (default .demo/)")
@@ -491,8 +526,8 @@ def run(args: argparse.Namespace, console: Console) -> int:
             f"Pulumi program, {len(stack.provisioned.aws_only)} AWS-only"
         )
         stack.start_workers(args.workers)
-        stack.start_consumers()
-        progress = Progress()
+        stack.start_consumers(args.pollers)
+        progress = Progress(max_backlog=args.max_backlog)
         producer = threading.Thread(target=produce, args=(plan, stack, progress, args.rate), name="producer")
         t0 = time.monotonic()
         producer.start()
@@ -501,6 +536,8 @@ def run(args: argparse.Namespace, console: Console) -> int:
         drained = False
         quiet = 0
         live_on = not args.plain and console.is_terminal
+        interrupted = threading.Event()
+        previous = signal.signal(signal.SIGINT, lambda *_: interrupted.set())  # Ctrl-C: stop cleanly, report
 
         def view() -> Group:
             s = samples[-1]
@@ -517,6 +554,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
             while True:
                 samples.append(probe.sample(time.monotonic() - t0, lambda: progress.produced))
                 s = samples[-1]
+                progress.backlog = s.depth["orders"]
                 if live_on:
                     live.update(view())
                 elif len(samples) % 10 == 1:
@@ -535,7 +573,11 @@ def run(args: argparse.Namespace, console: Console) -> int:
                 if s.t > args.timeout:
                     console.print(f"[red]timeout after {args.timeout:.0f}s with {work} messages still queued")
                     break
-                time.sleep(1.0)
+                if interrupted.wait(1.0):
+                    console.print("[yellow]interrupted: stopping the workers and checking what got done")
+                    progress.cancelled.set()
+                    break
+        signal.signal(signal.SIGINT, previous)
         producer.join()
         processing_seconds = time.monotonic() - t0
         probe.close()

@@ -108,13 +108,15 @@ class LocalStack:
         for i in range(count):
             self.spawn(f"worker-{i + 1}", ["run", "--wait-seconds", str(wait_seconds)], env)
 
-    def start_consumers(self, *, wait_seconds: int = 5, retry_delay: int = 1) -> None:
-        """One poller per fan-out queue; a failed event comes back after `retry_delay` s (DLQ after 3)."""
+    def start_consumers(self, pollers: int = 2, *, wait_seconds: int = 5, retry_delay: int = 1) -> None:
+        """`pollers` processes per fan-out queue (both consumers are idempotent and safe concurrently);
+        a failed event comes back after `retry_delay` s and reaches the DLQ after 3 receives."""
         dsn = {"shipping": self.shipping_dsn, "analytics": self.warehouse_dsn}
         for name, url in self.exports["fanoutQueueUrls"].items():
             args = ["consume", name, "--queue-url", url, "--dsn", dsn[name]]
             args += ["--wait-seconds", str(wait_seconds), "--retry-delay", str(retry_delay)]
-            self.spawn(f"consumer-{name}", args, self.child_env(LOG_LEVEL="WARNING"))
+            for i in range(pollers):
+                self.spawn(f"consumer-{name}-{i + 1}", args, self.child_env(LOG_LEVEL="WARNING"))
 
     def failed_children(self) -> list[Child]:
         return [c for c in self.children if c.proc.poll() is not None and c.proc.returncode != 0]
@@ -203,7 +205,7 @@ def up(argv: list[str]) -> int:
             print(f"invoices bucket    {stack.exports['invoicesBucketName']}")
             print(f"shipping database  {info['shippingDsn']}")
             print(f"logs               {info['logs']}")
-            print(f"{args.workers} FIFO workers and 2 consumers running; Ctrl-C stops everything", flush=True)
+            print(f"{args.workers} FIFO workers and the consumers running; Ctrl-C stops everything", flush=True)
         while not stop.wait(1.0):
             if failed := stack.failed_children():
                 names = ", ".join(f"{c.name} (exit {c.proc.returncode}, see {c.log_path})" for c in failed)
