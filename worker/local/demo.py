@@ -29,6 +29,7 @@ from typing import Any
 import boto3
 import psycopg
 from botocore.config import Config
+from botocore.exceptions import ClientError
 from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
@@ -120,6 +121,7 @@ class Probe:
             "orders DLQ": stack.exports["orderDlqUrl"],
             **{f"{n} DLQ": u for n, u in stack.exports["fanoutDlqUrls"].items()},
         }
+        self._items = 0
         self.pg = psycopg.connect(stack.shipping_dsn, autocommit=True)
         self.wh = psycopg.connect(stack.warehouse_dsn, autocommit=True)
 
@@ -128,6 +130,16 @@ class Probe:
             QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
         )["Attributes"]
         return int(attrs["ApproximateNumberOfMessages"]) + int(attrs["ApproximateNumberOfMessagesNotVisible"])
+
+    def item_count(self) -> int:
+        """The table's item count; moto's DescribeTable can fail (500) while items are being written, and
+        botocore's retries may not outlast that under load: then the last count stands for this sample."""
+        try:
+            table = self.ddb.describe_table(TableName=self.stack.exports["orderTableName"])["Table"]
+            self._items = int(table["ItemCount"])
+        except ClientError:
+            pass
+        return self._items
 
     def count(self, conn: psycopg.Connection[Any], sql: str) -> int:
         try:
@@ -138,7 +150,7 @@ class Probe:
 
     def sample(self, t: float, produced: Callable[[], int]) -> Sample:
         depth = {name: self.depth(url) for name, url in self.queues.items()}
-        processed = int(self.ddb.describe_table(TableName=self.stack.exports["orderTableName"])["Table"]["ItemCount"])
+        processed = self.item_count()
         return Sample(
             t=t,
             produced=produced(),  # read last: the other probes take a while under load
@@ -154,9 +166,17 @@ class Probe:
         self.wh.close()
 
 
-def progress_view(s: Sample, expected: dict[str, int], rate: float, elapsed: float, workers: int) -> Group:
-    top = Table(title=f"Black Friday on one machine - {elapsed:5.1f}s - {workers} FIFO workers", expand=False)
-    for col in ("produced", "processed (DynamoDB)", "shipped", "analysed", "in DLQs", "orders/s"):
+def progress_view(samples: list[Sample], expected: dict[str, int], workers: int) -> Group:
+    """The live view: totals against what is expected, rates over the last 5 s, every queue's depth."""
+    s = samples[-1]
+    window = [x for x in samples if x.t >= s.t - 5]
+    span = max(window[-1].t - window[0].t, 1e-6)
+
+    def rate(field: str) -> str:
+        return f"{(getattr(window[-1], field) - getattr(window[0], field)) / span:6.1f}" if len(window) > 1 else "-"
+
+    top = Table(title=f"Black Friday on one machine - {s.t:5.1f}s - {workers} FIFO workers", expand=False)
+    for col in ("produced", "processed (DynamoDB)", "shipped", "analysed", "in DLQs", "stored/s", "shipped/s"):
         top.add_column(col, justify="right")
     top.add_row(
         f"{s.produced}/{expected['messages']}",
@@ -164,7 +184,8 @@ def progress_view(s: Sample, expected: dict[str, int], rate: float, elapsed: flo
         f"{s.shipped}/{expected['valid']}",
         f"{s.analysed}/{expected['valid']}",
         f"{s.dead}/{expected['malformed']}",
-        f"{rate:6.1f}",
+        rate("processed"),
+        rate("shipped"),
     )
     queues = Table(title="queue depth (visible + in flight)")
     for name in s.depth:
@@ -539,24 +560,13 @@ def run(args: argparse.Namespace, console: Console) -> int:
         interrupted = threading.Event()
         previous = signal.signal(signal.SIGINT, lambda *_: interrupted.set())  # Ctrl-C: stop cleanly, report
 
-        def view() -> Group:
-            s = samples[-1]
-            window = [x for x in samples if x.t >= s.t - 5]
-            rate = (
-                (window[-1].processed + window[-1].shipped - window[0].processed - window[0].shipped)
-                / max(window[-1].t - window[0].t, 1e-6)
-                if len(window) > 1
-                else 0.0
-            )
-            return progress_view(s, expected, rate / (2 if plan.fifo else 1), s.t, args.workers)
-
         with Live(console=console, refresh_per_second=2, transient=False) if live_on else _NoLive() as live:
             while True:
                 samples.append(probe.sample(time.monotonic() - t0, lambda: progress.produced))
                 s = samples[-1]
                 progress.backlog = s.depth["orders"]
                 if live_on:
-                    live.update(view())
+                    live.update(progress_view(samples, expected, args.workers))
                 elif len(samples) % 10 == 1:
                     console.print(
                         f"{s.t:6.1f}s produced {s.produced} processed {s.processed} shipped {s.shipped} "

@@ -28,13 +28,21 @@ READY_TIMEOUT = 30.0
 
 
 @contextmanager
-def emulator_process(region: str = DEFAULT_REGION, *, export_env: bool = True) -> Iterator[Emulator]:
-    """Start the emulator as a child process on a free port; SIGTERM it on exit."""
+def emulator_process(
+    region: str = DEFAULT_REGION, *, export_env: bool = True, log: Path | None = None
+) -> Iterator[Emulator]:
+    """Start the emulator as a child process on a free port; SIGTERM it on exit.
+
+    `log` receives its output (moto prints a traceback for every request it fails with a 500).
+    """
     port = free_port()
+    out = log.open("ab") if log else None
     proc = subprocess.Popen(
         [sys.executable, "-m", "worker.local.emulator_process", str(port), region],
         cwd=ROOT,
         stdin=subprocess.DEVNULL,
+        stdout=out,
+        stderr=subprocess.STDOUT if out else None,
         start_new_session=True,  # Ctrl-C goes to us; we stop it in order
     )
     emulator = Emulator(endpoint=f"http://127.0.0.1:{port}", region=region)
@@ -62,6 +70,8 @@ def emulator_process(region: str = DEFAULT_REGION, *, export_env: bool = True) -
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+        if out:
+            out.close()
         if export_env:
             for key, value in saved.items():
                 if value is None:

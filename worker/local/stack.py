@@ -170,7 +170,7 @@ def local_stack(out: Path, *, stock: dict[str, int] | None = None, stack_name: s
     log_dir = out / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     with ExitStack() as stack:
-        emulator = stack.enter_context(emulator_process())
+        emulator = stack.enter_context(emulator_process(log=log_dir / "emulator.log"))
         postgres = stack.enter_context(running_postgres())
         shipping_dsn = postgres.create_database("shipping")
         warehouse_dsn = postgres.create_database("warehouse")
