@@ -172,5 +172,5 @@ class CorruptRedrive(EmulatorMocks):
 
 def test_a_provisioning_failure_fails_the_program_run(emulator: Emulator) -> None:
     config = {"orders:primaryRegion": REGION, "orders:failoverRegion": "eu-central-1"}
-    with pytest.raises(Exception, match="redrivePolicy must hold exactly"):
+    with pytest.raises(ProvisionError, match="redrivePolicy must hold exactly"):
         run_program(config, stack="broken", mocks=lambda preview: CorruptRedrive(preview, endpoint=emulator.endpoint))
