@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import runpy
 import sys
 from collections import Counter
@@ -29,6 +30,8 @@ from offline.mocks import AwsMocks
 
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT = "orders"
+PROGRAM_LOG = logging.getLogger("orders.program")
+"""Where the program's `pulumi.log` lines go under mocks (the CLI would print them in the preview)."""
 UNKNOWN = rpc.UNKNOWN
 """What an input that is not known yet (preview of an uncreated resource's output) looks like."""
 
@@ -177,7 +180,9 @@ def run_program(
         settings.set_root_resource(None)  # type: ignore[arg-type]
         pulumi.runtime.set_all_config({**project_defaults(), **(config or {})})
         monitor = RecordingMonitor(mocks(preview))
-        pulumi.runtime.set_mocks(monitor.mocks, project=PROJECT, stack=stack, preview=preview, monitor=monitor)
+        pulumi.runtime.set_mocks(
+            monitor.mocks, project=PROJECT, stack=stack, preview=preview, monitor=monitor, logger=PROGRAM_LOG
+        )
         if str(ROOT) not in sys.path:
             sys.path.insert(0, str(ROOT))
         program = str(ROOT / "__main__.py")

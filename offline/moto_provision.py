@@ -16,6 +16,7 @@ Route 53, API Gateway, IAM...) get the offline mock outputs and are listed in `a
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -25,7 +26,7 @@ import boto3
 import pulumi
 from botocore.config import Config
 
-from offline.graph import Graph, run_program, stack_config
+from offline.graph import PROGRAM_LOG, Graph, run_program, stack_config
 from offline.mocks import ACCOUNT_ID, AwsMocks, Outputs
 
 BOTO_CONFIG = Config(retries={"max_attempts": 2, "mode": "standard"}, connect_timeout=5, read_timeout=30)
@@ -597,7 +598,14 @@ def provision(
     settings = {**stack_config("dev"), "orders:primaryRegion": region, **(config or {})}
     if settings.get("orders:failoverRegion") == region:
         settings["orders:failoverRegion"] = "us-west-2" if region != "us-west-2" else "us-east-2"
-    graph = run_program(settings, stack=stack, preview=False, mocks=factory)
+    # The program warns about deploy-time artifacts (Lambda layer, worker wheelhouse) that a local
+    # stack never uploads; keep those out of the demo's output, errors still show.
+    level = PROGRAM_LOG.level
+    PROGRAM_LOG.setLevel(logging.ERROR)
+    try:
+        graph = run_program(settings, stack=stack, preview=False, mocks=factory)
+    finally:
+        PROGRAM_LOG.setLevel(level)
     mocks = holder[0]
     return Provisioned(
         graph=graph, created=list(mocks.created), aws_only=list(mocks.aws_only), not_applied=list(mocks.not_applied)
