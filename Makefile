@@ -8,7 +8,7 @@ ORDERS ?= 10000
 WORKERS ?= 3
 PYTEST_ARGS ?=
 
-.PHONY: venv lint typecheck test demo local-up bench clean lambda-layer wheelhouse
+.PHONY: venv lint typecheck test demo local-up bench clean lambda-layer wheelhouse artifacts
 
 $(STAMP): requirements.txt requirements-dev.txt worker/requirements.txt policy/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,7 @@ venv: $(STAMP)
 
 lint: venv
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 typecheck: venv
 	$(VENV)/bin/mypy
@@ -51,6 +52,9 @@ wheelhouse: venv
 # The fan-out consumers' dependency layer (orders:consumerLayerDir); run before `pulumi up`.
 lambda-layer: venv
 	PYTHON=$(PY) scripts/build_lambda_layer.sh build/lambda-layer
+
+# Everything `pulumi up` uploads that is built rather than checked in.
+artifacts: wheelhouse lambda-layer
 
 clean:
 	rm -rf $(VENV) policy/.venv .mypy_cache .ruff_cache .pytest_cache .demo

@@ -286,7 +286,9 @@ class ConsumersConfig:
         }
         for consumer, runtime in runtimes.items():
             if runtime not in CONSUMER_RUNTIMES:
-                raise ConfigError(f"orders:{consumer}ConsumerRuntime = {runtime!r}: expected one of {CONSUMER_RUNTIMES}")
+                raise ConfigError(
+                    f"orders:{consumer}ConsumerRuntime = {runtime!r}: expected one of {CONSUMER_RUNTIMES}"
+                )
         timeout = cfg.require_int("consumerTimeoutSeconds")
         if not 1 <= timeout <= 900:
             raise ConfigError(f"orders:consumerTimeoutSeconds = {timeout}: Lambda allows 1..900 seconds")
@@ -307,7 +309,9 @@ class ConsumersConfig:
                 f"{window} must be 0..300"
             )
         if batch > 10 and window < 1:
-            raise ConfigError(f"orders:consumerBatchSize = {batch} > 10 needs orders:consumerBatchingWindowSeconds >= 1")
+            raise ConfigError(
+                f"orders:consumerBatchSize = {batch} > 10 needs orders:consumerBatchingWindowSeconds >= 1"
+            )
         concurrency = cfg.require_int("consumerMaxConcurrency")
         if not 2 <= concurrency <= 1000:
             raise ConfigError(f"orders:consumerMaxConcurrency = {concurrency}: SQS event sources allow 2..1000")
@@ -360,7 +364,9 @@ class DatabaseConfig:
             raise ConfigError(f"orders:dbBackupRetentionDays = {backups}: must be 1..35 (0 would disable backups)")
         rpu = cfg.require_int("warehouseBaseCapacity")
         if rpu < 8 or rpu > 512 or rpu % 8:
-            raise ConfigError(f"orders:warehouseBaseCapacity = {rpu}: Redshift Serverless takes 8..512 RPUs in steps of 8")
+            raise ConfigError(
+                f"orders:warehouseBaseCapacity = {rpu}: Redshift Serverless takes 8..512 RPUs in steps of 8"
+            )
         instance_class = cfg.require("dbInstanceClass")
         if not instance_class.startswith("db."):
             raise ConfigError(f"orders:dbInstanceClass = {instance_class!r} is not an RDS class (e.g. db.t4g.medium)")

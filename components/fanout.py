@@ -16,6 +16,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.aws_context import AwsContext
+from components.private_bucket import private_bucket
 from components.queue import QueueArgs, QueueWithDlq
 from worker import topology
 
@@ -61,24 +62,6 @@ def queue_policy(queue_arn: str, topic_arn: str) -> str:
     )
 
 
-def tls_only_bucket_policy(bucket_arn: str) -> str:
-    return json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Sid": "DenyInsecureTransport",
-                    "Effect": "Deny",
-                    "Principal": "*",
-                    "Action": "s3:*",
-                    "Resource": [bucket_arn, f"{bucket_arn}/*"],
-                    "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-                }
-            ],
-        }
-    )
-
-
 @dataclass(frozen=True)
 class FanoutArgs:
     queue_names: Sequence[str]
@@ -110,45 +93,15 @@ class OrderEventsFanout(pulumi.ComponentResource):
         topic_name = ctx.name(topology.ORDER_EVENTS_TOPIC)
         self.topic_arn = ctx.arn("sns", topic_name)
 
-        self.bucket = aws.s3.Bucket(
+        self.bucket = private_bucket(
             topology.INVOICES_BUCKET,
-            bucket=self.bucket_name,
+            bucket_name=self.bucket_name,
+            bucket_arn=self.bucket_arn,
+            ctx=ctx,
+            parent=self,
             force_destroy=args.force_destroy_bucket,
-            opts=ctx.opts(self),
-        )
-        child = ctx.opts(self, depends_on=[self.bucket])
-        public_block = aws.s3.BucketPublicAccessBlock(
-            topology.INVOICES_BUCKET,
-            bucket=self.bucket.id,
-            block_public_acls=True,
-            block_public_policy=True,
-            ignore_public_acls=True,
-            restrict_public_buckets=True,
-            opts=child,
-        )
-        aws.s3.BucketOwnershipControls(
-            topology.INVOICES_BUCKET,
-            bucket=self.bucket.id,
-            rule={"object_ownership": "BucketOwnerEnforced"},
-            opts=child,
-        )
-        aws.s3.BucketServerSideEncryptionConfiguration(
-            topology.INVOICES_BUCKET,
-            bucket=self.bucket.id,
-            rules=[
-                {"apply_server_side_encryption_by_default": {"sse_algorithm": "AES256"}, "bucket_key_enabled": True}
-            ],
-            opts=child,
-        )
-        aws.s3.BucketVersioning(
-            topology.INVOICES_BUCKET, bucket=self.bucket.id, versioning_configuration={"status": "Enabled"}, opts=child
-        )
-        aws.s3.BucketPolicy(
-            topology.INVOICES_BUCKET,
-            bucket=self.bucket.id,
-            policy=self.bucket_arn.apply(tls_only_bucket_policy),
-            opts=ctx.opts(self, depends_on=[public_block]),
-        )
+            versioned=True,
+        ).bucket
 
         self.topic = aws.sns.Topic(
             topology.ORDER_EVENTS_TOPIC, name=topic_name, kms_master_key_id=args.kms_key_arn, opts=ctx.opts(self)

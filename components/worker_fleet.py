@@ -26,9 +26,9 @@ import pulumi_aws as aws
 
 from components.aws_context import AwsContext
 from components.config import FleetConfig
-from components.fanout import tls_only_bucket_policy
 from components.monitoring import Monitoring, metric_widget
 from components.network import HTTPS, Network
+from components.private_bucket import private_bucket
 from worker.fifo import telemetry
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -281,36 +281,15 @@ class WorkerFleet(pulumi.ComponentResource):
         artifact_bucket_arn = pulumi.Output.all(ctx.partition, self.artifact_bucket_name).apply(
             lambda pb: f"arn:{pb[0]}:s3:::{pb[1]}"
         )
-        bucket = aws.s3.Bucket(
-            f"{name}-artifacts", bucket=self.artifact_bucket_name, force_destroy=True, opts=ctx.opts(self)
-        )
-        child = ctx.opts(self, depends_on=[bucket])
-        public_block = aws.s3.BucketPublicAccessBlock(
+        artifacts = private_bucket(
             f"{name}-artifacts",
-            bucket=bucket.id,
-            block_public_acls=True,
-            block_public_policy=True,
-            ignore_public_acls=True,
-            restrict_public_buckets=True,
-            opts=child,
+            bucket_name=self.artifact_bucket_name,
+            bucket_arn=artifact_bucket_arn,
+            ctx=ctx,
+            parent=self,
+            force_destroy=True,
         )
-        aws.s3.BucketOwnershipControls(
-            f"{name}-artifacts", bucket=bucket.id, rule={"object_ownership": "BucketOwnerEnforced"}, opts=child
-        )
-        encryption = aws.s3.BucketServerSideEncryptionConfiguration(
-            f"{name}-artifacts",
-            bucket=bucket.id,
-            rules=[
-                {"apply_server_side_encryption_by_default": {"sse_algorithm": "AES256"}, "bucket_key_enabled": True}
-            ],
-            opts=child,
-        )
-        aws.s3.BucketPolicy(
-            f"{name}-artifacts",
-            bucket=bucket.id,
-            policy=artifact_bucket_arn.apply(tls_only_bucket_policy),
-            opts=ctx.opts(self, depends_on=[public_block]),
-        )
+        bucket, encryption = artifacts.bucket, artifacts.encryption
         artifact = aws.s3.BucketObjectv2(
             f"{name}-artifact",
             bucket=bucket.id,

@@ -178,6 +178,8 @@ def run_program(
     asyncio.set_event_loop(loop)
     try:
         settings.set_root_resource(None)  # type: ignore[arg-type]
+        # Output tasks left by an earlier run that failed belong to its closed loop: drop them.
+        settings.SETTINGS.outputs.clear()
         pulumi.runtime.set_all_config({**project_defaults(), **(config or {})})
         monitor = RecordingMonitor(mocks(preview))
         pulumi.runtime.set_mocks(
@@ -200,5 +202,6 @@ def run_program(
         return Graph(resources=monitor.captured, exports=exports, preview=preview)
     finally:
         settings.set_root_resource(None)  # type: ignore[arg-type]
+        settings.SETTINGS.outputs.clear()
         asyncio.set_event_loop(None)
         loop.close()

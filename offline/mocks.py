@@ -179,7 +179,11 @@ def _launch_template(name: str, region: str, inputs: Outputs) -> tuple[str, Outp
 
 def _iam(kind: str) -> Callable[[str, str, Outputs], tuple[str, Outputs]]:
     def outputs(name: str, region: str, inputs: Outputs) -> tuple[str, Outputs]:
-        return name, {"arn": f"arn:{PARTITION}:iam::{ACCOUNT_ID}:{kind}/{name}", "name": name, "uniqueId": "AROAOFFLINE"}
+        return name, {
+            "arn": f"arn:{PARTITION}:iam::{ACCOUNT_ID}:{kind}/{name}",
+            "name": name,
+            "uniqueId": "AROAOFFLINE",
+        }
 
     return outputs
 
@@ -198,6 +202,7 @@ S3_WEBSITE_ZONES = {
     "eu-central-1": "Z21DNDUVLTQW6Q",
 }
 """S3 website endpoint hosted zone ids (AWS documentation), returned as a bucket's `hostedZoneId`."""
+
 
 def _db_instance(name: str, region: str, inputs: Outputs) -> tuple[str, Outputs]:
     address = f"{name}.c0offline0.{region}.rds.amazonaws.com"

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
 from offline.graph import UNKNOWN, Graph, run_program, stack_config
-from offline.mocks import ACCOUNT_ID
+from offline.mocks import ACCOUNT_ID, AwsMocks
 from worker import topology
 
 QUEUE = "aws:sqs/queue:Queue"
@@ -252,3 +253,17 @@ def test_fanout_queue_list_comes_from_config() -> None:
 def test_bad_config_fails_fast_with_a_clear_error(override: dict[str, str], message: str) -> None:
     with pytest.raises(Exception, match=message):
         run_program({**CONFIG, **override}, stack="test", preview=True)
+
+
+def test_a_failed_run_leaves_nothing_behind_for_the_next() -> None:
+    """A run that dies mid-graph (e.g. the emulator provisioner refusing an input) must not poison the next."""
+
+    class FailingMocks(AwsMocks):
+        def new_resource(self, args: Any) -> Any:
+            if args.typ == "aws:sns/topic:Topic":
+                raise RuntimeError("refused by the test")
+            return super().new_resource(args)
+
+    with pytest.raises(Exception, match="refused by the test"):
+        run_program(CONFIG, stack="test", mocks=FailingMocks)
+    assert run_program(CONFIG, stack="test").counts()[QUEUE] == 6
