@@ -253,6 +253,23 @@ class Emulator:
 
 
 @contextmanager
+def exported_env(env: dict[str, str], *, enabled: bool = True) -> Iterator[None]:
+    """Put `env` into this process's environment for the block, then restore what was there."""
+    saved = {k: os.environ.get(k) for k in env}
+    if enabled:
+        os.environ.update(env)
+    try:
+        yield
+    finally:
+        if enabled:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+
+
+@contextmanager
 def running_emulator(
     port: int | None = None, region: str = DEFAULT_REGION, *, export_env: bool = True
 ) -> Iterator[Emulator]:
@@ -265,16 +282,8 @@ def running_emulator(
     server = _Server("127.0.0.1", port or free_port())
     server.start()
     emulator = Emulator(endpoint=f"http://127.0.0.1:{server.port}", region=region, _server=server)
-    saved = {k: os.environ.get(k) for k in emulator.env()}
-    if export_env:
-        os.environ.update(emulator.env())
     try:
-        yield emulator
+        with exported_env(emulator.env(), enabled=export_env):
+            yield emulator
     finally:
         server.stop()
-        if export_env:
-            for key, value in saved.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value

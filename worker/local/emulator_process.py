@@ -21,7 +21,7 @@ from typing import Any
 
 import requests
 
-from worker.local.emulator import DEFAULT_REGION, Emulator, free_port
+from worker.local.emulator import DEFAULT_REGION, Emulator, exported_env, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 READY_TIMEOUT = 30.0
@@ -46,7 +46,6 @@ def emulator_process(
         start_new_session=True,  # Ctrl-C goes to us; we stop it in order
     )
     emulator = Emulator(endpoint=f"http://127.0.0.1:{port}", region=region)
-    saved = {k: os.environ.get(k) for k in emulator.env()}
     try:
         deadline = time.monotonic() + READY_TIMEOUT
         while True:
@@ -59,9 +58,8 @@ def emulator_process(
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"the emulator did not answer on {emulator.endpoint}") from None
                 time.sleep(0.05)
-        if export_env:
-            os.environ.update(emulator.env())
-        yield emulator
+        with exported_env(emulator.env(), enabled=export_env):
+            yield emulator
     finally:
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
@@ -72,12 +70,6 @@ def emulator_process(
                 proc.wait()
         if out:
             out.close()
-        if export_env:
-            for key, value in saved.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
 
 
 COUNT_TTL_MS = 100.0
