@@ -112,21 +112,8 @@ class OrderEventsFanout(pulumi.ComponentResource):
             policy=pulumi.Output.all(self.topic_arn, self.bucket_arn, ctx.account_id).apply(lambda t: topic_policy(*t)),
             opts=ctx.opts(self),
         )
-        aws.s3.BucketNotification(
-            topology.INVOICES_BUCKET,
-            bucket=self.bucket.id,
-            topics=[
-                {
-                    "topic_arn": self.topic.arn,
-                    "events": ["s3:ObjectCreated:*"],
-                    "filter_prefix": topology.INVOICE_PREFIX,
-                }
-            ],
-            # S3 tests the destination when the notification is set: the topic policy must exist first.
-            opts=ctx.opts(self, depends_on=[policy]),
-        )
-
         self.queues = {}
+        subscriptions: list[pulumi.Resource] = []
         for queue_name in args.queue_names:
             queue = QueueWithDlq(
                 QueueArgs(
@@ -143,7 +130,7 @@ class OrderEventsFanout(pulumi.ComponentResource):
                 policy=pulumi.Output.all(queue.arn, self.topic_arn).apply(lambda qt: queue_policy(*qt)),
                 opts=ctx.opts(self),
             )
-            aws.sns.TopicSubscription(
+            subscription = aws.sns.TopicSubscription(
                 queue_name,
                 topic=self.topic.arn,
                 protocol="sqs",
@@ -151,7 +138,24 @@ class OrderEventsFanout(pulumi.ComponentResource):
                 raw_message_delivery=True,
                 opts=ctx.opts(self, depends_on=[access]),
             )
+            subscriptions.append(subscription)
             self.queues[queue_name] = queue
+
+        aws.s3.BucketNotification(
+            topology.INVOICES_BUCKET,
+            bucket=self.bucket.id,
+            topics=[
+                {
+                    "topic_arn": self.topic.arn,
+                    "events": ["s3:ObjectCreated:*"],
+                    "filter_prefix": topology.INVOICE_PREFIX,
+                }
+            ],
+            # S3 tests the destination when the notification is set: the topic policy must exist first.
+            # Events start flowing only once every subscriber is wired, so none is published to a
+            # topic that has no subscriptions yet (lost) during the first deployment.
+            opts=ctx.opts(self, depends_on=[policy, *subscriptions]),
+        )
 
         self.register_outputs(
             {

@@ -128,6 +128,9 @@ def test_fanout_wiring(graph: Graph) -> None:
         assert target["topicArn"] == topic_arn
     # the notification waits for the topic policy, or S3's destination test fails
     assert graph.one("aws:sns/topicPolicy:TopicPolicy", topology.ORDER_EVENTS_TOPIC).urn in notification.dependencies
+    # ...and for every subscription, or the first events reach a topic nobody listens to yet
+    for sub in graph.of_type("aws:sns/topicSubscription:TopicSubscription"):
+        assert sub.urn in notification.dependencies
 
     for name in ("shipping", "analytics"):
         policy = json.loads(graph.one("aws:sqs/queuePolicy:QueuePolicy", name).inputs["policy"])
