@@ -364,18 +364,18 @@ def main(argv: list[str]) -> int:
     args = parser().parse_args(argv)
     if args.orders < 0 or args.customers < 1 or (args.rate is not None and args.rate <= 0):
         parser().error("--orders >= 0, --customers >= 1 and --rate > 0 are required")
+    try:
+        spike = generate_spike(
+            args.orders,
+            customers=args.customers,
+            skus=args.skus,
+            duplicates=args.duplicates,
+            malformed=args.malformed,
+            seed=args.seed,
+        )
+    except ValueError as exc:
+        parser().error(str(exc))
     if args.write_batches:
-        try:
-            spike = generate_spike(
-                args.orders,
-                customers=args.customers,
-                skus=args.skus,
-                duplicates=args.duplicates,
-                malformed=args.malformed,
-                seed=args.seed,
-            )
-        except ValueError as exc:
-            parser().error(str(exc))
         paths = write_batches(spike.messages, Path(args.write_batches))
         print(f"{len(spike.messages)} messages in {len(paths)} files under {args.write_batches}")
         return 0
@@ -390,17 +390,6 @@ def main(argv: list[str]) -> int:
         parser().error("--queue-url is required (or pipe `pulumi stack output --json`)")
     if args.to == "s3" and not bucket:
         parser().error("--bucket is required (or pipe `pulumi stack output --json`)")
-    try:
-        spike = generate_spike(
-            args.orders,
-            customers=args.customers,
-            skus=args.skus,
-            duplicates=args.duplicates,
-            malformed=args.malformed,
-            seed=args.seed,
-        )
-    except ValueError as exc:
-        parser().error(str(exc))
     if args.to == "fifo":
         result = send_fifo(spike.messages, str(queue_url), senders=args.concurrency or DEFAULT_SENDERS, rate=args.rate)
     else:
