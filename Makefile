@@ -29,10 +29,10 @@ test: lint typecheck
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 demo: venv
-	$(PY) -m worker demo --orders $(ORDERS) --workers $(WORKERS)
+	$(PY) -m simulation demo --orders $(ORDERS) --workers $(WORKERS)
 
 local-up: venv
-	$(PY) -m worker local up
+	$(PY) -m simulation local up
 
 bench: venv
 	$(PY) -m bench.worker

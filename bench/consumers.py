@@ -28,14 +28,14 @@ from typing import Any
 import boto3
 import psycopg
 
+from simulation.postgres import PostgresServer, running_postgres
+from simulation.producer import catalog_sku, generate_spike, upload_s3
 from worker.consumers.analytics import SalesFacts
 from worker.consumers.cli import poll
 from worker.consumers.processing import build_consumer
 from worker.consumers.shipping import migrate, record_shipment, seed_inventory
 from worker.consumers.sql import PostgresWarehouse
-from worker.local.postgres import PostgresServer, running_postgres
 from worker.model import Invoice
-from worker.producer import catalog_sku, generate_spike, upload_s3
 
 REGION = "us-east-1"
 
@@ -98,7 +98,7 @@ def database_only(server: PostgresServer, count: int, workers: int, repeats: int
 
 def end_to_end(server: PostgresServer, count: int, repeats: int) -> dict[str, list[float]]:
     from offline.moto_provision import provision
-    from worker.local.emulator import running_emulator
+    from simulation.emulator import running_emulator
 
     results: dict[str, list[float]] = {}
     with running_emulator(region=REGION) as emulator:

@@ -25,9 +25,9 @@ from typing import Any
 import boto3
 
 from offline.moto_provision import provision
-from worker.local.emulator import Emulator
-from worker.local.emulator_process import emulator_process
-from worker.producer import DEFAULT_SENDERS, Outgoing, client_config, generate_spike, send_fifo, upload_s3
+from simulation.emulator import Emulator
+from simulation.emulator_process import emulator_process
+from simulation.producer import DEFAULT_SENDERS, Outgoing, client_config, generate_spike, send_fifo, upload_s3
 
 S3_CONCURRENCY = 16
 

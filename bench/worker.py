@@ -206,7 +206,7 @@ def main(argv: list[str]) -> int:
     args = p.parse_args(argv)
     variants = [v for v in args.variants.split(",") if v]
 
-    from worker.local.emulator_process import emulator_process
+    from simulation.emulator_process import emulator_process
 
     with emulator_process() as emulator:  # its own process: the emulator gets a core of its own
         env = {**os.environ, **emulator.env(), "PYTHONPATH": str(ROOT)}

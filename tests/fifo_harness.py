@@ -18,8 +18,8 @@ from typing import Any
 
 import boto3
 
+from simulation.emulator import Emulator
 from worker import topology
-from worker.local.emulator import Emulator
 
 ROOT = Path(__file__).resolve().parent.parent
 

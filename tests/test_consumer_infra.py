@@ -56,7 +56,7 @@ def test_two_functions_from_the_worker_package_with_a_dependency_layer(graph: Gr
         assets = set(fn["code"]["assets"])
         assert {"worker/consumers/lambda_handlers.py", "worker/model.py", "worker/topology.py"} <= assets
         assert "worker/consumers/migrations/shipping/0001_shipments_inventory.sql" in assets
-        assert not any(a.startswith(("worker/local/", "worker/fifo/")) or "__pycache__" in a for a in assets)
+        assert not any(a.startswith(("simulation/", "worker/fifo/")) or "__pycache__" in a for a in assets)
         assert len(fn["layers"]) == 1
         assert fn["loggingConfig"]["logGroup"] == f"/aws/lambda/orders-test-{consumer}-consumer"
     layer = graph.one("aws:lambda/layerVersion:LayerVersion", "consumer-deps").inputs

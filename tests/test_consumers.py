@@ -27,14 +27,14 @@ import psycopg
 import pytest
 
 from offline.moto_provision import provision
+from simulation.emulator import Emulator, running_emulator
+from simulation.postgres import PostgresServer, running_postgres
 from worker import topology
 from worker.consumers import lambda_handlers
 from worker.consumers.cli import poll
 from worker.consumers.events import objects_in
 from worker.consumers.processing import build_consumer
 from worker.consumers.shipping import migrate, seed_inventory
-from worker.local.emulator import Emulator, running_emulator
-from worker.local.postgres import PostgresServer, running_postgres
 from worker.model import Invoice, Order, OrderItem
 
 REGION = "us-east-1"

@@ -28,7 +28,7 @@ CHECKS = {
 def demo(tmp_path: Path, *args: str, timeout: float = 300) -> tuple[subprocess.CompletedProcess[str], dict]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     run = subprocess.run(
-        [sys.executable, "-m", "worker", "demo", "--out", str(tmp_path), "--plain", *args],
+        [sys.executable, "-m", "simulation", "demo", "--out", str(tmp_path), "--plain", *args],
         cwd=ROOT,
         env=env,
         capture_output=True,

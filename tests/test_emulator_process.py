@@ -6,7 +6,7 @@ import time
 
 import boto3
 
-from worker.local.emulator_process import COUNT_TTL_MS, emulator_process
+from simulation.emulator_process import COUNT_TTL_MS, emulator_process
 
 
 def counts(sqs: object, url: str) -> tuple[int, int]:

@@ -25,6 +25,8 @@ from pathlib import Path
 import boto3
 import pytest
 
+from simulation.emulator import Emulator, running_emulator
+from simulation.imds_standin import running_imds
 from tests.fifo_harness import (
     Resources,
     Sent,
@@ -41,8 +43,6 @@ from tests.fifo_harness import (
     summary,
     wait_for,
 )
-from worker.local.emulator import Emulator, running_emulator
-from worker.local.imds_stub import running_imds
 
 FAST = ("--wait-seconds", "2")
 """Short long polls so a drain does not wait out a 20 s poll (the AWS CLI test keeps the default)."""

@@ -13,6 +13,8 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
+from simulation.emulator import Emulator, patch_moto_sqs, running_emulator
+from simulation.imds_standin import running_imds
 from tests.fifo_harness import Resources, order_body, provision
 from worker.fifo import cli
 from worker.fifo.aws import make_clients
@@ -24,8 +26,6 @@ from worker.fifo.runner import FifoWorker
 from worker.fifo.settings import SettingsError, load
 from worker.fifo.store import OrderStore, Outcome
 from worker.fifo.telemetry import Counters
-from worker.local.emulator import Emulator, patch_moto_sqs, running_emulator
-from worker.local.imds_stub import running_imds
 from worker.model import parse_invoice, parse_order
 
 BASE_ENV = {

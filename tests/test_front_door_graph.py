@@ -556,7 +556,7 @@ def test_templates_drive_the_sqs_query_api() -> None:
     from botocore.credentials import Credentials
 
     from components.intake_api import HEALTH_TEMPLATE, INTEGRATION_HEADERS, send_message_template
-    from worker.local.emulator import running_emulator
+    from simulation.emulator import running_emulator
     from worker.model import parse_order
 
     headers = {k.rsplit(".", 1)[-1]: v.strip("'") for k, v in INTEGRATION_HEADERS.items()}

@@ -17,7 +17,7 @@ from typing import IO, Any
 import boto3
 import pytest
 
-from worker.local.emulator import DUMMY_CREDENTIALS
+from simulation.emulator import DUMMY_CREDENTIALS
 
 ROOT = Path(__file__).resolve().parent.parent
 AWS_CLI = Path(sys.executable).parent / "aws"
@@ -33,7 +33,7 @@ def first_line(stream: IO[str], timeout: float) -> str:
 def test_aws_cli_walkthrough_against_local_up(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "worker", "local", "up", "--json", "--workers", "2", "--out", str(tmp_path)],
+        [sys.executable, "-m", "simulation", "local", "up", "--json", "--workers", "2", "--out", str(tmp_path)],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
@@ -49,7 +49,7 @@ def test_aws_cli_walkthrough_against_local_up(tmp_path: Path) -> None:
         # The README walkthrough: the producer writes CLI batch files, the AWS CLI sends them.
         batches = tmp_path / "batches"
         made = subprocess.run(
-            [sys.executable, "-m", "worker", "produce", "--orders", "100", "--customers", "4", "--duplicates", "0",
+            [sys.executable, "-m", "simulation", "produce", "--orders", "100", "--customers", "4", "--duplicates", "0",
              "--malformed", "0", "--seed", "42", "--write-batches", str(batches)],
             cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=False,
         )  # fmt: skip

@@ -23,7 +23,7 @@ import pytest
 
 from components.worker_fleet import PLAYBOOK, artifact_files
 from offline.graph import ROOT, run_program
-from worker.local.imds_stub import running_imds
+from simulation.imds_standin import running_imds
 
 BIN = Path(sys.executable).parent
 CONFIG = {"orders:primaryRegion": "eu-west-1", "orders:failoverRegion": "eu-central-1"}

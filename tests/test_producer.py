@@ -13,9 +13,9 @@ from pathlib import Path
 import boto3
 import pytest
 
-from worker.local.emulator import Emulator, running_emulator
+from simulation.emulator import Emulator, running_emulator
+from simulation.producer import generate_spike, send_fifo, targets_from_outputs
 from worker.model import InvalidOrder, parse_order
-from worker.producer import generate_spike, send_fifo, targets_from_outputs
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -105,7 +105,7 @@ def test_cli_reads_stack_outputs_from_stdin(emulator: Emulator) -> None:
         [
             sys.executable,
             "-m",
-            "worker",
+            "simulation",
             "produce",
             "--orders",
             "25",

@@ -15,8 +15,8 @@ import pytest
 from offline.graph import run_program
 from offline.mocks import ACCOUNT_ID
 from offline.moto_provision import EMULATED_TYPES, EmulatorMocks, Provisioned, ProvisionError, provision
+from simulation.emulator import Emulator, running_emulator
 from worker import topology
-from worker.local.emulator import Emulator, running_emulator
 
 REGION = "eu-west-1"
 

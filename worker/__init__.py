@@ -1,1 +1,1 @@
-"""Everything that runs: the FIFO worker, the fan-out consumers, the producer and the local simulation."""
+"""The runtime: what runs on AWS (the FIFO worker, the fan-out consumers, the order model, the shared names and the Ansible role that installs them). It never imports the local simulation."""

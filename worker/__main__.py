@@ -1,7 +1,7 @@
-"""`python -m worker <command>`: one entry point for everything that runs.
+"""`python -m worker <command>`: the runtime's entry point (what runs on Spot instances, ECS and Lambda).
 
-Each command lives in its own module and is imported only when used, so a Spot instance running the
-FIFO worker never imports the local simulation's dependencies.
+Each command lives in its own module and is imported only when used. The local simulation (demo,
+emulated stack, producer) is a separate package: `python -m simulation <command>`.
 """
 
 from __future__ import annotations
@@ -14,9 +14,6 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "consume": ("worker.consumers.cli", "a fan-out consumer poller: consume shipping|analytics"),
     "seed-inventory": ("worker.consumers.cli_seed", "create the shipping schema and seed inventory"),
     "report": ("worker.consumers.cli_report", "sales report queries against the warehouse"),
-    "produce": ("worker.producer", "send orders to the FIFO queue or upload them to S3"),
-    "demo": ("worker.local.demo", "the Black Friday simulation on the embedded emulator"),
-    "local": ("worker.local.stack", "local up: keep the emulated stack running for manual use"),
 }
 
 

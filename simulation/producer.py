@@ -1,4 +1,4 @@
-"""`python -m worker produce`: play a Black Friday spike into the FIFO queue or the bulk-import bucket.
+"""`python -m simulation produce`: play a Black Friday spike into the FIFO queue or the bulk-import bucket.
 
 Orders are generated deterministically from a seed (the same seed gives the same orders, byte for
 byte), so the demo and the tests can recompute exactly what was sent. A share of duplicate sends (a
@@ -322,7 +322,7 @@ def targets_from_outputs(stream: TextIO) -> dict[str, Any]:
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m worker produce", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m simulation produce", description=__doc__.split("\n\n")[0])
     p.add_argument("--orders", type=int, default=1000, help="valid orders to generate (default 1000)")
     p.add_argument("--to", choices=("fifo", "s3"), default="fifo", help="the FIFO queue or the bulk-import bucket")
     p.add_argument(

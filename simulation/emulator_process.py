@@ -2,7 +2,7 @@
 
 moto is pure Python: served from the process that also produces orders, draws the live progress and
 verifies the results, it shares one interpreter lock with all of that. The demo, `local up` and the
-producer benchmark therefore run the same launcher (`worker.local.emulator.running_emulator`, with its
+producer benchmark therefore run the same launcher (`simulation.emulator.running_emulator`, with its
 patch) in a child process and talk to it over HTTP like every other client.
 """
 
@@ -21,9 +21,9 @@ from typing import Any
 
 import requests
 
-from worker.local.emulator import DEFAULT_REGION, Emulator, exported_env, free_port
+from simulation.emulator import DEFAULT_REGION, Emulator, exported_env, free_port
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 READY_TIMEOUT = 30.0
 
 
@@ -38,7 +38,7 @@ def emulator_process(
     port = free_port()
     out = log.open("ab") if log else None
     proc = subprocess.Popen(
-        [sys.executable, "-m", "worker.local.emulator_process", str(port), region],
+        [sys.executable, "-m", "simulation.emulator_process", str(port), region],
         cwd=ROOT,
         stdin=subprocess.DEVNULL,
         stdout=out,
@@ -139,7 +139,7 @@ def patch_for_depth() -> None:
 
 def serve(port: int, region: str) -> None:
     """Child side: serve until SIGTERM/SIGINT, or until the parent process is gone."""
-    from worker.local.emulator import running_emulator
+    from simulation.emulator import running_emulator
 
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):

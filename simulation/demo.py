@@ -1,4 +1,4 @@
-"""`python -m worker demo`: the Black Friday simulation of the whole system on one machine.
+"""`python -m simulation demo`: the Black Friday simulation of the whole system on one machine.
 
 Starts the local stack (emulator provisioned from the Pulumi program, PostgreSQL, inventory), runs W
 FIFO workers and both consumers, produces the spike (duplicates and malformed orders mixed in, and an
@@ -34,9 +34,9 @@ from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
 
-from worker.local.stack import ROOT, LocalStack, default_stock, local_stack
+from simulation.producer import Outgoing, Produced, Spike, generate_spike, send_fifo, upload_s3
+from simulation.stack import ROOT, EmulatedStack, default_stock, emulated_stack
 from worker.model import Order
-from worker.producer import Outgoing, Produced, Spike, generate_spike, send_fifo, upload_s3
 from worker.topology import MAX_RECEIVE_COUNT
 
 BOTO = Config(retries={"mode": "standard", "max_attempts": 3}, max_pool_connections=20, read_timeout=60)
@@ -111,7 +111,7 @@ class Progress:
 class Probe:
     """Reads progress from the stores and queues themselves, cheaply enough to run every second."""
 
-    def __init__(self, stack: LocalStack) -> None:
+    def __init__(self, stack: EmulatedStack) -> None:
         self.stack = stack
         self.sqs = boto3.client("sqs", config=BOTO)
         self.ddb = boto3.client("dynamodb", config=BOTO)
@@ -194,7 +194,7 @@ def progress_view(samples: list[Sample], expected: dict[str, int], workers: int)
     return Group(top, queues)
 
 
-def produce(plan: Plan, stack: LocalStack, progress: Progress, rate: float | None) -> None:
+def produce(plan: Plan, stack: EmulatedStack, progress: Progress, rate: float | None) -> None:
     """FIFO sends and S3 uploads side by side, as the spike and the bulk import would arrive."""
     errors: list[str] = []
 
@@ -283,7 +283,7 @@ def percentiles(values: list[float]) -> dict[str, float]:
     return {"p50": round(q[49], 3), "p95": round(q[94], 3), "p99": round(q[98], 3), "max": round(max(values), 3)}
 
 
-def verify(stack: LocalStack, plan: Plan, progress: Progress, drained: bool) -> tuple[list[Check], dict[str, Any]]:
+def verify(stack: EmulatedStack, plan: Plan, progress: Progress, drained: bool) -> tuple[list[Check], dict[str, Any]]:
     checks: list[Check] = []
     figures: dict[str, Any] = {}
     exports = stack.exports
@@ -450,7 +450,7 @@ def verify(stack: LocalStack, plan: Plan, progress: Progress, drained: bool) -> 
     return checks, figures
 
 
-def worker_summaries(stack: LocalStack) -> dict[str, int]:
+def worker_summaries(stack: EmulatedStack) -> dict[str, int]:
     """Sum of the FIFO workers' own exit counters (their "worker stopped" log line)."""
     total: Counter[str] = Counter()
     for path in sorted(stack.log_dir.glob("worker-*.log")):
@@ -492,7 +492,7 @@ def chart(samples: list[Sample], path: Path) -> None:
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m worker demo", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m simulation demo", description=__doc__.split("\n\n")[0])
     p.add_argument("--orders", type=int, default=10_000, help="valid orders in the spike (default 10000)")
     p.add_argument("--workers", type=int, default=3, help="FIFO worker processes (default 3)")
     p.add_argument("--pollers", type=int, default=2, help="consumer processes per fan-out queue (default 2)")
@@ -539,7 +539,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
         f"{len(plan.s3)} objects to S3), {spike.count('duplicate')} duplicate sends, {spike.count('malformed')} malformed, "
         f"{args.customers} customers, {args.workers} FIFO workers"
     )
-    with local_stack(out, stock=default_stock(args.orders, args.skus), stack_name="demo") as stack:
+    with emulated_stack(out, stock=default_stock(args.orders, args.skus), stack_name="demo") as stack:
         setup_seconds = time.monotonic() - started
         console.print(
             f"stack up in {setup_seconds:.1f}s: emulator {stack.emulator.endpoint}, PostgreSQL "

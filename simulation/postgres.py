@@ -26,7 +26,7 @@ from pathlib import Path
 
 import psycopg
 
-from worker.local.emulator import free_port
+from simulation.emulator import free_port
 
 SERVICE_USER = "orders-pg"
 """System user the server runs as when the caller is root."""
@@ -173,7 +173,7 @@ def running_postgres(port: int | None = None) -> Iterator[PostgresServer]:
 
 
 def main() -> None:
-    """`python -m worker.local.postgres`: start one, print its DSN and start time, stop on Ctrl-C."""
+    """`python -m simulation.postgres`: start one, print its DSN and start time, stop on Ctrl-C."""
     with running_postgres() as server:
         print(f"{server.dsn}  (binaries {server.bindir}, ready in {server.started_in:.2f}s); Ctrl-C stops it")
         with suppress(KeyboardInterrupt):

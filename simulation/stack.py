@@ -1,4 +1,4 @@
-"""`python -m worker local up`: the whole system on this machine, kept running until Ctrl-C.
+"""`python -m simulation local up`: the whole system on this machine, kept running until Ctrl-C.
 
 The same stack the demo drives: the embedded emulator (its own process), a private PostgreSQL with a
 shipping and a warehouse database, the emulator provisioned from the Pulumi program, inventory
@@ -25,12 +25,12 @@ from pathlib import Path
 from typing import IO, Any
 
 from offline.moto_provision import Provisioned, provision
-from worker.local.emulator import Emulator
-from worker.local.emulator_process import emulator_process
-from worker.local.postgres import PostgresServer, running_postgres
-from worker.producer import catalog_sku
+from simulation.emulator import Emulator
+from simulation.emulator_process import emulator_process
+from simulation.postgres import PostgresServer, running_postgres
+from simulation.producer import catalog_sku
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 STOP_TIMEOUT = 30.0
 
 
@@ -43,7 +43,7 @@ class Child:
 
 
 @dataclass
-class LocalStack:
+class EmulatedStack:
     emulator: Emulator
     postgres: PostgresServer
     provisioned: Provisioned
@@ -145,7 +145,7 @@ def default_stock(orders: int, skus: int) -> dict[str, int]:
     return {catalog_sku(n): (base // 10 if n % 10 == 0 else base) for n in range(1, skus + 1)}
 
 
-def seed_inventory(stack: LocalStack, stock: dict[str, int]) -> None:
+def seed_inventory(stack: EmulatedStack, stock: dict[str, int]) -> None:
     """Through the consumers' own command, as an operator would (migrations included)."""
     path = stack.log_dir / "inventory.csv"
     with path.open("w", newline="") as f:
@@ -165,7 +165,9 @@ def seed_inventory(stack: LocalStack, stock: dict[str, int]) -> None:
 
 
 @contextmanager
-def local_stack(out: Path, *, stock: dict[str, int] | None = None, stack_name: str = "local") -> Iterator[LocalStack]:
+def emulated_stack(
+    out: Path, *, stock: dict[str, int] | None = None, stack_name: str = "local"
+) -> Iterator[EmulatedStack]:
     """Emulator + PostgreSQL + provisioning + inventory; children are stopped on exit."""
     log_dir = out / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
@@ -175,7 +177,7 @@ def local_stack(out: Path, *, stock: dict[str, int] | None = None, stack_name: s
         shipping_dsn = postgres.create_database("shipping")
         warehouse_dsn = postgres.create_database("warehouse")
         provisioned = provision(emulator.region, endpoint=emulator.endpoint, stack=stack_name)
-        local = LocalStack(emulator, postgres, provisioned, shipping_dsn, warehouse_dsn, log_dir)
+        local = EmulatedStack(emulator, postgres, provisioned, shipping_dsn, warehouse_dsn, log_dir)
         try:
             seed_inventory(local, stock if stock is not None else default_stock(1000, 50))
             yield local
@@ -184,7 +186,7 @@ def local_stack(out: Path, *, stock: dict[str, int] | None = None, stack_name: s
 
 
 def up(argv: list[str]) -> int:
-    p = argparse.ArgumentParser(prog="python -m worker local up", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m simulation local up", description=__doc__.split("\n\n")[0])
     p.add_argument("--workers", type=int, default=2, help="FIFO worker processes (default 2)")
     p.add_argument("--json", action="store_true", help="first stdout line: one JSON object describing the stack")
     p.add_argument("--out", default=str(ROOT / ".demo" / "local"), help="logs and inventory file (default .demo/local)")
@@ -192,7 +194,7 @@ def up(argv: list[str]) -> int:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    with local_stack(Path(args.out)) as stack:
+    with emulated_stack(Path(args.out)) as stack:
         stack.start_workers(args.workers)
         stack.start_consumers()
         info = stack.describe()
@@ -220,6 +222,6 @@ def up(argv: list[str]) -> int:
 
 def main(argv: list[str]) -> int:
     if not argv or argv[0] != "up":
-        print("usage: python -m worker local up [--workers N] [--json]", file=sys.stderr)
+        print("usage: python -m simulation local up [--workers N] [--json]", file=sys.stderr)
         return 2
     return up(argv[1:])

@@ -1,1 +1,0 @@
-"""The local stack: the embedded AWS emulator, a local PostgreSQL, and the simulation that drives them."""
