@@ -11,11 +11,13 @@ free port and a private dir per run. PostgreSQL refuses to run as root, so when 
 from __future__ import annotations
 
 import glob
+import hashlib
 import importlib.util
 import os
 import pwd
 import shutil
 import signal
+import stat
 import subprocess
 import tempfile
 import time
@@ -106,11 +108,48 @@ def _wait_ready(dsn: str, proc: subprocess.Popen[bytes], log: Path, deadline: fl
             time.sleep(0.05)
 
 
+def _others_can_reach(path: Path) -> bool:
+    """Whether a user other than the owner may traverse every directory down to `path`."""
+    return all(parent.stat().st_mode & stat.S_IXOTH for parent in [path, *path.parents])
+
+
+def reachable_bindir(bindir: Path, user: str | None) -> Path:
+    """`bindir`, or, when the server runs as `user` and cannot enter it (a checkout under a 0700 directory,
+    or under /root), a world-readable copy in the temp dir, made once and reused.
+
+    The copy keeps the wheel's layout, `<package>/pginstall/` beside `<package>.libs/`: the binaries find
+    their bundled libpq through the RPATH `$ORIGIN/../../../pgserver.libs` that auditwheel wrote."""
+    if user is None or _others_can_reach(bindir):
+        return bindir
+    install, package = bindir.parent, bindir.parent.parent
+    trees = {Path(package.name) / install.name: install}
+    trees |= {Path(libs.name): libs for libs in package.parent.glob(f"{package.name}.libs")}
+    key = hashlib.sha256(f"{install}:{(bindir / 'postgres').stat().st_size}".encode()).hexdigest()[:16]
+    target = Path(tempfile.gettempdir()) / f"orders-pginstall-{key}"
+    if not (target / package.name / install.name / bindir.name / "initdb").exists():
+        staging = Path(tempfile.mkdtemp(prefix="orders-pginstall-", dir=tempfile.gettempdir()))
+        for relative, source in trees.items():
+            shutil.copytree(source, staging / "tree" / relative, symlinks=True)
+        for directory in [staging, *(staging / "tree").rglob("*")]:
+            if directory.is_dir():
+                directory.chmod(0o755)
+        try:
+            os.rename(staging / "tree", target)
+        except OSError:  # another process made it first
+            shutil.rmtree(staging / "tree", ignore_errors=True)
+        os.rmdir(staging)
+    if not _others_can_reach(target):
+        raise PostgresUnavailable(
+            f"the PostgreSQL service user {user!r} cannot enter {target.parent}: set TMPDIR to a directory others may enter"
+        )
+    return target / package.name / install.name / bindir.name
+
+
 @contextmanager
 def running_postgres(port: int | None = None) -> Iterator[PostgresServer]:
     """Start a private server (trust auth, loopback only, fsync off: test data only); stop and delete it on exit."""
-    bindir = find_bindir()
     user = _service_user()
+    bindir = reachable_bindir(find_bindir(), user)
     root = Path(tempfile.mkdtemp(prefix="orders-pg-"))
     data_dir = root / "data"
     log = root / "postgres.log"
