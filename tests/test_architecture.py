@@ -1,4 +1,4 @@
-"""The allowed import directions (docs/architecture.md, "Layout"), as import-linter contracts in pyproject.toml.
+"""The allowed import directions (docs/architecture.md, "Import directions"): import-linter contracts in pyproject.toml.
 
 `lint-imports` runs them as `make lint` does; the other tests show the contracts cover every top-level
 package and that each one breaks on the import it exists to forbid.
