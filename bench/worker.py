@@ -133,9 +133,9 @@ def _peak_rss_mb(pid: int) -> float:
 
 
 def one_run(variant: str, args: argparse.Namespace, env: dict[str, str], workdir: Path) -> dict[str, Any]:
-    from tests.fifo_harness import assert_exactly_once_in_order, plan_orders, provision, send
+    from simulation.fifo_harness import assert_exactly_once_in_order, plan_orders, provision, send
 
-    res = provision()
+    res = provision(fan_out=False)  # the worker alone, as measured: no S3 -> SNS -> SQS inside each PutObject
     sent = plan_orders(args.orders, args.groups, prefix=variant)
     log = workdir / f"{variant}-{time.time_ns()}.log"
     base = [sys.executable, "-m"]

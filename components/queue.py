@@ -2,7 +2,7 @@
 
 Every queue gets a DLQ of the same kind after `MAX_RECEIVE_COUNT` (3) receives, SSE-SQS encryption and
 long polling. The redrive policy is built from the DLQ's derived ARN rather than its `arn` output, so
-the policy pack sees a known value during the preview of a fresh stack (see DESIGN.md, preview trap).
+the policy pack sees a known value during the preview of a fresh stack (docs/architecture.md, the preview trap).
 """
 
 from __future__ import annotations

@@ -1,10 +1,57 @@
-"""Shared fixtures. The project root is on sys.path so tests import `components`, `worker`, `offline`."""
+"""Shared fixtures. The project root is on sys.path so tests import `components`, `worker`, `offline`.
+
+- `emulator`: the embedded AWS emulator (moto, patched) for one test module, its endpoint and dummy
+  credentials exported to this process. A module picks its region by overriding `emulator_region`.
+- `no_mandatory_violation`: runs the policy pack as the CLI does over a captured graph, asserts that no
+  mandatory rule is violated and returns every diagnostic for the test's own checks.
+"""
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
+from offline.graph import Graph  # noqa: E402
+from offline.policy_client import Diagnostic, PolicyPackProcess, mandatory  # noqa: E402
+from simulation.emulator import DEFAULT_REGION, Emulator, running_emulator  # noqa: E402
+
+CheckPack = Callable[..., list[Diagnostic]]
+
+
+@pytest.fixture(scope="module")
+def emulator_region() -> str:
+    """The region the module's emulator reports (override in a module to change it)."""
+    return DEFAULT_REGION
+
+
+@pytest.fixture(scope="module")
+def emulator(emulator_region: str) -> Iterator[Emulator]:
+    with running_emulator(region=emulator_region) as emu:
+        yield emu
+
+
+@pytest.fixture(scope="module")
+def no_mandatory_violation() -> CheckPack:
+    """`check(graph, pack=None, *, stack="test")`: analyze `graph` with `pack` (a running, configured
+    PolicyPackProcess) or with a fresh pack started and configured for `stack` and the graph's preview
+    flag; assert no mandatory violation; return all diagnostics."""
+
+    def check(graph: Graph, pack: PolicyPackProcess | None = None, *, stack: str = "test") -> list[Diagnostic]:
+        if pack is None:
+            with PolicyPackProcess(stack=stack, preview=graph.preview) as fresh:
+                fresh.configure()
+                diagnostics = fresh.analyze_graph(graph)
+        else:
+            assert pack.preview == graph.preview, "the pack and the graph disagree on preview"
+            diagnostics = pack.analyze_graph(graph)
+        assert mandatory(diagnostics) == []
+        return diagnostics
+
+    return check

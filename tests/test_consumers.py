@@ -27,7 +27,7 @@ import psycopg
 import pytest
 
 from offline.moto_provision import provision
-from simulation.emulator import Emulator, running_emulator
+from simulation.emulator import Emulator
 from simulation.postgres import PostgresServer, running_postgres
 from worker import topology
 from worker.consumers import lambda_handlers
@@ -41,9 +41,8 @@ REGION = "us-east-1"
 
 
 @pytest.fixture(scope="module")
-def emulator() -> Iterator[Emulator]:
-    with running_emulator(region=REGION) as emu:
-        yield emu
+def emulator_region() -> str:
+    return REGION
 
 
 @pytest.fixture(scope="module")

@@ -19,39 +19,27 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import boto3
 import pytest
 
-from simulation.emulator import Emulator, running_emulator
-from simulation.imds_standin import running_imds
-from tests.fifo_harness import (
+from simulation.emulator import Emulator
+from simulation.fifo_harness import (
     Resources,
     Sent,
     assert_exactly_once_in_order,
-    log_lines,
     order_body,
     plan_orders,
     provision,
-    queue_counts,
     scan,
     send,
-    start_worker,
-    stop_worker,
-    summary,
-    wait_for,
 )
+from simulation.imds_standin import running_imds
+from tests.fifo_harness import log_lines, queue_counts, start_worker, stop_worker, summary, wait_for
 
 FAST = ("--wait-seconds", "2")
 """Short long polls so a drain does not wait out a 20 s poll (the AWS CLI test keeps the default)."""
-
-
-@pytest.fixture(scope="module")
-def emulator() -> Iterator[Emulator]:
-    with running_emulator() as emu:
-        yield emu
 
 
 def invoice_versions(bucket: str) -> Counter[str]:

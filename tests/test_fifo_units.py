@@ -6,16 +6,15 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import boto3
 import pytest
 from botocore.stub import Stubber
 
-from simulation.emulator import Emulator, patch_moto_sqs, running_emulator
+from simulation.emulator import Emulator, patch_moto_sqs
+from simulation.fifo_harness import Resources, order_body, provision
 from simulation.imds_standin import running_imds
-from tests.fifo_harness import Resources, order_body, provision
 from worker.fifo import cli
 from worker.fifo.aws import make_clients
 from worker.fifo.inflight import InFlight
@@ -34,12 +33,6 @@ BASE_ENV = {
     "ORDERS_BUCKET": "b",
     "AWS_REGION": "us-east-1",
 }
-
-
-@pytest.fixture(scope="module")
-def emulator() -> Iterator[Emulator]:
-    with running_emulator() as emu:
-        yield emu
 
 
 @pytest.fixture()

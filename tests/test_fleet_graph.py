@@ -6,6 +6,7 @@ import base64
 import ipaddress
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ from components.network import public_subnet_cidr, subnet_cidrs
 from components.worker_fleet import METRIC_NAMESPACE, artifact_files, content_digest
 from offline.graph import ROOT, UNKNOWN, Graph, Resource, run_program
 from offline.mocks import ACCOUNT_ID
-from offline.policy_client import PolicyPackProcess, mandatory
+from offline.policy_client import Diagnostic
 from policy.guardrails.compute import check_spot_only
 from policy.guardrails.core import Res
 
@@ -324,11 +325,10 @@ def test_artifact_is_private_encrypted_and_holds_worker_and_playbook(graph: Grap
     assert not any("__pycache__" in n or n.endswith(".pyc") for n in names)
 
 
-def test_policy_pack_reports_no_mandatory_violation_on_the_full_stack(graph: Graph) -> None:
-    with PolicyPackProcess(stack="test", preview=graph.preview) as pack:
-        pack.configure()
-        diagnostics = pack.analyze_graph(graph)
-    assert mandatory(diagnostics) == []
+def test_policy_pack_reports_no_mandatory_violation_on_the_full_stack(
+    graph: Graph, no_mandatory_violation: Callable[..., list[Diagnostic]]
+) -> None:
+    diagnostics = no_mandatory_violation(graph)
     fleet_rules = {"asg-spot-only", "launch-template-imdsv2", "ec2-no-public-ip"}
     assert not [d for d in diagnostics if d.cannot_run and d.policy in fleet_rules]
     # Not even an advisory on this tier's resources.

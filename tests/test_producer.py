@@ -7,13 +7,12 @@ import json
 import subprocess
 import sys
 from collections import defaultdict
-from collections.abc import Iterator
 from pathlib import Path
 
 import boto3
 import pytest
 
-from simulation.emulator import Emulator, running_emulator
+from simulation.emulator import Emulator
 from simulation.producer import generate_spike, send_fifo, targets_from_outputs
 from worker.model import InvalidOrder, parse_order
 
@@ -50,12 +49,6 @@ def test_stack_outputs_on_stdin() -> None:
     assert outputs["orderQueueUrl"] == "https://q/orders.fifo"
     with pytest.raises(SystemExit, match="pulumi stack output"):
         targets_from_outputs(io.StringIO("Current stack is dev"))
-
-
-@pytest.fixture(scope="module")
-def emulator() -> Iterator[Emulator]:
-    with running_emulator() as emu:
-        yield emu
 
 
 def fifo_queue() -> str:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import unquote_plus
 
@@ -15,16 +14,15 @@ import pytest
 from offline.graph import run_program
 from offline.mocks import ACCOUNT_ID
 from offline.moto_provision import EMULATED_TYPES, EmulatorMocks, Provisioned, ProvisionError, provision
-from simulation.emulator import Emulator, running_emulator
+from simulation.emulator import Emulator
 from worker import topology
 
 REGION = "eu-west-1"
 
 
 @pytest.fixture(scope="module")
-def emulator() -> Iterator[Emulator]:
-    with running_emulator(region=REGION) as emu:
-        yield emu
+def emulator_region() -> str:
+    return REGION
 
 
 @pytest.fixture(scope="module")
