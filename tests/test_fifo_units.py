@@ -21,12 +21,12 @@ from worker.fifo import cli
 from worker.fifo.aws import make_clients
 from worker.fifo.inflight import InFlight
 from worker.fifo.interruption import Imds, InterruptionWatch
-from worker.fifo.invoices import InvoiceWriter
+from worker.fifo.invoice_writer import InvoiceWriter
 from worker.fifo.messages import Received, split_by_group
+from worker.fifo.order_writer import OrderWriter, Outcome
 from worker.fifo.runner import FifoWorker
 from worker.fifo.settings import SettingsError, load
 from worker.fifo.state import State, WorkerState
-from worker.fifo.store import OrderStore, Outcome
 from worker.fifo.telemetry import Counters
 from worker.model import parse_invoice, parse_order
 
@@ -168,13 +168,13 @@ def test_worker_state_wakes_the_threads_that_wait_on_it() -> None:
 
 def test_conditional_write_recognises_redelivery_and_never_overwrites(res: Resources) -> None:
     ddb = boto3.client("dynamodb")
-    store = OrderStore(ddb, res.table)
+    writer = OrderWriter(ddb, res.table)
     order = parse_order(order_body("ord-1", "cust-1"))
     first = msg(order.to_json(), mid="m-1", seq="00000000000000000005")
-    written = store.record(order, first)
-    again = store.record(order, first)
-    other = store.record(order, msg(order.to_json(), mid="m-2", seq="00000000000000000009"))
-    older = store.record(order, msg(order.to_json(), mid="m-0", seq="00000000000000000001"))
+    written = writer.record(order, first)
+    again = writer.record(order, first)
+    other = writer.record(order, msg(order.to_json(), mid="m-2", seq="00000000000000000009"))
+    older = writer.record(order, msg(order.to_json(), mid="m-0", seq="00000000000000000001"))
     assert [r.outcome for r in (written, again, other, older)] == [
         Outcome.WRITTEN,
         Outcome.REDELIVERY,

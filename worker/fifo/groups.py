@@ -24,9 +24,9 @@ from worker.backoff import DEPENDENCY, Backoff
 from worker.fifo.deleter import Deleter
 from worker.fifo.inflight import InFlight
 from worker.fifo.messages import Received
+from worker.fifo.order_writer import Outcome
 from worker.fifo.processor import OrderProcessor, Result
 from worker.fifo.state import StopSignal
-from worker.fifo.store import Outcome
 from worker.fifo.telemetry import Counters, log
 from worker.topology import MAX_RECEIVE_COUNT
 

@@ -24,12 +24,12 @@ from worker.fifo.deleter import Deleter
 from worker.fifo.groups import GroupRunner
 from worker.fifo.inflight import InFlight
 from worker.fifo.interruption import Imds, InterruptionWatch
-from worker.fifo.invoices import InvoiceWriter
+from worker.fifo.invoice_writer import InvoiceWriter
 from worker.fifo.messages import SYSTEM_ATTRIBUTES, Received, split_by_group
+from worker.fifo.order_writer import OrderWriter
 from worker.fifo.processor import OrderProcessor
 from worker.fifo.settings import WorkerSettings
 from worker.fifo.state import State, WorkerState
-from worker.fifo.store import OrderStore
 from worker.fifo.telemetry import Counters, log
 
 FATAL_QUEUE_ERRORS = {"AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist", "AccessDenied"}
@@ -113,7 +113,7 @@ class FifoWorker:
         inflight = InFlight(self.clients.sqs, s.queue_url, visibility, s.max_in_flight, self.counters)
         deleter = Deleter(self.clients.sqs, s.queue_url, inflight, self.counters)
         processor = OrderProcessor(
-            OrderStore(self.clients.dynamodb, s.table, lambda units: self.counters.add("write_units", round(units))),
+            OrderWriter(self.clients.dynamodb, s.table, lambda units: self.counters.add("write_units", round(units))),
             InvoiceWriter(self.clients.s3, s.bucket, s.invoice_prefix),
             s.region,
         )
