@@ -56,7 +56,7 @@ AMI_NAME = "al2023-ami-2023.*-kernel-*-x86_64"
 SQS_ACTIONS = ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes")
 """GetQueueAttributes: the worker reads the queue's own VisibilityTimeout at start (worker/fifo/runner.py)."""
 TABLE_ACTIONS = ("dynamodb:PutItem", "dynamodb:GetItem")
-"""What worker/fifo/store.py calls: a conditional PutItem, and a consistent GetItem to recognise a redelivery."""
+"""What worker/fifo/order_writer.py calls: a conditional PutItem, and a consistent GetItem to recognise a redelivery."""
 INVOICE_ACTIONS = ("s3:PutObject",)
 """The worker creates each invoice with a conditional put (If-None-Match: *), which needs nothing but PutObject:
 an invoice that already exists answers 412 without the worker ever reading the bucket."""

@@ -15,15 +15,17 @@ from botocore.stub import Stubber
 from simulation.emulator import Emulator, patch_moto_sqs
 from simulation.fifo_harness import Resources, order_body, provision
 from simulation.imds_standin import running_imds
+from worker.backoff import DELETE, DEPENDENCY, RECEIVE, Backoff, BackoffPolicy
 from worker.fifo import cli
 from worker.fifo.aws import make_clients
 from worker.fifo.inflight import InFlight
 from worker.fifo.interruption import Imds, InterruptionWatch
-from worker.fifo.invoices import InvoiceWriter
+from worker.fifo.invoice_writer import InvoiceWriter
 from worker.fifo.messages import Received, split_by_group
+from worker.fifo.order_writer import OrderWriter, Outcome
 from worker.fifo.runner import FifoWorker
 from worker.fifo.settings import SettingsError, load
-from worker.fifo.store import OrderStore, Outcome
+from worker.fifo.state import State, WorkerState
 from worker.fifo.telemetry import Counters
 from worker.model import parse_invoice, parse_order
 
@@ -91,18 +93,81 @@ def test_split_by_group_keeps_each_groups_order() -> None:
     assert [[m.message_id for m in run] for run in split_by_group(ms)] == [["0", "2", "5"], ["1", "4"], ["3"]]
 
 
+# backoff and the worker's state -------------------------------------------------------------------
+
+
+def test_backoff_doubles_to_its_cap_with_full_jitter_and_resets() -> None:
+    policy = BackoffPolicy(base=0.5, cap=20.0)
+    assert [policy.ceiling(n) for n in range(1, 9)] == [0.5, 1, 2, 4, 8, 16, 20, 20]
+    assert policy.ceiling(10_000) == 20.0  # no overflow however long the outage
+    assert policy.delay(3, lambda: 0.0) == 0.0 and policy.delay(3, lambda: 1.0) == 2.0
+    draws = iter([1.0, 1.0, 1.0, 0.25, 1.0])
+    loop = Backoff(policy, draw=lambda: next(draws))
+    assert [loop.failed(), loop.failed(), loop.failed()] == [0.5, 1.0, 2.0]
+    assert loop.failed() == 4.0 * 0.25
+    loop.succeeded()
+    assert loop.failed() == 0.5  # the next outage starts small again
+    # the three uses keep today's caps: receive 20 s, a group's dependency 10 s, the deleter 5 s
+    assert [(p.base, p.cap) for p in (RECEIVE, DEPENDENCY, DELETE)] == [(0.5, 20.0), (0.2, 10.0), (0.1, 5.0)]
+    real = Backoff(RECEIVE)
+    assert all(0.0 <= real.failed() <= RECEIVE.cap for _ in range(50))
+
+
+def test_worker_state_moves_forward_through_named_transitions_only() -> None:
+    state = WorkerState()
+    draining, abandon = state.signal(State.DRAINING), state.signal(State.ABANDONING)
+    assert state.state is State.RUNNING and not draining.is_set() and state.reason == ""
+    assert state.abandon() is False and state.flush() is False  # nothing to abandon or flush yet
+    assert state.request_stop("signal SIGTERM") is True
+    assert state.request_stop("spot-interruption") is False and state.reason == "signal SIGTERM"
+    assert draining.is_set() and not abandon.is_set()
+    assert state.abandon() is True and abandon.is_set() and state.abandon() is False
+    assert state.flush() is True and state.state is State.FLUSHING
+    assert state.request_stop("idle") is False and state.abandon() is False  # never back
+    assert state.stop() is True and state.stop() is False and state.reached(State.STOPPED)
+    # a drain that finished in time goes straight from DRAINING to FLUSHING, never ABANDONING
+    quick = WorkerState()
+    quick.request_stop("idle")
+    assert quick.flush() is True and quick.reached(State.ABANDONING)  # later states imply earlier ones
+    # a worker that cannot start stops its watchers from RUNNING
+    failed = WorkerState()
+    assert failed.stop() is True and failed.reason == ""
+
+
+def test_worker_state_wakes_the_threads_that_wait_on_it() -> None:
+    state = WorkerState()
+    woke: list[tuple[str, float]] = []
+    started = time.monotonic()
+
+    def waiter(name: str, until: State) -> None:
+        state.wait(until, 5.0)
+        woke.append((name, time.monotonic() - started))
+
+    threads = [threading.Thread(target=waiter, args=a) for a in (("drain", State.DRAINING), ("stop", State.STOPPED))]
+    for t in threads:
+        t.start()
+    assert state.signal(State.DRAINING).wait(0.1) is False  # a timeout, not a transition
+    time.sleep(0.2)
+    state.request_stop("test")
+    threads[0].join(2)
+    assert [name for name, _ in woke] == ["drain"]
+    state.stop()
+    threads[1].join(2)
+    assert [name for name, _ in woke] == ["drain", "stop"] and all(at < 2.0 for _, at in woke)
+
+
 # the exactly-once write and the invoice ----------------------------------------------------------
 
 
 def test_conditional_write_recognises_redelivery_and_never_overwrites(res: Resources) -> None:
     ddb = boto3.client("dynamodb")
-    store = OrderStore(ddb, res.table)
+    writer = OrderWriter(ddb, res.table)
     order = parse_order(order_body("ord-1", "cust-1"))
     first = msg(order.to_json(), mid="m-1", seq="00000000000000000005")
-    written = store.record(order, first)
-    again = store.record(order, first)
-    other = store.record(order, msg(order.to_json(), mid="m-2", seq="00000000000000000009"))
-    older = store.record(order, msg(order.to_json(), mid="m-0", seq="00000000000000000001"))
+    written = writer.record(order, first)
+    again = writer.record(order, first)
+    other = writer.record(order, msg(order.to_json(), mid="m-2", seq="00000000000000000009"))
+    older = writer.record(order, msg(order.to_json(), mid="m-0", seq="00000000000000000001"))
     assert [r.outcome for r in (written, again, other, older)] == [
         Outcome.WRITTEN,
         Outcome.REDELIVERY,

@@ -29,7 +29,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from worker.consumers.analytics import SalesFacts
 from worker.consumers.events import InvalidEvent, objects_in
-from worker.consumers.invoices import MissingInvoice, fetch_invoice
+from worker.consumers.invoice_reader import MissingInvoice, fetch_invoice
 from worker.consumers.shipping import ShippingStore
 from worker.consumers.sql import DataApiWarehouse, PostgresWarehouse, Warehouse, WarehouseError
 from worker.model import InvalidOrder, Invoice

@@ -7,14 +7,15 @@ before the delete, the message comes back and the conditional write recognises i
 from __future__ import annotations
 
 import queue
-import threading
 import time
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from worker.backoff import DELETE, Backoff
 from worker.fifo.inflight import InFlight
 from worker.fifo.messages import Received
+from worker.fifo.state import StopSignal
 from worker.fifo.telemetry import Counters, log
 
 LINGER_SECONDS = 0.02
@@ -72,9 +73,9 @@ class Deleter:
         self._inflight.forget(done)
         return retry
 
-    def run(self, stop: threading.Event) -> None:
+    def run(self, stop: StopSignal) -> None:
         """Until `stop` is set and nothing is pending; failed batches back off and go round again."""
-        backoff = 0.0
+        backoff = Backoff(DELETE)
         while not (stop.is_set() and self._pending.empty()):
             batch = self._take(0.2)
             if not batch:
@@ -82,6 +83,7 @@ class Deleter:
             retry = self.delete(batch)
             for m in retry:
                 self._pending.put(m)
-            backoff = min(5.0, backoff * 2 or 0.1) if retry else 0.0
-            if backoff and stop.wait(backoff):
-                return
+            if not retry:
+                backoff.succeeded()
+            elif stop.wait(backoff.failed()):
+                return  # stopping: the retries are still held, so the final release returns them

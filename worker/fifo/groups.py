@@ -14,22 +14,21 @@ deadline release even that.
 
 from __future__ import annotations
 
-import random
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from worker.backoff import DEPENDENCY, Backoff
 from worker.fifo.deleter import Deleter
 from worker.fifo.inflight import InFlight
 from worker.fifo.messages import Received
+from worker.fifo.order_writer import Outcome
 from worker.fifo.processor import OrderProcessor, Result
-from worker.fifo.store import Outcome
+from worker.fifo.state import StopSignal
 from worker.fifo.telemetry import Counters, log
 from worker.topology import MAX_RECEIVE_COUNT
-
-MAX_BACKOFF_SECONDS = 10.0
 
 
 class GroupRunner:
@@ -40,8 +39,8 @@ class GroupRunner:
         deleter: Deleter,
         counters: Counters,
         threads: int,
-        draining: threading.Event,
-        abandon: threading.Event,
+        draining: StopSignal,
+        abandon: StopSignal,
     ) -> None:
         self._processor = processor
         self._inflight = inflight
@@ -133,19 +132,19 @@ class GroupRunner:
 
     def _attempt(self, message: Received) -> Result | None:
         """Process with backoff on transient errors (after botocore's own retries); None if abandoned."""
-        delay = 0.2
+        backoff = Backoff(DEPENDENCY)
         while True:
             try:
                 return self._processor.process(message)
             except (BotoCoreError, ClientError) as exc:
                 self._counters.add("retries")
+                delay = backoff.failed()
                 log.warning(
                     "dependency unavailable; backing off",
                     extra={**message.log_fields(), "error": str(exc), "sleep": round(delay, 2)},
                 )
-                if self._abandon.wait(delay * random.uniform(0.5, 1.0)):
+                if self._abandon.wait(delay):
                     return None
-                delay = min(MAX_BACKOFF_SECONDS, delay * 2)
 
     def _reject(self, message: Received, reason: str) -> None:
         self._counters.add("rejected")

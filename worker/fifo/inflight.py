@@ -16,6 +16,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from worker.fifo.messages import Received
+from worker.fifo.state import StopSignal
 from worker.fifo.telemetry import Counters, log
 
 
@@ -31,7 +32,7 @@ class InFlight:
         self._counters = counters
 
     # capacity -------------------------------------------------------------
-    def reserve(self, n: int, stop: threading.Event) -> int:
+    def reserve(self, n: int, stop: StopSignal) -> int:
         """Block until there is room for up to n more messages; returns how many (0 if stopping)."""
         with self._cond:
             while not stop.is_set():
@@ -116,7 +117,7 @@ class InFlight:
         self._counters.add("heartbeats", extended)
         return extended
 
-    def run_heartbeat(self, stop: threading.Event) -> None:
+    def run_heartbeat(self, stop: StopSignal) -> None:
         interval = max(1.0, self.visibility / 6)  # three beats before a message could expire
         while not stop.wait(interval):
             self.heartbeat_once()

@@ -11,11 +11,11 @@ metadata URL is configurable so tests point it at a local stand-in; an empty URL
 from __future__ import annotations
 
 import json
-import threading
 import urllib.error
 import urllib.request
 from collections.abc import Callable
 
+from worker.fifo.state import StopSignal
 from worker.fifo.telemetry import log
 
 TOKEN_TTL_SECONDS = 21600
@@ -99,7 +99,7 @@ class InterruptionWatch:
                 return "lifecycle-terminated"
         return None
 
-    def run(self, stop: threading.Event) -> None:
+    def run(self, stop: StopSignal) -> None:
         while not stop.is_set():
             try:
                 reason = self.check_once()

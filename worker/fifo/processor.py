@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from worker.fifo.invoices import InvoiceWriter
+from worker.fifo.invoice_writer import InvoiceWriter
 from worker.fifo.messages import Received
-from worker.fifo.store import OrderStore, Outcome
+from worker.fifo.order_writer import OrderWriter, Outcome
 from worker.model import InvalidOrder, Invoice, parse_order
 
 
@@ -18,8 +18,8 @@ class Result:
 
 
 class OrderProcessor:
-    def __init__(self, store: OrderStore, invoices: InvoiceWriter, region: str) -> None:
-        self._store = store
+    def __init__(self, orders: OrderWriter, invoices: InvoiceWriter, region: str) -> None:
+        self._orders = orders
         self._invoices = invoices
         self._region = region
 
@@ -29,7 +29,7 @@ class OrderProcessor:
             order = parse_order(message.body)
         except InvalidOrder as exc:
             return Result(None, exc.reason)
-        stored = self._store.record(order, message)
+        stored = self._orders.record(order, message)
         invoice = Invoice(
             Order=order, ProcessedAt=stored.processed_at, SequenceNumber=stored.sequence_number, Region=self._region
         )

@@ -4,29 +4,32 @@ Drain (SIGTERM/SIGINT, Spot notice, ASG lifecycle `Terminated`, or idle exit): s
 group run finishes the message in hand and releases the rest of its batch at once; at the deadline
 (ORDERS_DRAIN_SECONDS) whatever is still held is released; pending deletes are flushed; a lifecycle
 action is completed with CONTINUE; the summary is logged; exit 0. A second signal skips to the end.
+The phases are the states of `worker.fifo.state.WorkerState`, the one thing the threads coordinate on.
 """
 
 from __future__ import annotations
 
-import random
 import signal
 import threading
 import time
 import uuid
+from dataclasses import dataclass
 from types import FrameType
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from worker.backoff import RECEIVE, Backoff
 from worker.fifo.aws import Clients, make_clients
 from worker.fifo.deleter import Deleter
 from worker.fifo.groups import GroupRunner
 from worker.fifo.inflight import InFlight
 from worker.fifo.interruption import Imds, InterruptionWatch
-from worker.fifo.invoices import InvoiceWriter
+from worker.fifo.invoice_writer import InvoiceWriter
 from worker.fifo.messages import SYSTEM_ATTRIBUTES, Received, split_by_group
+from worker.fifo.order_writer import OrderWriter
 from worker.fifo.processor import OrderProcessor
 from worker.fifo.settings import WorkerSettings
-from worker.fifo.store import OrderStore
+from worker.fifo.state import State, WorkerState
 from worker.fifo.telemetry import Counters, log
 
 FATAL_QUEUE_ERRORS = {"AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist", "AccessDenied"}
@@ -36,30 +39,31 @@ class FatalError(RuntimeError):
     """Configuration that no amount of waiting fixes (the queue does not exist, access denied)."""
 
 
+@dataclass(frozen=True)
+class Parts:
+    """What the worker builds once the queue answers: held messages, the deleter, the group runs."""
+
+    inflight: InFlight
+    deleter: Deleter
+    runner: GroupRunner
+
+
 class FifoWorker:
     def __init__(self, settings: WorkerSettings, clients: Clients | None = None) -> None:
         self.settings = settings
         self.counters = Counters(settings.queue_url.rsplit("/", 1)[-1])
         self.clients = clients or make_clients(settings, on_call=self.counters.count_call)
-        self.stop_requested = threading.Event()
-        self.stop_reason = ""
-        self._receiving_stop = threading.Event()
-        self._draining = threading.Event()
-        self._abandon = threading.Event()
-        self._background_stop = threading.Event()
+        self.state = WorkerState()
         self._active_receivers = settings.receivers
         self._last_activity = time.monotonic()
 
     # stop requests --------------------------------------------------------
     def request_stop(self, reason: str) -> None:
-        if self.stop_requested.is_set():
-            if reason.startswith("signal"):
-                log.warning("second stop signal: releasing everything now", extra={"reason": reason})
-                self._abandon.set()
-            return
-        self.stop_reason = reason
-        log.info("stop requested; draining", extra={"reason": reason, "drain_seconds": self.settings.drain_seconds})
-        self.stop_requested.set()
+        if self.state.request_stop(reason):
+            log.info("stop requested; draining", extra={"reason": reason, "drain_seconds": self.settings.drain_seconds})
+        elif reason.startswith("signal"):
+            log.warning("second stop signal: releasing everything now", extra={"reason": reason})
+            self.state.abandon()
 
     def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
         self.request_stop(f"signal {signal.Signals(signum).name}")
@@ -70,8 +74,8 @@ class FifoWorker:
     # startup --------------------------------------------------------------
     def _queue_visibility(self) -> int:
         """The queue's VisibilityTimeout (unless overridden), waiting for the queue service to answer."""
-        delay = 0.5
-        while not self.stop_requested.is_set():
+        backoff = Backoff(RECEIVE)
+        while not self.state.reached(State.DRAINING):
             try:
                 attrs = self.clients.sqs.get_queue_attributes(
                     QueueUrl=self.settings.queue_url, AttributeNames=["VisibilityTimeout", "FifoQueue"]
@@ -86,99 +90,149 @@ class FifoWorker:
                 if attrs.get("FifoQueue") != "true":
                     raise FatalError(f"queue {self.settings.queue_url} is not a FIFO queue")
                 return self.settings.visibility_seconds or int(attrs["VisibilityTimeout"])
-            self.stop_requested.wait(delay)
-            delay = min(20.0, delay * 2)
+            self.state.wait(State.DRAINING, backoff.failed())
         return self.settings.visibility_seconds or 30
 
-    # receiving ------------------------------------------------------------
-    def _receiver(self, index: int, inflight: InFlight, runner: GroupRunner) -> None:
+    def _start_interruption_watch(self) -> InterruptionWatch | None:
         s = self.settings
-        delay = 0.5
-        while not self._receiving_stop.is_set():
+        if not s.imds_url:
+            return None
+        watch = InterruptionWatch(
+            Imds(s.imds_url),
+            s.imds_poll_seconds,
+            on_interruption=self.request_stop,
+            on_rebalance=self._on_rebalance,
+            watch_lifecycle=bool(s.lifecycle_hook),
+        )
+        stopped = self.state.signal(State.STOPPED)
+        threading.Thread(target=watch.run, args=(stopped,), name="imds", daemon=True).start()
+        return watch
+
+    def _build(self, visibility: int) -> Parts:
+        s = self.settings
+        inflight = InFlight(self.clients.sqs, s.queue_url, visibility, s.max_in_flight, self.counters)
+        deleter = Deleter(self.clients.sqs, s.queue_url, inflight, self.counters)
+        processor = OrderProcessor(
+            OrderWriter(self.clients.dynamodb, s.table, lambda units: self.counters.add("write_units", round(units))),
+            InvoiceWriter(self.clients.s3, s.bucket, s.invoice_prefix),
+            s.region,
+        )
+        runner = GroupRunner(
+            processor,
+            inflight,
+            deleter,
+            self.counters,
+            s.processors,
+            draining=self.state.signal(State.DRAINING),
+            abandon=self.state.signal(State.ABANDONING),
+        )
+        return Parts(inflight, deleter, runner)
+
+    def _start_threads(self, parts: Parts) -> list[threading.Thread]:
+        """Deleter, heartbeat, metrics and the receivers; returns [deleter, *receivers] (joined by the drain)."""
+        deleter = threading.Thread(
+            target=parts.deleter.run, args=(self.state.signal(State.FLUSHING),), name="deleter", daemon=True
+        )
+        heartbeat = threading.Thread(
+            target=parts.inflight.run_heartbeat, args=(self.state.signal(State.STOPPED),), name="heartbeat", daemon=True
+        )
+        metrics = threading.Thread(target=self._flush_metrics, name="metrics", daemon=True)
+        receivers = [
+            threading.Thread(target=self._receiver, args=(i, parts), name=f"receiver-{i}", daemon=True)
+            for i in range(self.settings.receivers)
+        ]
+        for t in (deleter, heartbeat, metrics, *receivers):
+            t.start()
+        return [deleter, *receivers]
+
+    # receiving ------------------------------------------------------------
+    def _receive(self, reserved: int, inflight: InFlight, backoff: Backoff) -> list[Received] | None:
+        """One long poll for up to `reserved` messages; None (after backing off) when it failed."""
+        s = self.settings
+        try:
+            resp = self.clients.sqs.receive_message(
+                QueueUrl=s.queue_url,
+                MaxNumberOfMessages=reserved,
+                WaitTimeSeconds=s.wait_seconds,
+                VisibilityTimeout=inflight.visibility,
+                MessageSystemAttributeNames=SYSTEM_ATTRIBUTES,
+                ReceiveRequestAttemptId=uuid.uuid4().hex,  # a retried receive gets the same messages back
+            )
+        except (BotoCoreError, ClientError) as exc:
+            inflight.admit(reserved, [])
+            self._last_activity = time.monotonic()  # failing is not idle: an outage never ends a batch run
+            self.counters.add("receive_errors")
+            delay = backoff.failed()
+            log.warning("receive failed; backing off", extra={"error": str(exc), "sleep": round(delay, 2)})
+            self.state.wait(State.DRAINING, delay)
+            return None
+        backoff.succeeded()
+        now = time.time()
+        messages = [
+            Received.from_sqs(m, received_at=now, visibility=inflight.visibility) for m in resp.get("Messages", [])
+        ]
+        inflight.admit(reserved, messages)
+        return messages
+
+    def _receiver(self, index: int, parts: Parts) -> None:
+        draining = self.state.signal(State.DRAINING)
+        backoff = Backoff(RECEIVE)
+        while not draining.is_set():
             if index >= self._active_receivers:
-                self._receiving_stop.wait(1.0)
+                draining.wait(1.0)
                 continue
-            reserved = inflight.reserve(s.batch_size, self._receiving_stop)
+            reserved = parts.inflight.reserve(self.settings.batch_size, draining)
             if not reserved:
                 break
-            try:
-                resp = self.clients.sqs.receive_message(
-                    QueueUrl=s.queue_url,
-                    MaxNumberOfMessages=reserved,
-                    WaitTimeSeconds=s.wait_seconds,
-                    VisibilityTimeout=inflight.visibility,
-                    MessageSystemAttributeNames=SYSTEM_ATTRIBUTES,
-                    ReceiveRequestAttemptId=uuid.uuid4().hex,  # a retried receive gets the same messages back
-                )
-            except (BotoCoreError, ClientError) as exc:
-                inflight.admit(reserved, [])
-                self._last_activity = time.monotonic()  # failing is not idle: an outage never ends a batch run
-                self.counters.add("receive_errors")
-                log.warning("receive failed; backing off", extra={"error": str(exc), "sleep": round(delay, 2)})
-                self._receiving_stop.wait(delay * random.uniform(0.5, 1.0))
-                delay = min(20.0, delay * 2)
-                continue
-            delay = 0.5
-            now = time.time()
-            messages = [
-                Received.from_sqs(m, received_at=now, visibility=inflight.visibility) for m in resp.get("Messages", [])
-            ]
-            inflight.admit(reserved, messages)
+            messages = self._receive(reserved, parts.inflight, backoff)
             if not messages:
                 continue
             self._last_activity = time.monotonic()
             self.counters.add("received", len(messages))
             log.debug("received", extra={"messages": [m.log_fields() for m in messages]})
-            if self._receiving_stop.is_set():
-                inflight.release(messages, why="received after the drain began")
+            if draining.is_set():
+                parts.inflight.release(messages, why="received after the drain began")
                 break
             for run in split_by_group(messages):
-                runner.submit(run)
+                parts.runner.submit(run)
 
     # the whole life -------------------------------------------------------
     def run(self) -> int:
-        s = self.settings
         if threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGTERM, self._on_signal)
             signal.signal(signal.SIGINT, self._on_signal)
-        watch = None
-        if s.imds_url:
-            watch = InterruptionWatch(
-                Imds(s.imds_url),
-                s.imds_poll_seconds,
-                on_interruption=self.request_stop,
-                on_rebalance=self._on_rebalance,
-                watch_lifecycle=bool(s.lifecycle_hook),
-            )
-            threading.Thread(target=watch.run, args=(self._background_stop,), name="imds", daemon=True).start()
+        watch = self._start_interruption_watch()
         try:
             visibility = self._queue_visibility()
         except FatalError as exc:
             log.error("cannot start", extra={"error": str(exc)})
-            self._background_stop.set()
+            self.state.stop()
             return 2
         started = time.monotonic()
-        inflight = InFlight(self.clients.sqs, s.queue_url, visibility, s.max_in_flight, self.counters)
-        deleter = Deleter(self.clients.sqs, s.queue_url, inflight, self.counters)
-        processor = OrderProcessor(
-            OrderStore(self.clients.dynamodb, s.table, lambda units: self.counters.add("write_units", round(units))),
-            InvoiceWriter(self.clients.s3, s.bucket, s.invoice_prefix),
-            s.region,
+        parts = self._build(visibility)
+        threads = self._start_threads(parts)
+        self._log_started(visibility)
+        self._run_until_stop_requested(parts)
+        drained_in = self._drain(parts, threads)
+        if self.state.reason == "lifecycle-terminated":
+            self._complete_lifecycle_action(watch)
+        self.counters.flush()
+        log.info(
+            "worker stopped",
+            extra={
+                "summary": self.counters.summary(
+                    reason=self.state.reason,
+                    drained_in_seconds=round(drained_in, 2),
+                    within_deadline=drained_in <= self.settings.drain_seconds,
+                    left_held=len(parts.inflight),
+                    ran_seconds=round(time.monotonic() - started, 2),
+                )
+            },
         )
-        runner = GroupRunner(processor, inflight, deleter, self.counters, s.processors, self._draining, self._abandon)
-        deleter_stop = threading.Event()
-        deleter_thread = threading.Thread(target=deleter.run, args=(deleter_stop,), name="deleter", daemon=True)
-        deleter_thread.start()
-        threading.Thread(
-            target=inflight.run_heartbeat, args=(self._background_stop,), name="heartbeat", daemon=True
-        ).start()
-        threading.Thread(target=self._flush_metrics, name="metrics", daemon=True).start()
-        receivers = [
-            threading.Thread(target=self._receiver, args=(i, inflight, runner), name=f"receiver-{i}", daemon=True)
-            for i in range(s.receivers)
-        ]
-        for t in receivers:
-            t.start()
+        return 0
+
+    def _log_started(self, visibility: int) -> None:
+        s = self.settings
         log.info(
             "worker started",
             extra={
@@ -192,47 +246,35 @@ class FifoWorker:
             },
         )
 
-        while not self.stop_requested.wait(0.5):
-            if runner.active() or len(inflight):
+    def _run_until_stop_requested(self, parts: Parts) -> None:
+        """Watch for idleness (batch runs exit after ORDERS_IDLE_EXIT_SECONDS with nothing to do)."""
+        idle_exit = self.settings.idle_exit_seconds
+        while not self.state.wait(State.DRAINING, 0.5):
+            if parts.runner.active() or len(parts.inflight):
                 self._last_activity = time.monotonic()
-            elif s.idle_exit_seconds and time.monotonic() - self._last_activity > s.idle_exit_seconds:
+            elif idle_exit and time.monotonic() - self._last_activity > idle_exit:
                 self.request_stop("idle")
 
+    def _drain(self, parts: Parts, threads: list[threading.Thread]) -> float:
+        """From DRAINING to STOPPED within the deadline; returns the seconds it took."""
         drain_started = time.monotonic()
-        deadline = drain_started + s.drain_seconds
-        self._receiving_stop.set()
-        self._draining.set()
-        if not runner.wait_idle(max(0.0, deadline - time.monotonic() - 1.0)):
-            self._abandon.set()
-            runner.wait_idle(2.0)
+        deadline = drain_started + self.settings.drain_seconds
+        if not parts.runner.wait_idle(max(0.0, deadline - time.monotonic() - 1.0)):
+            self.state.abandon()
+            parts.runner.wait_idle(2.0)
+        deleter, *receivers = threads
         for t in receivers:  # a long poll under way returns within wait_seconds; its messages are released
             t.join(max(0.0, deadline - time.monotonic()))
-        deleter_stop.set()
-        deleter_thread.join(max(1.0, deadline - time.monotonic()))
-        leftovers = inflight.held()
-        inflight.release(leftovers, why="drain deadline" if leftovers else "drain")
-        runner.shutdown()
-        self._background_stop.set()
-        if self.stop_reason == "lifecycle-terminated":
-            self._complete_lifecycle_action(watch)
-        self.counters.flush()
-        drained_in = time.monotonic() - drain_started
-        log.info(
-            "worker stopped",
-            extra={
-                "summary": self.counters.summary(
-                    reason=self.stop_reason,
-                    drained_in_seconds=round(drained_in, 2),
-                    within_deadline=drained_in <= s.drain_seconds,
-                    left_held=len(inflight),
-                    ran_seconds=round(time.monotonic() - started, 2),
-                )
-            },
-        )
-        return 0
+        self.state.flush()
+        deleter.join(max(1.0, deadline - time.monotonic()))
+        leftovers = parts.inflight.held()
+        parts.inflight.release(leftovers, why="drain deadline" if leftovers else "drain")
+        parts.runner.shutdown()
+        self.state.stop()
+        return time.monotonic() - drain_started
 
     def _flush_metrics(self) -> None:
-        while not self._background_stop.wait(self.settings.metrics_interval):
+        while not self.state.wait(State.STOPPED, self.settings.metrics_interval):
             self.counters.flush()
 
     def _complete_lifecycle_action(self, watch: InterruptionWatch | None) -> None:

@@ -31,7 +31,7 @@ class Outcome(enum.Enum):
 
 
 @dataclass(frozen=True)
-class StoreResult:
+class WriteResult:
     outcome: Outcome
     processed_at: datetime
     sequence_number: str
@@ -57,13 +57,13 @@ def order_item(order: Order, message: Received, processed_at: datetime) -> dict[
     }
 
 
-class OrderStore:
+class OrderWriter:
     def __init__(self, dynamodb: Any, table: str, on_write_units: Any = None) -> None:
         self._ddb = dynamodb
         self._table = table
         self._on_write_units = on_write_units or (lambda units: None)
 
-    def record(self, order: Order, message: Received) -> StoreResult:
+    def record(self, order: Order, message: Received) -> WriteResult:
         processed_at = now_utc()
         try:
             resp = self._ddb.put_item(
@@ -81,9 +81,9 @@ class OrderStore:
             stored_seq = old.get("SequenceNumber", {}).get("S", "")
             stored_at = datetime.fromisoformat(old["ProcessedAt"]["S"]) if "ProcessedAt" in old else processed_at
             same = stored_seq == message.sequence_number and old.get("MessageId", {}).get("S") == message.message_id
-            return StoreResult(Outcome.REDELIVERY if same else Outcome.DUPLICATE, stored_at, stored_seq)
+            return WriteResult(Outcome.REDELIVERY if same else Outcome.DUPLICATE, stored_at, stored_seq)
         self._on_write_units(resp.get("ConsumedCapacity", {}).get("CapacityUnits", 0))
-        return StoreResult(Outcome.WRITTEN, processed_at, message.sequence_number)
+        return WriteResult(Outcome.WRITTEN, processed_at, message.sequence_number)
 
     def _read(self, order_id: str) -> dict[str, Any]:
         """Fallback when the service did not return the old item with the failure."""
