@@ -66,6 +66,7 @@ def messaging(config: StackConfig, ctx: AwsContext) -> Messaging:
             visibility_timeout_seconds=settings.fanout_queue_visibility_seconds,
             retention_seconds=retention,
             kms_key_arn=key.arn,
+            queue_names=settings.fanout_queues,
             alarm_age_seconds=alarms.queue_age_seconds,
             alarm_depth=alarms.queue_depth,
         ),
