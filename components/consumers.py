@@ -19,20 +19,20 @@ the database secret (shipping) or the Data API on its workgroup (analytics), and
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 
 from components.aws_context import AwsContext
 from components.config import ConsumersConfig
-from components.databases import SHIPPING_DB_NAME, WAREHOUSE_DB_NAME, ConsumerDatabases
-from components.monitoring import Monitoring, metric_widget
-from components.network import HTTPS, INTERFACE_SERVICES, Network
-from components.queue import QueueWithDlq
+from components.databases import SHIPPING_DB_NAME, WAREHOUSE_DB_NAME, DatabaseRefs
+from components.iam import assume_role_policy, policy_document, statement
+from components.monitoring import AlarmSpec, MetricWidget, metric_widget
+from components.network import HTTPS, INTERFACE_SERVICES, NetworkRefs
+from components.queue import QueueRef
 from worker import topology
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,7 +40,8 @@ LAMBDA_RUNTIME = "python3.11"
 """The Python the tests run on and the layer is built for (`scripts/build_lambda_layer.sh`)."""
 LAMBDA_ARCH = "x86_64"
 HANDLER = "worker.consumers.lambda_handlers.{consumer}_handler"
-CONSUMERS = ("shipping", "analytics")
+CONSUMERS = topology.FANOUT_QUEUES
+"""One consumer per fan-out queue, named as the queue."""
 
 PACKAGED = ("worker/__init__.py", "worker/__main__.py", "worker/model.py", "worker/topology.py", "worker/consumers")
 """What the function archive holds: the consumers and the shared model, not the FIFO worker or local tools."""
@@ -77,10 +78,6 @@ def endpoint_services(runtimes: dict[str, str]) -> list[str]:
     return sorted(needed - set(INTERFACE_SERVICES))
 
 
-def statement(sid: str, actions: tuple[str, ...], resources: list[str], **extra: Any) -> dict[str, Any]:
-    return {"Sid": sid, "Effect": "Allow", "Action": list(actions), "Resource": resources, **extra}
-
-
 def consumer_policy(
     consumer: str,
     *,
@@ -115,16 +112,7 @@ def consumer_policy(
     if in_vpc:
         # ENI management has no resource-level scoping for Describe*: "*" is what AWS documents.
         statements.append(statement("ManageFunctionEnis", VPC_ENI_ACTIONS, ["*"]))
-    return json.dumps({"Version": "2012-10-17", "Statement": statements}, sort_keys=True)
-
-
-def assume_role_policy(service: str) -> str:
-    return json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}],
-        }
-    )
+    return policy_document(statements)
 
 
 def packaged_files(root: Path = ROOT) -> Iterator[tuple[str, Path]]:
@@ -142,14 +130,15 @@ def function_archive(root: Path = ROOT) -> pulumi.AssetArchive:
     return pulumi.AssetArchive({name: pulumi.FileAsset(str(path)) for name, path in packaged_files(root)})
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ConsumersArgs:
-    network: Network
-    databases: ConsumerDatabases
-    queues: dict[str, QueueWithDlq]
+    ctx: AwsContext
+    network: NetworkRefs
+    databases: DatabaseRefs
+    queues: Mapping[str, QueueRef]
+    """One per consumer in `CONSUMERS`."""
     invoices_bucket_arn: pulumi.Input[str]
     settings: ConsumersConfig
-    monitoring: Monitoring
 
 
 class FanoutConsumers(pulumi.ComponentResource):
@@ -157,16 +146,14 @@ class FanoutConsumers(pulumi.ComponentResource):
     services: dict[str, aws.ecs.Service]
     function_names: dict[str, str]
 
-    def __init__(
-        self, name: str, args: ConsumersArgs, ctx: AwsContext, opts: pulumi.ResourceOptions | None = None
-    ) -> None:
+    def __init__(self, name: str, args: ConsumersArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("orders:consumers:FanoutConsumers", name, None, opts)
-        self._ctx, self._args = ctx, args
-        cfg = args.settings
+        ctx = self._ctx = args.ctx
+        self._args = args
         self.functions, self.services, self.function_names = {}, {}, {}
-        runtimes = {c: cfg.runtimes[c] for c in CONSUMERS if c in args.queues}
-        if missing := [c for c in CONSUMERS if c not in args.queues]:
-            pulumi.log.warn(f"orders:fanoutQueues has no queue for {missing}: those consumers are not deployed")
+        self.alarms: list[AlarmSpec] = []
+        self.widgets: list[MetricWidget] = []
+        runtimes = {c: args.settings.runtimes[c] for c in CONSUMERS}
 
         for service in endpoint_services(runtimes):
             aws.ec2.VpcEndpoint(
@@ -206,7 +193,7 @@ class FanoutConsumers(pulumi.ComponentResource):
             env |= {
                 "ORDERS_DB_SECRET_ARN": dbs.db_secret_arn,
                 "ORDERS_DB_HOST": dbs.db_address,
-                "ORDERS_DB_PORT": dbs.db_port.apply(str),
+                "ORDERS_DB_PORT": pulumi.Output.from_input(dbs.db_port).apply(str),
                 "ORDERS_DB_NAME": SHIPPING_DB_NAME,
             }
         else:
@@ -264,7 +251,7 @@ class FanoutConsumers(pulumi.ComponentResource):
             )
         return self._layer
 
-    def _lambda(self, consumer: str, queue: QueueWithDlq) -> None:
+    def _lambda(self, consumer: str, queue: QueueRef) -> None:
         ctx, args, cfg = self._ctx, self._args, self._args.settings
         function_name = ctx.name(f"{consumer}-consumer")
         in_vpc = consumer == "shipping"
@@ -316,35 +303,36 @@ class FanoutConsumers(pulumi.ComponentResource):
         self._watch_function(consumer, function_name)
 
     def _watch_function(self, consumer: str, function_name: str) -> None:
-        monitoring, region = self._args.monitoring, self._ctx.region
-        dims: dict[str, pulumi.Input[str]] = {"FunctionName": function_name}
-        monitoring.alarm(
-            f"{consumer}-consumer-errors",
-            description=(
-                f"{function_name} invocations failed (timeouts, crashes, init errors). Failed records are "
-                "reported per item and are not counted here: watch the DLQ alarm for those."
+        dims = {"FunctionName": function_name}
+        self.alarms += [
+            AlarmSpec(
+                name=f"{consumer}-consumer-errors",
+                description=(
+                    f"{function_name} invocations failed (timeouts, crashes, init errors). Failed records are "
+                    "reported per item and are not counted here: watch the DLQ alarm for those."
+                ),
+                namespace="AWS/Lambda",
+                metric="Errors",
+                dimensions=dims,
+                threshold=0,
+                statistic="Sum",
+                evaluation_periods=3,
             ),
-            namespace="AWS/Lambda",
-            metric="Errors",
-            dimensions=dims,
-            threshold=0,
-            statistic="Sum",
-            evaluation_periods=3,
-        )
-        monitoring.alarm(
-            f"{consumer}-consumer-throttles",
-            description=f"{function_name} was throttled: the account's concurrency is exhausted by other functions.",
-            namespace="AWS/Lambda",
-            metric="Throttles",
-            dimensions=dims,
-            threshold=0,
-            statistic="Sum",
-            evaluation_periods=3,
-        )
-        monitoring.add_widget(
+            AlarmSpec(
+                name=f"{consumer}-consumer-throttles",
+                description=f"{function_name} was throttled: the account's concurrency is exhausted by other functions.",
+                namespace="AWS/Lambda",
+                metric="Throttles",
+                dimensions=dims,
+                threshold=0,
+                statistic="Sum",
+                evaluation_periods=3,
+            ),
+        ]
+        self.widgets.append(
             metric_widget(
                 f"Consumer {consumer} (Lambda)",
-                region,
+                self._ctx.region,
                 [
                     ["AWS/Lambda", "Invocations", "FunctionName", function_name],
                     ["AWS/Lambda", "Errors", "FunctionName", function_name],
@@ -407,7 +395,7 @@ class FanoutConsumers(pulumi.ComponentResource):
             )
         return self._egress_sg
 
-    def _ecs(self, consumer: str, queue: QueueWithDlq) -> None:
+    def _ecs(self, consumer: str, queue: QueueRef) -> None:
         ctx, args, cfg = self._ctx, self._args, self._args.settings
         cluster = self._ecs_cluster()
         log_group = aws.cloudwatch.LogGroup(
@@ -490,7 +478,7 @@ class FanoutConsumers(pulumi.ComponentResource):
             opts=ctx.opts(self, depends_on=[task_policy]),
         )
         self.services[consumer] = service
-        args.monitoring.add_widget(
+        self.widgets.append(
             metric_widget(
                 f"Consumer {consumer} (ECS Fargate Spot)",
                 ctx.region,

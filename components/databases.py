@@ -19,8 +19,8 @@ import pulumi_aws as aws
 
 from components.aws_context import AwsContext
 from components.config import DatabaseConfig
-from components.monitoring import Monitoring, metric_widget
-from components.network import HTTPS, Network
+from components.monitoring import AlarmSpec, MetricWidget, metric_widget
+from components.network import HTTPS, NetworkRefs
 
 POSTGRES_PORT = 5432
 SHIPPING_DB_NAME = "orders"
@@ -30,11 +30,23 @@ WAREHOUSE_DB_NAME = "sales"
 """The warehouse database (ORDERS_WAREHOUSE_DATABASE)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class DatabasesArgs:
-    network: Network
+    ctx: AwsContext
+    network: NetworkRefs
     settings: DatabaseConfig
-    monitoring: Monitoring
+
+
+@dataclass(frozen=True, kw_only=True)
+class DatabaseRefs:
+    """What the consumers need from the databases: where they are and how to get in."""
+
+    client_security_group_id: pulumi.Input[str]
+    db_address: pulumi.Input[str]
+    db_port: pulumi.Input[int]
+    db_secret_arn: pulumi.Input[str]
+    workgroup_name: str
+    workgroup_arn: pulumi.Input[str]
 
 
 class ConsumerDatabases(pulumi.ComponentResource):
@@ -47,13 +59,48 @@ class ConsumerDatabases(pulumi.ComponentResource):
     workgroup_name: str
     workgroup_arn: pulumi.Output[str]
     namespace_name: str
+    refs: DatabaseRefs
+    alarms: list[AlarmSpec]
+    widgets: list[MetricWidget]
 
-    def __init__(
-        self, name: str, args: DatabasesArgs, ctx: AwsContext, opts: pulumi.ResourceOptions | None = None
-    ) -> None:
+    def __init__(self, name: str, args: DatabasesArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("orders:data:ConsumerDatabases", name, None, opts)
-        net, cfg = args.network, args.settings
+        ctx = args.ctx
+        client_sg, db_sg = self._security_groups(args)
+        self._shipping_db(args, db_sg)
+        self._warehouse(args)
+        self.client_security_group_id = client_sg.id
+        self.refs = DatabaseRefs(
+            client_security_group_id=self.client_security_group_id,
+            db_address=self.db_address,
+            db_port=self.db_port,
+            db_secret_arn=self.db_secret_arn,
+            workgroup_name=self.workgroup_name,
+            workgroup_arn=self.workgroup_arn,
+        )
+        self.alarms = database_alarms(self.db_identifier, args.settings)
+        self.widgets = [
+            metric_widget(
+                "Shipping database",
+                ctx.region,
+                [
+                    ["AWS/RDS", "CPUUtilization", "DBInstanceIdentifier", self.db_identifier],
+                    ["AWS/RDS", "DatabaseConnections", "DBInstanceIdentifier", self.db_identifier, {"yAxis": "right"}],
+                ],
+            )
+        ]
+        self.register_outputs(
+            {
+                "dbAddress": self.db_address,
+                "dbSecretArn": self.db_secret_arn,
+                "workgroupName": self.workgroup_name,
+                "clientSecurityGroupId": self.client_security_group_id,
+            }
+        )
 
+    def _security_groups(self, args: DatabasesArgs) -> tuple[aws.ec2.SecurityGroup, aws.ec2.SecurityGroup]:
+        """The consumers' client group and the database's group: 5432 between them, HTTPS to the endpoints."""
+        ctx, net = args.ctx, args.network
         client_sg = aws.ec2.SecurityGroup(
             "consumer-db-client",
             name=ctx.name("consumer-db-client"),
@@ -79,43 +126,46 @@ class ConsumerDatabases(pulumi.ComponentResource):
             opts=ctx.opts(self),
         )
         # The client group's egress: the database, HTTPS to the VPC's interface endpoints, S3 via its gateway.
-        aws.vpc.SecurityGroupEgressRule(
-            "consumers-to-shipping-db",
-            security_group_id=client_sg.id,
-            referenced_security_group_id=db_sg.id,
-            ip_protocol="tcp",
-            from_port=POSTGRES_PORT,
-            to_port=POSTGRES_PORT,
-            description="PostgreSQL to the shipping database",
-            opts=ctx.opts(self),
-        )
-        aws.vpc.SecurityGroupEgressRule(
-            "consumers-to-endpoints",
-            security_group_id=client_sg.id,
-            referenced_security_group_id=net.endpoint_security_group_id,
-            ip_protocol="tcp",
-            from_port=HTTPS,
-            to_port=HTTPS,
-            description="HTTPS to the VPC interface endpoints (Secrets Manager, SQS, logs...)",
-            opts=ctx.opts(self),
-        )
-        aws.vpc.SecurityGroupEgressRule(
-            "consumers-to-s3",
-            security_group_id=client_sg.id,
-            prefix_list_id=net.s3_prefix_list_id,
-            ip_protocol="tcp",
-            from_port=HTTPS,
-            to_port=HTTPS,
-            description="HTTPS to S3 through the gateway endpoint (invoices)",
-            opts=ctx.opts(self),
-        )
         # The endpoints' own group already admits HTTPS from the whole VPC range (components/network.py).
+        rules: list[tuple[str, pulumi.Input[str] | None, pulumi.Input[str] | None, int, str]] = [
+            ("consumers-to-shipping-db", db_sg.id, None, POSTGRES_PORT, "PostgreSQL to the shipping database"),
+            (
+                "consumers-to-endpoints",
+                net.endpoint_security_group_id,
+                None,
+                HTTPS,
+                "HTTPS to the VPC interface endpoints (Secrets Manager, SQS, logs...)",
+            ),
+            (
+                "consumers-to-s3",
+                None,
+                net.s3_prefix_list_id,
+                HTTPS,
+                "HTTPS to S3 through the gateway endpoint (invoices)",
+            ),
+        ]
+        for rule_name, group, prefix_list, port, description in rules:
+            aws.vpc.SecurityGroupEgressRule(
+                rule_name,
+                security_group_id=client_sg.id,
+                referenced_security_group_id=group,
+                prefix_list_id=prefix_list,
+                ip_protocol="tcp",
+                from_port=port,
+                to_port=port,
+                description=description,
+                opts=ctx.opts(self),
+            )
+        return client_sg, db_sg
 
+    def _shipping_db(self, args: DatabasesArgs, db_sg: aws.ec2.SecurityGroup) -> None:
+        """RDS PostgreSQL in the private subnets; AWS creates and rotates the master password."""
+        ctx, cfg = args.ctx, args.settings
         subnets = aws.rds.SubnetGroup(
             "shipping-db",
             name=ctx.name("shipping-db"),
             description="Private subnets of the shipping database",
-            subnet_ids=net.private_subnet_ids,
+            subnet_ids=args.network.private_subnet_ids,
             opts=ctx.opts(self),
         )
         self.db_identifier = ctx.name("shipping")
@@ -146,11 +196,13 @@ class ConsumerDatabases(pulumi.ComponentResource):
             # PostgreSQL 15+ on RDS defaults rds.force_ssl=1: the consumer connects with sslmode=require.
             opts=ctx.opts(self),
         )
-        self.client_security_group_id = client_sg.id
         self.db_address = db.address
         self.db_port = db.port
         self.db_secret_arn = db.master_user_secrets.apply(lambda secrets: secrets[0]["secret_arn"] if secrets else "")
 
+    def _warehouse(self, args: DatabasesArgs) -> None:
+        """Redshift Serverless namespace and workgroup in the private subnets; reached through the Data API."""
+        ctx, net = args.ctx, args.network
         self.namespace_name = ctx.name("sales")
         namespace = aws.redshiftserverless.Namespace(
             "sales",
@@ -172,7 +224,7 @@ class ConsumerDatabases(pulumi.ComponentResource):
             "sales",
             workgroup_name=self.workgroup_name,
             namespace_name=namespace.namespace_name,
-            base_capacity=cfg.warehouse_base_capacity,
+            base_capacity=args.settings.warehouse_base_capacity,
             publicly_accessible=False,
             enhanced_vpc_routing=True,
             subnet_ids=net.private_subnet_ids,
@@ -181,20 +233,12 @@ class ConsumerDatabases(pulumi.ComponentResource):
         )
         self.workgroup_arn = workgroup.arn
 
-        self._watch(args.monitoring, ctx, cfg)
-        self.register_outputs(
-            {
-                "dbAddress": self.db_address,
-                "dbSecretArn": self.db_secret_arn,
-                "workgroupName": self.workgroup_name,
-                "clientSecurityGroupId": self.client_security_group_id,
-            }
-        )
 
-    def _watch(self, monitoring: Monitoring, ctx: AwsContext, cfg: DatabaseConfig) -> None:
-        dims: dict[str, pulumi.Input[str]] = {"DBInstanceIdentifier": self.db_identifier}
-        monitoring.alarm(
-            "shipping-db-cpu",
+def database_alarms(db_identifier: str, cfg: DatabaseConfig) -> list[AlarmSpec]:
+    dims = {"DBInstanceIdentifier": db_identifier}
+    return [
+        AlarmSpec(
+            name="shipping-db-cpu",
             description=f"Shipping database CPU above {cfg.cpu_alarm_percent}% for 5 minutes: consumers will slow down.",
             namespace="AWS/RDS",
             metric="CPUUtilization",
@@ -202,9 +246,9 @@ class ConsumerDatabases(pulumi.ComponentResource):
             threshold=cfg.cpu_alarm_percent,
             statistic="Average",
             evaluation_periods=5,
-        )
-        monitoring.alarm(
-            "shipping-db-connections",
+        ),
+        AlarmSpec(
+            name="shipping-db-connections",
             description=(
                 f"More than {cfg.connections_alarm} connections to the shipping database: lower the consumers' "
                 "maximum concurrency or add RDS Proxy."
@@ -214,14 +258,5 @@ class ConsumerDatabases(pulumi.ComponentResource):
             dimensions=dims,
             threshold=cfg.connections_alarm,
             evaluation_periods=3,
-        )
-        monitoring.add_widget(
-            metric_widget(
-                "Shipping database",
-                ctx.region,
-                [
-                    ["AWS/RDS", "CPUUtilization", "DBInstanceIdentifier", self.db_identifier],
-                    ["AWS/RDS", "DatabaseConnections", "DBInstanceIdentifier", self.db_identifier, {"yAxis": "right"}],
-                ],
-            )
-        )
+        ),
+    ]

@@ -44,8 +44,10 @@ def public_read_policy(partition: str, bucket: str, keys: tuple[str, ...]) -> st
     )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ErrorPageArgs:
+    ctx: AwsContext
+    """The failover region's context."""
     bucket_name: str
     """Must equal the Route 53 record name (S3 website hosting resolves the bucket from the Host header)."""
     site_dir: Path = SITE_DIR
@@ -59,15 +61,17 @@ class ErrorPage(pulumi.ComponentResource):
     website_endpoint: pulumi.Output[str]
     website_domain: pulumi.Output[str]
 
-    def __init__(self, args: ErrorPageArgs, ctx: AwsContext, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("orders:frontdoor:ErrorPage", RESOURCE_NAME, None, opts)
+    def __init__(self, name: str, args: ErrorPageArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        """`name` is the logical name of the component and of its resources (the program passes RESOURCE_NAME)."""
+        super().__init__("orders:frontdoor:ErrorPage", name, None, opts)
+        ctx = args.ctx
         pages = {page: (args.site_dir / page).read_text(encoding="utf-8") for page in PAGES}
         self.bucket_name = args.bucket_name
-        self.bucket = aws.s3.Bucket(RESOURCE_NAME, bucket=args.bucket_name, force_destroy=True, opts=ctx.opts(self))
+        self.bucket = aws.s3.Bucket(name, bucket=args.bucket_name, force_destroy=True, opts=ctx.opts(self))
         child = ctx.opts(self, depends_on=[self.bucket])
         # Relaxed only for policies: a policy may grant public read; ACLs can never make anything public.
         access_block = aws.s3.BucketPublicAccessBlock(
-            RESOURCE_NAME,
+            name,
             bucket=self.bucket.id,
             block_public_acls=True,
             ignore_public_acls=True,
@@ -76,24 +80,33 @@ class ErrorPage(pulumi.ComponentResource):
             opts=child,
         )
         aws.s3.BucketOwnershipControls(
-            RESOURCE_NAME, bucket=self.bucket.id, rule={"object_ownership": "BucketOwnerEnforced"}, opts=child
+            name,
+            bucket=self.bucket.id,
+            rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"),
+            opts=child,
         )
         aws.s3.BucketServerSideEncryptionConfiguration(
-            RESOURCE_NAME,
+            name,
             bucket=self.bucket.id,
-            rules=[{"apply_server_side_encryption_by_default": {"sse_algorithm": "AES256"}}],
+            rules=[
+                aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
+                    apply_server_side_encryption_by_default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
+                        sse_algorithm="AES256"
+                    )
+                )
+            ],
             opts=child,
         )
         website = aws.s3.BucketWebsiteConfiguration(
-            RESOURCE_NAME,
+            name,
             bucket=self.bucket.id,
-            index_document={"suffix": "index.html"},
-            error_document={"key": "error.html"},
+            index_document=aws.s3.BucketWebsiteConfigurationIndexDocumentArgs(suffix="index.html"),
+            error_document=aws.s3.BucketWebsiteConfigurationErrorDocumentArgs(key="error.html"),
             opts=child,
         )
         objects = [
             aws.s3.BucketObjectv2(
-                f"{RESOURCE_NAME}-{page.removesuffix('.html')}",
+                f"{name}-{page.removesuffix('.html')}",
                 bucket=self.bucket.id,
                 key=page,
                 content=body,
@@ -104,7 +117,7 @@ class ErrorPage(pulumi.ComponentResource):
             for page, body in pages.items()
         ]
         aws.s3.BucketPolicy(
-            RESOURCE_NAME,
+            name,
             bucket=self.bucket.id,
             policy=ctx.partition.apply(lambda p: public_read_policy(p, args.bucket_name, PAGES)),
             # S3 rejects a public policy while the access block still blocks public policies.

@@ -28,8 +28,9 @@ def hosted_zone_id(settings: FrontDoorConfig, ctx: AwsContext) -> pulumi.Output[
     return zone.zone_id
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class FailoverDnsArgs:
+    ctx: AwsContext
     record_name: str
     zone_id: pulumi.Input[str]
     primary_alias_name: pulumi.Input[str]
@@ -49,10 +50,9 @@ class FailoverDns(pulumi.ComponentResource):
     primary: aws.route53.Record
     secondary: aws.route53.Record
 
-    def __init__(
-        self, name: str, args: FailoverDnsArgs, ctx: AwsContext, opts: pulumi.ResourceOptions | None = None
-    ) -> None:
+    def __init__(self, name: str, args: FailoverDnsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("orders:frontdoor:FailoverDns", name, None, opts)
+        ctx = args.ctx
         self.health_check = aws.route53.HealthCheck(
             f"{name}-primary",
             type="HTTPS",
@@ -71,14 +71,12 @@ class FailoverDns(pulumi.ComponentResource):
             name=args.record_name,
             type="A",
             set_identifier="primary",
-            failover_routing_policies=[{"type": "PRIMARY"}],
+            failover_routing_policies=[aws.route53.RecordFailoverRoutingPolicyArgs(type="PRIMARY")],
             health_check_id=self.health_check.id,
             aliases=[
-                {
-                    "name": args.primary_alias_name,
-                    "zone_id": args.primary_alias_zone_id,
-                    "evaluate_target_health": True,
-                }
+                aws.route53.RecordAliasArgs(
+                    name=args.primary_alias_name, zone_id=args.primary_alias_zone_id, evaluate_target_health=True
+                )
             ],
             opts=ctx.opts(self),
         )
@@ -88,13 +86,11 @@ class FailoverDns(pulumi.ComponentResource):
             name=args.record_name,
             type="A",
             set_identifier="secondary",
-            failover_routing_policies=[{"type": "SECONDARY"}],
+            failover_routing_policies=[aws.route53.RecordFailoverRoutingPolicyArgs(type="SECONDARY")],
             aliases=[
-                {
-                    "name": args.secondary_alias_name,
-                    "zone_id": args.secondary_alias_zone_id,
-                    "evaluate_target_health": False,
-                }
+                aws.route53.RecordAliasArgs(
+                    name=args.secondary_alias_name, zone_id=args.secondary_alias_zone_id, evaluate_target_health=False
+                )
             ],
             opts=ctx.opts(self),
         )

@@ -62,13 +62,16 @@ def queue_policy(queue_arn: str, topic_arn: str) -> str:
     )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class FanoutArgs:
-    queue_names: Sequence[str]
+    ctx: AwsContext
     visibility_timeout_seconds: int
     retention_seconds: int
     kms_key_arn: pulumi.Input[str]
+    queue_names: Sequence[str] = topology.FANOUT_QUEUES
     force_destroy_bucket: bool = True
+    alarm_age_seconds: int = 300
+    alarm_depth: int = 5000
 
 
 class OrderEventsFanout(pulumi.ComponentResource):
@@ -79,10 +82,9 @@ class OrderEventsFanout(pulumi.ComponentResource):
     topic_arn: pulumi.Output[str]
     queues: dict[str, QueueWithDlq]
 
-    def __init__(
-        self, name: str, args: FanoutArgs, ctx: AwsContext, opts: pulumi.ResourceOptions | None = None
-    ) -> None:
+    def __init__(self, name: str, args: FanoutArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("orders:messaging:OrderEventsFanout", name, None, opts)
+        ctx = args.ctx
         # Bucket names are global: account and region make the deterministic name unique.
         self.bucket_name = ctx.account_id.apply(
             lambda account: f"{ctx.name(topology.INVOICES_BUCKET)}-{account}-{ctx.region}"
@@ -116,12 +118,14 @@ class OrderEventsFanout(pulumi.ComponentResource):
         subscriptions: list[pulumi.Resource] = []
         for queue_name in args.queue_names:
             queue = QueueWithDlq(
+                queue_name,
                 QueueArgs(
-                    name=queue_name,
+                    ctx=ctx,
                     visibility_timeout_seconds=args.visibility_timeout_seconds,
                     retention_seconds=args.retention_seconds,
+                    alarm_age_seconds=args.alarm_age_seconds,
+                    alarm_depth=args.alarm_depth,
                 ),
-                ctx,
                 opts=pulumi.ResourceOptions(parent=self),
             )
             access = aws.sqs.QueuePolicy(
@@ -145,11 +149,9 @@ class OrderEventsFanout(pulumi.ComponentResource):
             topology.INVOICES_BUCKET,
             bucket=self.bucket.id,
             topics=[
-                {
-                    "topic_arn": self.topic.arn,
-                    "events": ["s3:ObjectCreated:*"],
-                    "filter_prefix": topology.INVOICE_PREFIX,
-                }
+                aws.s3.BucketNotificationTopicArgs(
+                    topic_arn=self.topic.arn, events=["s3:ObjectCreated:*"], filter_prefix=topology.INVOICE_PREFIX
+                )
             ],
             # S3 tests the destination when the notification is set: the topic policy must exist first.
             # Events start flowing only once every subscriber is wired, so none is published to a
@@ -157,6 +159,9 @@ class OrderEventsFanout(pulumi.ComponentResource):
             opts=ctx.opts(self, depends_on=[policy, *subscriptions]),
         )
 
+        self.queue_refs = {n: q.ref for n, q in self.queues.items()}
+        self.alarms = [alarm for q in self.queues.values() for alarm in q.alarms]
+        self.widgets = [widget for q in self.queues.values() for widget in q.widgets]
         self.register_outputs(
             {
                 "bucketName": self.bucket_name,

@@ -21,7 +21,8 @@ import pulumi_aws as aws
 
 from components.aws_context import AwsContext
 from components.config import FrontDoorConfig
-from components.monitoring import Monitoring, metric_widget
+from components.iam import assume_role_policy
+from components.monitoring import AlarmSpec, MetricWidget, metric_widget
 from worker.model import order_json_schema
 
 MODEL_NAME = "Order"
@@ -29,6 +30,7 @@ ORDERS_PATH = "orders"
 HEALTH_PATH = "health"
 JSON = "application/json"
 DRAFT_04 = "http://json-schema.org/draft-04/schema#"
+APIGATEWAY = "apigateway.amazonaws.com"
 
 # Keywords draft-04 shares with what pydantic emits; anything else must be translated or is refused.
 _DRAFT4_KEYWORDS = frozenset(
@@ -174,28 +176,24 @@ ACCESS_LOG_FORMAT = json.dumps(
 )
 
 
-def _assume_role_policy(service: str) -> str:
-    return json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}],
-        }
-    )
-
-
 def _queue_policy(action: str, queue_arn: str) -> str:
     return json.dumps(
         {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": action, "Resource": queue_arn}]}
     )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class IntakeApiArgs:
+    ctx: AwsContext
     queue_name: str
     queue_arn: pulumi.Input[str]
     settings: FrontDoorConfig
     hosted_zone_id: pulumi.Input[str] | None = None
     """Required with `settings.domain_name`: the zone where the certificate's validation record goes."""
+
+
+Role = tuple[pulumi.Output[str], list[pulumi.Resource]]
+"""A role's derived ARN and the resources that must exist before it is used."""
 
 
 class IntakeApi(pulumi.ComponentResource):
@@ -206,34 +204,50 @@ class IntakeApi(pulumi.ComponentResource):
     health_fqdn: pulumi.Output[str]
     health_path: str
     domain: aws.apigateway.DomainName | None
+    alarms: list[AlarmSpec]
+    widgets: list[MetricWidget]
 
-    def __init__(
-        self, name: str, args: IntakeApiArgs, ctx: AwsContext, opts: pulumi.ResourceOptions | None = None
-    ) -> None:
+    def __init__(self, name: str, args: IntakeApiArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("orders:frontdoor:IntakeApi", name, None, opts)
+        ctx = self._ctx = args.ctx
         settings = args.settings
-        self._ctx = ctx
         self.api_name = ctx.name(name)
         self.stage_name = settings.stage_name
         self.health_path = f"/{settings.stage_name}/{HEALTH_PATH}"
-
         self.api = aws.apigateway.RestApi(
             name,
             name=self.api_name,
             description="Order intake: validates orders and sends them to the FIFO order queue (no compute).",
-            endpoint_configuration={"types": "REGIONAL"},
+            endpoint_configuration=aws.apigateway.RestApiEndpointConfigurationArgs(types="REGIONAL"),
             opts=ctx.opts(self),
         )
-        api_id = self.api.id
-
-        # One role per integration, each allowed one action on the order queue only.
-        send_role = self._queue_role(f"{name}-send", "sqs:SendMessage", args.queue_arn)
-        health_role = self._queue_role(f"{name}-health", "sqs:GetQueueAttributes", args.queue_arn)
-        queue_uri = pulumi.Output.all(ctx.partition, ctx.account_id).apply(
-            lambda pa: f"arn:{pa[0]}:apigateway:{ctx.region}:sqs:path/{pa[1]}/{args.queue_name}"
+        definition = [*self._validation(name), *self._routes(name, args)]
+        deployment = self._deployment(name, args.queue_name, definition)
+        self.stage = self._stage(name, settings, deployment)
+        self.invoke_url = self.stage.invoke_url.apply(lambda url: url.rstrip("/"))
+        self.health_fqdn = self.api.id.apply(lambda i: f"{i}.execute-api.{ctx.region}.amazonaws.com")
+        self.domain = None
+        if settings.has_domain:
+            if args.hosted_zone_id is None:
+                raise ValueError("IntakeApi: a domain name needs hosted_zone_id for its certificate validation")
+            self.domain = self._custom_domain(name, settings.domain_name, args.hosted_zone_id)
+        self.alarms, self.widgets = (
+            intake_alarms(self.api_name, self.stage_name),
+            [intake_widget(ctx.region, self.api_name, self.stage_name)],
+        )
+        self.register_outputs(
+            {
+                "apiId": self.api.id,
+                "invokeUrl": self.invoke_url,
+                "healthPath": self.health_path,
+                "domain": settings.domain_name,
+            }
         )
 
-        model = aws.apigateway.Model(
+    def _validation(self, name: str) -> list[pulumi.Resource]:
+        """The order model (from `worker.model.Order`), the body validator and the 400/415 gateway responses."""
+        ctx, api_id = self._ctx, self.api.id
+        self._model = aws.apigateway.Model(
             name,
             rest_api=api_id,
             name=MODEL_NAME,
@@ -242,176 +256,141 @@ class IntakeApi(pulumi.ComponentResource):
             schema=json.dumps(order_model_schema()),
             opts=ctx.opts(self),
         )
-        validator = aws.apigateway.RequestValidator(
+        self._validator = aws.apigateway.RequestValidator(
             name, rest_api=api_id, name="order-body", validate_request_body=True, opts=ctx.opts(self)
         )
-        bad_body = aws.apigateway.Response(
-            f"{name}-bad-request-body",
-            rest_api_id=api_id,
-            response_type="BAD_REQUEST_BODY",
-            status_code="400",
-            response_templates={JSON: BAD_ORDER_TEMPLATE},
-            opts=ctx.opts(self),
-        )
-        unsupported = aws.apigateway.Response(
-            f"{name}-unsupported-media-type",
-            rest_api_id=api_id,
-            response_type="UNSUPPORTED_MEDIA_TYPE",
-            status_code="415",
-            response_templates={JSON: UNSUPPORTED_TEMPLATE},
-            opts=ctx.opts(self),
-        )
+        responses = [
+            aws.apigateway.Response(
+                f"{name}-{suffix}",
+                rest_api_id=api_id,
+                response_type=response_type,
+                status_code=status,
+                response_templates={JSON: template},
+                opts=ctx.opts(self),
+            )
+            for suffix, response_type, status, template in (
+                ("bad-request-body", "BAD_REQUEST_BODY", "400", BAD_ORDER_TEMPLATE),
+                ("unsupported-media-type", "UNSUPPORTED_MEDIA_TYPE", "415", UNSUPPORTED_TEMPLATE),
+            )
+        ]
+        return [self._model, self._validator, *responses]
 
-        orders = aws.apigateway.Resource(
-            ORDERS_PATH,
-            rest_api=api_id,
-            parent_id=self.api.root_resource_id,
-            path_part=ORDERS_PATH,
-            opts=ctx.opts(self),
+    def _routes(self, name: str, args: IntakeApiArgs) -> list[pulumi.Resource]:
+        """POST /orders -> SendMessage and GET /health -> GetQueueAttributes, each with a one-action role."""
+        ctx, api_id = self._ctx, self.api.id
+        queue_uri = pulumi.Output.all(ctx.partition, ctx.account_id).apply(
+            lambda pa: f"arn:{pa[0]}:apigateway:{ctx.region}:sqs:path/{pa[1]}/{args.queue_name}"
         )
-        post = aws.apigateway.Method(
-            f"{ORDERS_PATH}-post",
-            rest_api=api_id,
-            resource_id=orders.id,
-            http_method="POST",
-            authorization="NONE",
-            request_models={JSON: model.name},
-            request_validator_id=validator.id,
-            opts=ctx.opts(self),
-        )
-        send_parts = self._sqs_integration(
-            f"{ORDERS_PATH}-post",
-            api_id,
-            orders,
-            post,
-            queue_uri,
-            send_role,
-            send_message_template(),
-            responses=POST_RESPONSES,
-        )
+        # (path, verb, the role's one SQS action, request template, responses, body validated against the model)
+        routes: list[tuple[str, str, str, str, list[tuple[str, str | None, str]], bool]] = [
+            (ORDERS_PATH, "POST", "sqs:SendMessage", send_message_template(), POST_RESPONSES, True),
+            (HEALTH_PATH, "GET", "sqs:GetQueueAttributes", HEALTH_TEMPLATE, HEALTH_RESPONSES, False),
+        ]
+        parts: list[pulumi.Resource] = []
+        for path, verb, action, template, responses, validated in routes:
+            role_suffix = "send" if path == ORDERS_PATH else "health"
+            role = self._queue_role(f"{name}-{role_suffix}", action, args.queue_arn)
+            resource = aws.apigateway.Resource(
+                path, rest_api=api_id, parent_id=self.api.root_resource_id, path_part=path, opts=ctx.opts(self)
+            )
+            method = aws.apigateway.Method(
+                f"{path}-{verb.lower()}",
+                rest_api=api_id,
+                resource_id=resource.id,
+                http_method=verb,
+                authorization="NONE",
+                request_models={JSON: self._model.name} if validated else None,
+                request_validator_id=self._validator.id if validated else None,
+                opts=ctx.opts(self),
+            )
+            integration = self._sqs_integration(
+                f"{path}-{verb.lower()}", api_id, resource, method, queue_uri, role, template, responses=responses
+            )
+            parts += [method, *integration]
+        return parts
 
-        health = aws.apigateway.Resource(
-            HEALTH_PATH,
-            rest_api=api_id,
-            parent_id=self.api.root_resource_id,
-            path_part=HEALTH_PATH,
-            opts=ctx.opts(self),
-        )
-        get = aws.apigateway.Method(
-            f"{HEALTH_PATH}-get",
-            rest_api=api_id,
-            resource_id=health.id,
-            http_method="GET",
-            authorization="NONE",
-            opts=ctx.opts(self),
-        )
-        health_parts = self._sqs_integration(
-            f"{HEALTH_PATH}-get",
-            api_id,
-            health,
-            get,
-            queue_uri,
-            health_role,
-            HEALTH_TEMPLATE,
-            responses=HEALTH_RESPONSES,
-        )
-
-        # A deployment is a snapshot: redeploy whenever the definition above changes.
+    def _deployment(self, name: str, queue_name: str, parts: list[pulumi.Resource]) -> aws.apigateway.Deployment:
+        """A deployment is a snapshot: redeploy whenever the definition changes."""
         definition = {
             "model": order_model_schema(),
             "requests": [send_message_template(), HEALTH_TEMPLATE, INTEGRATION_HEADERS],
             "responses": [POST_RESPONSES, HEALTH_RESPONSES],
             "gatewayResponses": [BAD_ORDER_TEMPLATE, UNSUPPORTED_TEMPLATE],
-            "queue": args.queue_name,
+            "queue": queue_name,
         }
-        deployment = aws.apigateway.Deployment(
+        return aws.apigateway.Deployment(
             name,
-            rest_api=api_id,
+            rest_api=self.api.id,
             description="Order intake",
             triggers={"redeployment": hashlib.sha256(json.dumps(definition, sort_keys=True).encode()).hexdigest()},
-            opts=ctx.opts(
-                self,
-                depends_on=[model, validator, bad_body, unsupported, post, get, *send_parts, *health_parts],
-            ),
+            opts=self._ctx.opts(self, depends_on=parts),
         )
 
+    def _stage(
+        self, name: str, settings: FrontDoorConfig, deployment: aws.apigateway.Deployment
+    ) -> aws.apigateway.Stage:
+        """The stage with JSON access logs and the throttle; optionally the account's CloudWatch role."""
+        ctx = self._ctx
         log_group = aws.cloudwatch.LogGroup(
             f"{name}-access",
             name=f"/aws/apigateway/{self.api_name}/access",
             retention_in_days=settings.access_log_retention_days,
             opts=ctx.opts(self),
         )
-        stage_deps: list[pulumi.Resource] = []
-        if settings.manage_account_log_role:
-            # API Gateway writes logs only once its regional account setting names a CloudWatch role.
-            logs_role = aws.iam.Role(
-                f"{name}-cloudwatch",
-                name=f"{ctx.name(name + '-cloudwatch')}-{ctx.region}",
-                assume_role_policy=_assume_role_policy("apigateway.amazonaws.com"),
-                opts=ctx.opts(self),
-            )
-            attach = aws.iam.RolePolicyAttachment(
-                f"{name}-cloudwatch",
-                role=logs_role.name,
-                policy_arn=ctx.partition.apply(
-                    lambda p: f"arn:{p}:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"
-                ),
-                opts=ctx.opts(self),
-            )
-            stage_deps.append(
-                aws.apigateway.Account(
-                    name, cloudwatch_role_arn=logs_role.arn, opts=ctx.opts(self, depends_on=[attach])
-                )
-            )
-        self.stage = aws.apigateway.Stage(
+        stage_deps = [self._account_log_role(name)] if settings.manage_account_log_role else []
+        stage = aws.apigateway.Stage(
             name,
-            rest_api=api_id,
+            rest_api=self.api.id,
             deployment=deployment.id,
             stage_name=settings.stage_name,
-            access_log_settings={"destination_arn": log_group.arn, "format": ACCESS_LOG_FORMAT},
+            access_log_settings=aws.apigateway.StageAccessLogSettingsArgs(
+                destination_arn=log_group.arn, format=ACCESS_LOG_FORMAT
+            ),
             opts=ctx.opts(self, depends_on=stage_deps),
         )
         aws.apigateway.MethodSettings(
             name,
-            rest_api=api_id,
-            stage_name=self.stage.stage_name,
+            rest_api=self.api.id,
+            stage_name=stage.stage_name,
             method_path="*/*",
-            settings={
-                "throttling_rate_limit": settings.throttle_rate_limit,
-                "throttling_burst_limit": settings.throttle_burst_limit,
-                "metrics_enabled": True,
-                "logging_level": "ERROR",
-                "data_trace_enabled": False,  # bodies are customer data: never in execution logs
-            },
+            settings=aws.apigateway.MethodSettingsSettingsArgs(
+                throttling_rate_limit=settings.throttle_rate_limit,
+                throttling_burst_limit=settings.throttle_burst_limit,
+                metrics_enabled=True,
+                logging_level="ERROR",
+                data_trace_enabled=False,  # bodies are customer data: never in execution logs
+            ),
             opts=ctx.opts(self),
         )
-        self.invoke_url = self.stage.invoke_url.apply(lambda url: url.rstrip("/"))
-        self.health_fqdn = api_id.apply(lambda i: f"{i}.execute-api.{ctx.region}.amazonaws.com")
+        return stage
 
-        self.domain = None
-        if settings.has_domain:
-            if args.hosted_zone_id is None:
-                raise ValueError("IntakeApi: a domain name needs hosted_zone_id for its certificate validation")
-            self.domain = self._custom_domain(name, settings.domain_name, args.hosted_zone_id)
-        self.register_outputs(
-            {
-                "apiId": api_id,
-                "invokeUrl": self.invoke_url,
-                "healthPath": self.health_path,
-                "domain": settings.domain_name,
-            }
+    def _account_log_role(self, name: str) -> aws.apigateway.Account:
+        """API Gateway writes logs only once its regional account setting names a CloudWatch role."""
+        ctx = self._ctx
+        logs_role = aws.iam.Role(
+            f"{name}-cloudwatch",
+            name=f"{ctx.name(name + '-cloudwatch')}-{ctx.region}",
+            assume_role_policy=assume_role_policy(APIGATEWAY),
+            opts=ctx.opts(self),
         )
+        attach = aws.iam.RolePolicyAttachment(
+            f"{name}-cloudwatch",
+            role=logs_role.name,
+            policy_arn=ctx.partition.apply(
+                lambda p: f"arn:{p}:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"
+            ),
+            opts=ctx.opts(self),
+        )
+        return aws.apigateway.Account(name, cloudwatch_role_arn=logs_role.arn, opts=ctx.opts(self, depends_on=[attach]))
 
-    def _queue_role(
-        self, name: str, action: str, queue_arn: pulumi.Input[str]
-    ) -> tuple[pulumi.Output[str], list[pulumi.Resource]]:
+    def _queue_role(self, name: str, action: str, queue_arn: pulumi.Input[str]) -> Role:
         """A role API Gateway assumes for one SQS action on the order queue: its derived ARN and resources."""
         ctx = self._ctx
         role_name = f"{ctx.name(name)}-{ctx.region}"  # IAM is global: the region keeps stacks apart
         role = aws.iam.Role(
             name,
             name=role_name,
-            assume_role_policy=_assume_role_policy("apigateway.amazonaws.com"),
+            assume_role_policy=assume_role_policy(APIGATEWAY),
             opts=ctx.opts(self),
         )
         policy = aws.iam.RolePolicy(
@@ -430,7 +409,7 @@ class IntakeApi(pulumi.ComponentResource):
         resource: aws.apigateway.Resource,
         method: aws.apigateway.Method,
         queue_uri: pulumi.Output[str],
-        role: tuple[pulumi.Output[str], list[pulumi.Resource]],
+        role: Role,
         template: str,
         responses: list[tuple[str, str | None, str]],
     ) -> list[pulumi.Resource]:
@@ -502,7 +481,7 @@ class IntakeApi(pulumi.ComponentResource):
             name,
             domain_name=domain_name,
             regional_certificate_arn=validated.certificate_arn,
-            endpoint_configuration={"types": "REGIONAL"},
+            endpoint_configuration=aws.apigateway.DomainNameEndpointConfigurationArgs(types="REGIONAL"),
             security_policy="TLS_1_2",
             opts=ctx.opts(self),
         )
@@ -515,36 +494,32 @@ class IntakeApi(pulumi.ComponentResource):
         )
         return domain
 
-    def watch(self, monitoring: Monitoring) -> None:
-        """5XX alarm and a dashboard widget: 5XX means the path to the queue is broken, not a bad order."""
-        dims: dict[str, pulumi.Input[str]] = {"ApiName": self.api_name, "Stage": self.stage_name}
-        monitoring.alarm(
-            "intake-5xx",
-            description=f"{self.api_name} answered 5XX: orders are not reaching the queue (role, queue or SQS).",
+
+def intake_alarms(api_name: str, stage_name: str) -> list[AlarmSpec]:
+    """5XX means the path to the queue is broken, not a bad order."""
+    return [
+        AlarmSpec(
+            name="intake-5xx",
+            description=f"{api_name} answered 5XX: orders are not reaching the queue (role, queue or SQS).",
             namespace="AWS/ApiGateway",
             metric="5XXError",
-            dimensions=dims,
+            dimensions={"ApiName": api_name, "Stage": stage_name},
             threshold=0,
             statistic="Sum",
         )
-        monitoring.add_widget(
-            metric_widget(
-                "Intake API",
-                self._ctx.region,
-                [
-                    ["AWS/ApiGateway", "Count", "ApiName", self.api_name, "Stage", self.stage_name],
-                    ["AWS/ApiGateway", "4XXError", "ApiName", self.api_name, "Stage", self.stage_name],
-                    ["AWS/ApiGateway", "5XXError", "ApiName", self.api_name, "Stage", self.stage_name],
-                    [
-                        "AWS/ApiGateway",
-                        "Latency",
-                        "ApiName",
-                        self.api_name,
-                        "Stage",
-                        self.stage_name,
-                        {"yAxis": "right", "stat": "p99"},
-                    ],
-                ],
-                stat="Sum",
-            )
-        )
+    ]
+
+
+def intake_widget(region: str, api_name: str, stage_name: str) -> MetricWidget:
+    dims = ["ApiName", api_name, "Stage", stage_name]
+    return metric_widget(
+        "Intake API",
+        region,
+        [
+            ["AWS/ApiGateway", "Count", *dims],
+            ["AWS/ApiGateway", "4XXError", *dims],
+            ["AWS/ApiGateway", "5XXError", *dims],
+            ["AWS/ApiGateway", "Latency", *dims, {"yAxis": "right", "stat": "p99"}],
+        ],
+        stat="Sum",
+    )

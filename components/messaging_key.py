@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
@@ -42,18 +43,19 @@ def key_policy(partition: str, account_id: str, publishers: Sequence[str]) -> st
     )
 
 
+@dataclass(frozen=True, kw_only=True)
+class MessagingKeyArgs:
+    ctx: AwsContext
+    publishers: Sequence[str] = ("s3.amazonaws.com", "cloudwatch.amazonaws.com")
+
+
 class MessagingKey(pulumi.ComponentResource):
     key: aws.kms.Key
     arn: pulumi.Output[str]
 
-    def __init__(
-        self,
-        name: str,
-        ctx: AwsContext,
-        publishers: Sequence[str] = ("s3.amazonaws.com", "cloudwatch.amazonaws.com"),
-        opts: pulumi.ResourceOptions | None = None,
-    ) -> None:
+    def __init__(self, name: str, args: MessagingKeyArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("orders:messaging:MessagingKey", name, None, opts)
+        ctx, publishers = args.ctx, args.publishers
         self.key = aws.kms.Key(
             name,
             description=f"{ctx.project}-{ctx.stack}: SNS topics published to by S3 and CloudWatch",

@@ -11,6 +11,7 @@ convenience, not the data path).
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -46,15 +47,45 @@ def subnet_cidrs(vpc_cidr: str, count: int) -> list[str]:
     return [str(b) for b in blocks[:count]]
 
 
+def availability_zones(ctx: AwsContext, count: int) -> list[str]:
+    """The first `count` zones of the region, by name.
+
+    A plain invoke (not *_output): the names decide how many subnets to create, and the CLI answers it
+    during preview too. Local and Wavelength zones are opt-in: excluded.
+    """
+    zones = aws.get_availability_zones(
+        state="available",
+        filters=[aws.GetAvailabilityZonesFilterArgs(name="opt-in-status", values=["opt-in-not-required"])],
+        opts=pulumi.InvokeOptions(provider=ctx.provider),
+    ).names
+    if len(zones) < count:
+        raise ValueError(f"orders:azCount = {count} but {ctx.region} offers only {len(zones)} zones")
+    return sorted(zones)[:count]
+
+
 def public_subnet_cidr(vpc_cidr: str) -> str:
     return str(list(ipaddress.ip_network(vpc_cidr).subnets(prefixlen_diff=4))[-1])
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class NetworkArgs:
+    ctx: AwsContext
     vpc_cidr: str
     az_count: int
     enable_nat: bool
+
+
+@dataclass(frozen=True, kw_only=True)
+class NetworkRefs:
+    """What a tier placed in the network needs from it: ids and ranges, not the component."""
+
+    vpc_id: pulumi.Input[str]
+    vpc_cidr: str
+    private_subnet_ids: Sequence[pulumi.Input[str]]
+    endpoint_security_group_id: pulumi.Input[str]
+    s3_prefix_list_id: pulumi.Input[str]
+    dynamodb_prefix_list_id: pulumi.Input[str]
+    nat_enabled: bool
 
 
 class Network(pulumi.ComponentResource):
@@ -62,31 +93,21 @@ class Network(pulumi.ComponentResource):
     vpc_id: pulumi.Output[str]
     vpc_cidr: str
     availability_zones: list[str]
+    private_route_table: aws.ec2.RouteTable
+    private_subnets: list[aws.ec2.Subnet]
     private_subnet_ids: list[pulumi.Output[str]]
-    private_route_table_id: pulumi.Output[str]
     endpoint_security_group_id: pulumi.Output[str]
     s3_prefix_list_id: pulumi.Output[str]
     dynamodb_prefix_list_id: pulumi.Output[str]
     nat_enabled: bool
+    refs: NetworkRefs
 
-    def __init__(
-        self, name: str, args: NetworkArgs, ctx: AwsContext, opts: pulumi.ResourceOptions | None = None
-    ) -> None:
+    def __init__(self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("orders:network:Network", name, None, opts)
+        ctx = args.ctx
         self.vpc_cidr = args.vpc_cidr
         self.nat_enabled = args.enable_nat
-
-        # A plain invoke (not *_output): the AZ names are needed to decide how many subnets to create,
-        # and the CLI answers it during preview too. Local and Wavelength zones are opt-in: excluded.
-        zones = aws.get_availability_zones(
-            state="available",
-            filters=[{"name": "opt-in-status", "values": ["opt-in-not-required"]}],
-            opts=pulumi.InvokeOptions(provider=ctx.provider),
-        ).names
-        if len(zones) < args.az_count:
-            raise ValueError(f"orders:azCount = {args.az_count} but {ctx.region} offers only {len(zones)} zones")
-        self.availability_zones = sorted(zones)[: args.az_count]
-
+        self.availability_zones = availability_zones(ctx, args.az_count)
         self.vpc = aws.ec2.Vpc(
             name,
             cidr_block=args.vpc_cidr,
@@ -99,12 +120,35 @@ class Network(pulumi.ComponentResource):
         # The default security group allows all traffic between its members; strip its rules so
         # nothing can use it by accident.
         aws.ec2.DefaultSecurityGroup(f"{name}-default-sg", vpc_id=self.vpc.id, opts=ctx.opts(self))
+        self._private_subnets(name, args)
+        self._endpoints(name, args)
+        if args.enable_nat:
+            self._nat(name, args, ctx)
+        self.refs = NetworkRefs(
+            vpc_id=self.vpc_id,
+            vpc_cidr=self.vpc_cidr,
+            private_subnet_ids=self.private_subnet_ids,
+            endpoint_security_group_id=self.endpoint_security_group_id,
+            s3_prefix_list_id=self.s3_prefix_list_id,
+            dynamodb_prefix_list_id=self.dynamodb_prefix_list_id,
+            nat_enabled=self.nat_enabled,
+        )
+        self.register_outputs(
+            {
+                "vpcId": self.vpc_id,
+                "vpcCidr": self.vpc_cidr,
+                "privateSubnetIds": self.private_subnet_ids,
+                "endpointSecurityGroupId": self.endpoint_security_group_id,
+            }
+        )
 
+    def _private_subnets(self, name: str, args: NetworkArgs) -> None:
+        """One private subnet per zone, all on one route table (the gateway endpoints' routes land there)."""
+        ctx = args.ctx
         self.private_route_table = aws.ec2.RouteTable(
             f"{name}-private", vpc_id=self.vpc.id, tags={"Name": ctx.name(f"{name}-private")}, opts=ctx.opts(self)
         )
-        self.private_route_table_id = self.private_route_table.id
-        self.private_subnets: list[aws.ec2.Subnet] = []
+        self.private_subnets = []
         for zone, cidr in zip(self.availability_zones, subnet_cidrs(args.vpc_cidr, args.az_count), strict=True):
             subnet = aws.ec2.Subnet(
                 f"{name}-private-{zone}",
@@ -124,25 +168,27 @@ class Network(pulumi.ComponentResource):
             self.private_subnets.append(subnet)
         self.private_subnet_ids = [s.id for s in self.private_subnets]
 
-        self.endpoint_security_group = aws.ec2.SecurityGroup(
+    def _endpoints(self, name: str, args: NetworkArgs) -> None:
+        """Gateway endpoints (S3, DynamoDB) on the private route table; interface endpoints behind one group."""
+        ctx = args.ctx
+        endpoint_sg = aws.ec2.SecurityGroup(
             f"{name}-endpoints",
             name=ctx.name(f"{name}-endpoints"),
             description="Interface VPC endpoints: HTTPS from inside the VPC only",
             vpc_id=self.vpc.id,
             ingress=[
-                {
-                    "description": "HTTPS from the VPC",
-                    "protocol": "tcp",
-                    "from_port": HTTPS,
-                    "to_port": HTTPS,
-                    "cidr_blocks": [args.vpc_cidr],
-                }
+                aws.ec2.SecurityGroupIngressArgs(
+                    description="HTTPS from the VPC",
+                    protocol="tcp",
+                    from_port=HTTPS,
+                    to_port=HTTPS,
+                    cidr_blocks=[args.vpc_cidr],
+                )
             ],
             egress=[],  # endpoints answer; they never open connections
             opts=ctx.opts(self),
         )
-        self.endpoint_security_group_id = self.endpoint_security_group.id
-
+        self.endpoint_security_group_id = endpoint_sg.id
         prefix_lists: dict[str, pulumi.Output[str]] = {}
         for service in GATEWAY_SERVICES:
             endpoint = aws.ec2.VpcEndpoint(
@@ -157,7 +203,6 @@ class Network(pulumi.ComponentResource):
             prefix_lists[service] = endpoint.prefix_list_id
         self.s3_prefix_list_id = prefix_lists["s3"]
         self.dynamodb_prefix_list_id = prefix_lists["dynamodb"]
-
         for service in INTERFACE_SERVICES:
             aws.ec2.VpcEndpoint(
                 f"{name}-{service}",
@@ -166,22 +211,10 @@ class Network(pulumi.ComponentResource):
                 vpc_endpoint_type="Interface",
                 private_dns_enabled=True,
                 subnet_ids=self.private_subnet_ids,
-                security_group_ids=[self.endpoint_security_group.id],
+                security_group_ids=[endpoint_sg.id],
                 tags={"Name": ctx.name(f"{name}-{service}")},
                 opts=ctx.opts(self),
             )
-
-        if args.enable_nat:
-            self._nat(name, args, ctx)
-
-        self.register_outputs(
-            {
-                "vpcId": self.vpc_id,
-                "vpcCidr": self.vpc_cidr,
-                "privateSubnetIds": self.private_subnet_ids,
-                "endpointSecurityGroupId": self.endpoint_security_group_id,
-            }
-        )
 
     def _nat(self, name: str, args: NetworkArgs, ctx: AwsContext) -> None:
         """One public subnet (still no auto-assigned public IPs), an internet gateway and a NAT gateway."""
@@ -199,7 +232,7 @@ class Network(pulumi.ComponentResource):
         public_rt = aws.ec2.RouteTable(
             f"{name}-public",
             vpc_id=self.vpc.id,
-            routes=[{"cidr_block": "0.0.0.0/0", "gateway_id": igw.id}],
+            routes=[aws.ec2.RouteTableRouteArgs(cidr_block="0.0.0.0/0", gateway_id=igw.id)],
             tags={"Name": ctx.name(f"{name}-public")},
             opts=ctx.opts(self),
         )

@@ -64,17 +64,30 @@ def private_bucket(
         opts=child,
     )
     aws.s3.BucketOwnershipControls(
-        logical_name, bucket=bucket.id, rule={"object_ownership": "BucketOwnerEnforced"}, opts=child
+        logical_name,
+        bucket=bucket.id,
+        rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"),
+        opts=child,
     )
     encryption = aws.s3.BucketServerSideEncryptionConfiguration(
         logical_name,
         bucket=bucket.id,
-        rules=[{"apply_server_side_encryption_by_default": {"sse_algorithm": "AES256"}, "bucket_key_enabled": True}],
+        rules=[
+            aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
+                apply_server_side_encryption_by_default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
+                    sse_algorithm="AES256"
+                ),
+                bucket_key_enabled=True,
+            )
+        ],
         opts=child,
     )
     if versioned:
         aws.s3.BucketVersioning(
-            logical_name, bucket=bucket.id, versioning_configuration={"status": "Enabled"}, opts=child
+            logical_name,
+            bucket=bucket.id,
+            versioning_configuration=aws.s3.BucketVersioningVersioningConfigurationArgs(status="Enabled"),
+            opts=child,
         )
     policy = aws.s3.BucketPolicy(
         logical_name,

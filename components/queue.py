@@ -2,7 +2,12 @@
 
 Every queue gets a DLQ of the same kind after `MAX_RECEIVE_COUNT` (3) receives, SSE-SQS encryption and
 long polling. The redrive policy is built from the DLQ's derived ARN rather than its `arn` output, so
-the policy pack sees a known value during the preview of a fresh stack (docs/architecture.md, the preview trap).
+the policy pack sees a known value during the preview of a fresh stack: an `arn` output is unknown
+until the queue exists, and a policy rule cannot check a redrive target it cannot read
+(docs/architecture.md, the preview trap).
+
+The queue owns its alarms (DLQ not empty, oldest message too old, backlog too deep) and its dashboard
+widget; `components/monitoring.py` creates them.
 """
 
 from __future__ import annotations
@@ -14,20 +19,34 @@ import pulumi
 import pulumi_aws as aws
 
 from components.aws_context import AwsContext
+from components.monitoring import AlarmSpec, MetricWidget, metric_widget
 from worker import topology
 
 DLQ_RETENTION_SECONDS = 14 * 24 * 3600  # the SQS maximum: operators get two weeks to look at poison messages
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class QueueArgs:
-    name: str
+    ctx: AwsContext
     fifo: bool = False
     visibility_timeout_seconds: int = 60
     retention_seconds: int = 4 * 24 * 3600
     receive_wait_seconds: int = 20
     content_based_deduplication: bool = False
     high_throughput: bool = False
+    alarm_age_seconds: int = 300
+    """Alarm when the oldest message waited longer than this."""
+    alarm_depth: int = 5000
+    """Alarm when the queue holds more visible messages than this."""
+
+
+@dataclass(frozen=True)
+class QueueRef:
+    """What a consumer of a queue needs: its deployed name, ARN and URL."""
+
+    name: str
+    arn: pulumi.Input[str]
+    url: pulumi.Input[str]
 
 
 class QueueWithDlq(pulumi.ComponentResource):
@@ -40,11 +59,11 @@ class QueueWithDlq(pulumi.ComponentResource):
     url: pulumi.Output[str]
     dlq_url: pulumi.Output[str]
 
-    def __init__(self, args: QueueArgs, ctx: AwsContext, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("orders:messaging:QueueWithDlq", args.name, None, opts)
-        self.args = args
-        self.queue_name = ctx.name(args.name, fifo=args.fifo)
-        self.dlq_name = topology.dlq_name(ctx.project, ctx.stack, args.name, fifo=args.fifo)
+    def __init__(self, name: str, args: QueueArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("orders:messaging:QueueWithDlq", name, None, opts)
+        ctx = args.ctx
+        self.queue_name = ctx.name(name, fifo=args.fifo)
+        self.dlq_name = topology.dlq_name(ctx.project, ctx.stack, name, fifo=args.fifo)
         self.arn = ctx.arn("sqs", self.queue_name)
         self.dlq_arn = ctx.arn("sqs", self.dlq_name)
 
@@ -57,7 +76,7 @@ class QueueWithDlq(pulumi.ComponentResource):
         }
 
         self.dlq = aws.sqs.Queue(
-            f"{args.name}-dlq",
+            f"{name}-dlq",
             name=self.dlq_name,
             message_retention_seconds=DLQ_RETENTION_SECONDS,
             sqs_managed_sse_enabled=True,
@@ -70,7 +89,7 @@ class QueueWithDlq(pulumi.ComponentResource):
             opts=ctx.opts(self),
         )
         self.queue = aws.sqs.Queue(
-            args.name,
+            name,
             name=self.queue_name,
             message_retention_seconds=args.retention_seconds,
             sqs_managed_sse_enabled=True,
@@ -85,6 +104,57 @@ class QueueWithDlq(pulumi.ComponentResource):
         )
         self.url = self.queue.url
         self.dlq_url = self.dlq.url
+        self.ref = QueueRef(name=self.queue_name, arn=self.arn, url=self.url)
+        self.alarms = queue_alarms(name, self.queue_name, self.dlq_name, args.alarm_age_seconds, args.alarm_depth)
+        self.widgets = [queue_widget(name, ctx.region, self.queue_name, self.dlq_name)]
         self.register_outputs(
             {"name": self.queue_name, "arn": self.arn, "url": self.url, "dlqArn": self.dlq_arn, "dlqUrl": self.dlq_url}
         )
+
+
+def queue_alarms(base: str, queue: str, dlq: str, age_seconds: int, depth: int) -> list[AlarmSpec]:
+    """DLQ not empty, oldest message too old, backlog too deep."""
+    return [
+        AlarmSpec(
+            name=f"{base}-dlq-not-empty",
+            description=(
+                f"Messages reached {dlq} after {topology.MAX_RECEIVE_COUNT} receives. For the FIFO queue this "
+                "means later orders of that customer went ahead without it: inspect, fix, then redrive (README runbook)."
+            ),
+            namespace="AWS/SQS",
+            metric="ApproximateNumberOfMessagesVisible",
+            dimensions={"QueueName": dlq},
+            threshold=0,
+        ),
+        AlarmSpec(
+            name=f"{base}-oldest-message-age",
+            description=f"The oldest message in {queue} waited longer than {age_seconds}s: consumers are behind or stuck.",
+            namespace="AWS/SQS",
+            metric="ApproximateAgeOfOldestMessage",
+            dimensions={"QueueName": queue},
+            threshold=age_seconds,
+            evaluation_periods=3,
+        ),
+        AlarmSpec(
+            name=f"{base}-backlog",
+            description=f"{queue} holds more than {depth} visible messages.",
+            namespace="AWS/SQS",
+            metric="ApproximateNumberOfMessagesVisible",
+            dimensions={"QueueName": queue},
+            threshold=depth,
+            evaluation_periods=3,
+        ),
+    ]
+
+
+def queue_widget(base: str, region: str, queue: str, dlq: str) -> MetricWidget:
+    return metric_widget(
+        f"Queue {base}",
+        region,
+        [
+            ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", queue],
+            ["AWS/SQS", "ApproximateNumberOfMessagesNotVisible", "QueueName", queue],
+            ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", dlq, {"label": "in DLQ"}],
+            ["AWS/SQS", "ApproximateAgeOfOldestMessage", "QueueName", queue, {"yAxis": "right"}],
+        ],
+    )

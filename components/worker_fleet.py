@@ -26,10 +26,11 @@ import pulumi_aws as aws
 
 from components.aws_context import AwsContext
 from components.config import FleetConfig
-from components.monitoring import Monitoring, metric_widget
-from components.network import HTTPS, Network
+from components.iam import assume_role_policy, policy_document, statement
+from components.monitoring import AlarmSpec, MetricWidget, metric_widget
+from components.network import HTTPS, NetworkRefs
 from components.private_bucket import private_bucket
-from worker.fifo import telemetry
+from worker import topology
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKER_DIR = ROOT / "worker"
@@ -43,7 +44,7 @@ BOOT_VARS = "/etc/orders-worker/bootstrap.json"
 HOST_PYTHON = "/usr/bin/python3.11"
 """AL2023 ships Python 3.9 as `python3`; ansible-core 2.19 and the worker need 3.11, a stock AL2023 package."""
 
-METRIC_NAMESPACE = telemetry.NAMESPACE
+METRIC_NAMESPACE = topology.METRIC_NAMESPACE
 """The only CloudWatch namespace the instance role may publish to: the worker's. The worker emits its
 counters as embedded-metric-format log lines (shipped by the CloudWatch agent, extracted by CloudWatch
 Logs), so PutMetricData is only the direct-API path for the same namespace."""
@@ -69,10 +70,6 @@ def ansible_core_pin() -> str:
         if line.strip().startswith("ansible-core=="):
             return line.strip()
     raise RuntimeError("requirements-dev.txt pins no ansible-core== version")
-
-
-def statement(sid: str, actions: tuple[str, ...], resources: list[str], **extra: Any) -> dict[str, Any]:
-    return {"Sid": sid, "Effect": "Allow", "Action": list(actions), "Resource": resources, **extra}
 
 
 def instance_policy(
@@ -102,16 +99,7 @@ def instance_policy(
         # The group's ARN embeds a UUID assigned at creation; the name pins it to this group.
         statement("CompleteOwnLifecycleAction", ("autoscaling:CompleteLifecycleAction",), [asg_arn_pattern]),
     ]
-    return json.dumps({"Version": "2012-10-17", "Statement": statements}, sort_keys=True)
-
-
-def assume_role_policy(service: str = "ec2.amazonaws.com") -> str:
-    return json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}],
-        }
-    )
+    return policy_document(statements)
 
 
 def artifact_files(worker_dir: Path = WORKER_DIR) -> Iterator[tuple[str, Path]]:
@@ -193,42 +181,112 @@ chmod 0600 {BOOT_VARS}
 """
 
 
-def backlog_metrics(queue_name: str, asg_name: str) -> list[dict[str, Any]]:
+def backlog_metrics(
+    queue_name: str, asg_name: str
+) -> list[aws.autoscaling.PolicyTargetTrackingConfigurationCustomizedMetricSpecificationMetricArgs]:
     """Metric math for target tracking: visible FIFO messages / in-service instances (AWS's backlog-per-instance)."""
+    metric = aws.autoscaling.PolicyTargetTrackingConfigurationCustomizedMetricSpecificationMetricArgs
+    stat = aws.autoscaling.PolicyTargetTrackingConfigurationCustomizedMetricSpecificationMetricMetricStatArgs
+    spec = aws.autoscaling.PolicyTargetTrackingConfigurationCustomizedMetricSpecificationMetricMetricStatMetricArgs
+    dim = aws.autoscaling.PolicyTargetTrackingConfigurationCustomizedMetricSpecificationMetricMetricStatMetricDimensionArgs
     return [
-        {
-            "id": "visible",
-            "label": "Visible messages in the FIFO queue",
-            "metric_stat": {
-                "metric": {
-                    "namespace": "AWS/SQS",
-                    "metric_name": "ApproximateNumberOfMessagesVisible",
-                    "dimensions": [{"name": "QueueName", "value": queue_name}],
-                },
-                "stat": "Sum",
-            },
-            "return_data": False,
-        },
-        {
-            "id": "inservice",
-            "label": "In-service instances",
-            "metric_stat": {
-                "metric": {
-                    "namespace": "AWS/AutoScaling",
-                    "metric_name": "GroupInServiceInstances",
-                    "dimensions": [{"name": "AutoScalingGroupName", "value": asg_name}],
-                },
-                "stat": "Average",
-            },
-            "return_data": False,
-        },
-        {"id": "backlog", "label": "Backlog per instance", "expression": "visible / inservice", "return_data": True},
+        metric(
+            id="visible",
+            label="Visible messages in the FIFO queue",
+            metric_stat=stat(
+                metric=spec(
+                    namespace="AWS/SQS",
+                    metric_name="ApproximateNumberOfMessagesVisible",
+                    dimensions=[dim(name="QueueName", value=queue_name)],
+                ),
+                stat="Sum",
+            ),
+            return_data=False,
+        ),
+        metric(
+            id="inservice",
+            label="In-service instances",
+            metric_stat=stat(
+                metric=spec(
+                    namespace="AWS/AutoScaling",
+                    metric_name="GroupInServiceInstances",
+                    dimensions=[dim(name="AutoScalingGroupName", value=asg_name)],
+                ),
+                stat="Average",
+            ),
+            return_data=False,
+        ),
+        metric(id="backlog", label="Backlog per instance", expression="visible / inservice", return_data=True),
     ]
 
 
-@dataclass(frozen=True)
+def egress_rules(net: NetworkRefs) -> list[aws.ec2.SecurityGroupEgressArgs]:
+    """HTTPS to the interface endpoints, to S3/DynamoDB through the gateways and, with NAT, to the internet."""
+    rules = [
+        aws.ec2.SecurityGroupEgressArgs(
+            description="HTTPS to the interface endpoints",
+            protocol="tcp",
+            from_port=HTTPS,
+            to_port=HTTPS,
+            cidr_blocks=[net.vpc_cidr],
+        ),
+        aws.ec2.SecurityGroupEgressArgs(
+            description="HTTPS to S3 and DynamoDB through the gateway endpoints",
+            protocol="tcp",
+            from_port=HTTPS,
+            to_port=HTTPS,
+            prefix_list_ids=[net.s3_prefix_list_id, net.dynamodb_prefix_list_id],
+        ),
+    ]
+    if net.nat_enabled:
+        rules.append(
+            aws.ec2.SecurityGroupEgressArgs(
+                description="HTTPS to the internet through the NAT gateway (orders:enableNat)",
+                protocol="tcp",
+                from_port=HTTPS,
+                to_port=HTTPS,
+                cidr_blocks=["0.0.0.0/0"],
+            )
+        )
+    return rules
+
+
+def fleet_alarms(asg_name: str, cfg: FleetConfig, name: str) -> list[AlarmSpec]:
+    return [
+        AlarmSpec(
+            name=f"{name}-cpu",
+            description=(
+                f"The Spot worker fleet {asg_name} averaged over {cfg.cpu_alarm_percent}% CPU for 3 minutes: "
+                "if the backlog also grows, raise orders:fleetMaxSize or pick larger orders:instanceTypes."
+            ),
+            namespace="AWS/EC2",
+            metric="CPUUtilization",
+            dimensions={"AutoScalingGroupName": asg_name},
+            threshold=cfg.cpu_alarm_percent,
+            statistic="Average",
+            evaluation_periods=3,
+        )
+    ]
+
+
+def fleet_widget(region: str, queue_name: str, asg_name: str) -> MetricWidget:
+    return metric_widget(
+        "Spot worker fleet",
+        region,
+        [
+            ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", queue_name],
+            ["AWS/AutoScaling", "GroupInServiceInstances", "AutoScalingGroupName", asg_name],
+            ["AWS/AutoScaling", "GroupDesiredCapacity", "AutoScalingGroupName", asg_name],
+            ["AWS/EC2", "CPUUtilization", "AutoScalingGroupName", asg_name, {"yAxis": "right"}],
+        ],
+        stat="Average",
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
 class WorkerFleetArgs:
-    network: Network
+    ctx: AwsContext
+    network: NetworkRefs
     queue_name: str
     queue_arn: pulumi.Input[str]
     table_name: str
@@ -237,7 +295,21 @@ class WorkerFleetArgs:
     invoices_bucket_arn: pulumi.Input[str]
     invoice_prefix: str
     settings: FleetConfig
-    monitoring: Monitoring
+
+
+@dataclass(frozen=True)
+class _Artifact:
+    bucket_arn: pulumi.Output[str]
+    obj: aws.s3.BucketObjectv2
+    wheelhouse: bool
+
+
+@dataclass(frozen=True)
+class _Identity:
+    profile: aws.iam.InstanceProfile
+    log_group: aws.cloudwatch.LogGroup
+    grants: list[pulumi.Resource]
+    """The role's policies: the group waits for them so a booting instance already has its permissions."""
 
 
 class WorkerFleet(pulumi.ComponentResource):
@@ -246,26 +318,69 @@ class WorkerFleet(pulumi.ComponentResource):
     artifact_bucket_name: pulumi.Output[str]
     artifact_key: str
     role_name: str
+    log_group_name: str
     queue_url: pulumi.Output[str]
     user_data: pulumi.Output[str]
+    group: aws.autoscaling.Group
+    alarms: list[AlarmSpec]
+    widgets: list[MetricWidget]
 
-    def __init__(
-        self, name: str, args: WorkerFleetArgs, ctx: AwsContext, opts: pulumi.ResourceOptions | None = None
-    ) -> None:
+    def __init__(self, name: str, args: WorkerFleetArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("orders:fleet:WorkerFleet", name, None, opts)
-        cfg = args.settings
+        ctx = args.ctx
         self.asg_name = ctx.name(name)
         self.lifecycle_hook_name = ctx.name(f"{name}-drain")
         self.role_name = ctx.name(f"{name}-instance")
-        log_group_name = f"/{ctx.project}/{ctx.stack}/{name}"
+        self.log_group_name = f"/{ctx.project}/{ctx.stack}/{name}"
         # The queue URL has the documented form https://sqs.<region>.amazonaws.com/<account>/<name>; deriving it
         # keeps the user data a known value in the preview of a fresh stack.
         self.queue_url = ctx.account_id.apply(
             lambda account: f"https://sqs.{ctx.region}.amazonaws.com/{account}/{args.queue_name}"
         )
+        artifact = self._artifact(name, args)
+        identity = self._identity(name, args, artifact.bucket_arn)
+        security_group = aws.ec2.SecurityGroup(
+            f"{name}-instances",
+            name=ctx.name(f"{name}-instances"),
+            description="Spot order workers: nothing inbound, HTTPS out to AWS endpoints only",
+            vpc_id=args.network.vpc_id,
+            ingress=[],
+            egress=egress_rules(args.network),
+            opts=ctx.opts(self),
+        )
+        self.user_data = self._user_data(args, artifact.wheelhouse)
+        template = self._launch_template(name, args, identity.profile, security_group)
+        self.group = self._group(name, args, template, depends_on=[*identity.grants, artifact.obj, identity.log_group])
+        aws.autoscaling.Policy(
+            f"{name}-backlog",
+            name=ctx.name(f"{name}-backlog-per-instance"),
+            autoscaling_group_name=self.group.name,
+            policy_type="TargetTrackingScaling",
+            target_tracking_configuration=aws.autoscaling.PolicyTargetTrackingConfigurationArgs(
+                target_value=args.settings.backlog_per_instance,
+                customized_metric_specification=aws.autoscaling.PolicyTargetTrackingConfigurationCustomizedMetricSpecificationArgs(
+                    metrics=backlog_metrics(args.queue_name, self.asg_name)
+                ),
+            ),
+            opts=ctx.opts(self),
+        )
+        self.alarms = fleet_alarms(self.asg_name, args.settings, name)
+        self.widgets = [fleet_widget(ctx.region, args.queue_name, self.asg_name)]
+        self.register_outputs(
+            {
+                "asgName": self.asg_name,
+                "lifecycleHookName": self.lifecycle_hook_name,
+                "artifactBucket": self.artifact_bucket_name,
+                "artifactKey": self.artifact_key,
+                "roleName": self.role_name,
+                "launchTemplateId": template.id,
+            }
+        )
 
-        # --- the artifact: worker package + playbook + wheelhouse, one content-addressed object ---------
-        wheelhouse = ROOT / cfg.wheelhouse_dir
+    def _artifact(self, name: str, args: WorkerFleetArgs) -> _Artifact:
+        """The worker package, its playbook and the wheelhouse: one content-addressed object in a private bucket."""
+        ctx = args.ctx
+        wheelhouse = ROOT / args.settings.wheelhouse_dir
         wheels = list(wheel_files(wheelhouse)) if wheelhouse.is_dir() else []
         if not wheels:
             pulumi.log.warn(
@@ -278,36 +393,38 @@ class WorkerFleet(pulumi.ComponentResource):
         self.artifact_bucket_name = ctx.account_id.apply(
             lambda account: f"{ctx.name(f'{name}-artifacts')}-{account}-{ctx.region}"
         )
-        artifact_bucket_arn = pulumi.Output.all(ctx.partition, self.artifact_bucket_name).apply(
+        bucket_arn = pulumi.Output.all(ctx.partition, self.artifact_bucket_name).apply(
             lambda pb: f"arn:{pb[0]}:s3:::{pb[1]}"
         )
-        artifacts = private_bucket(
+        bucket = private_bucket(
             f"{name}-artifacts",
             bucket_name=self.artifact_bucket_name,
-            bucket_arn=artifact_bucket_arn,
+            bucket_arn=bucket_arn,
             ctx=ctx,
             parent=self,
             force_destroy=True,
         )
-        bucket, encryption = artifacts.bucket, artifacts.encryption
-        artifact = aws.s3.BucketObjectv2(
+        obj = aws.s3.BucketObjectv2(
             f"{name}-artifact",
-            bucket=bucket.id,
+            bucket=bucket.bucket.id,
             key=self.artifact_key,
             source=pulumi.AssetArchive({arc: pulumi.FileAsset(str(path)) for arc, path in files}),
             content_type="application/zip",
             server_side_encryption="AES256",
-            opts=ctx.opts(self, depends_on=[encryption]),
+            opts=ctx.opts(self, depends_on=[bucket.encryption]),
         )
+        return _Artifact(bucket_arn=bucket_arn, obj=obj, wheelhouse=bool(wheels))
 
-        # --- identity ---------------------------------------------------------------------------------
+    def _identity(self, name: str, args: WorkerFleetArgs, artifact_bucket_arn: pulumi.Output[str]) -> _Identity:
+        """The instance's log group, role (inline least-privilege policy + SSM core) and instance profile."""
+        ctx = args.ctx
         log_group = aws.cloudwatch.LogGroup(
-            f"{name}-logs", name=log_group_name, retention_in_days=30, opts=ctx.opts(self)
+            f"{name}-logs", name=self.log_group_name, retention_in_days=30, opts=ctx.opts(self)
         )
         role = aws.iam.Role(
             f"{name}-instance",
             name=self.role_name,
-            assume_role_policy=assume_role_policy(),
+            assume_role_policy=assume_role_policy("ec2.amazonaws.com"),
             description="Spot order worker: its FIFO queue, order table, invoice prefix, artifact, logs and lifecycle hook",
             opts=ctx.opts(self),
         )
@@ -316,7 +433,7 @@ class WorkerFleet(pulumi.ComponentResource):
             args.table_arn,
             args.invoices_bucket_arn,
             artifact_bucket_arn,
-            ctx.arn("logs", f"log-group:{log_group_name}"),
+            ctx.arn("logs", f"log-group:{self.log_group_name}"),
             ctx.arn("autoscaling", f"autoScalingGroup:*:autoScalingGroupName/{self.asg_name}"),
         ).apply(
             lambda v: instance_policy(
@@ -339,57 +456,11 @@ class WorkerFleet(pulumi.ComponentResource):
             opts=ctx.opts(self),
         )
         profile = aws.iam.InstanceProfile(f"{name}-instance", name=self.role_name, role=role.name, opts=ctx.opts(self))
+        return _Identity(profile=profile, log_group=log_group, grants=[role_policy, ssm])
 
-        # --- network ------------------------------------------------------------------------------------
-        net = args.network
-        egress: list[Any] = [
-            {
-                "description": "HTTPS to the interface endpoints",
-                "protocol": "tcp",
-                "from_port": HTTPS,
-                "to_port": HTTPS,
-                "cidr_blocks": [net.vpc_cidr],
-            },
-            {
-                "description": "HTTPS to S3 and DynamoDB through the gateway endpoints",
-                "protocol": "tcp",
-                "from_port": HTTPS,
-                "to_port": HTTPS,
-                "prefix_list_ids": [net.s3_prefix_list_id, net.dynamodb_prefix_list_id],
-            },
-        ]
-        if net.nat_enabled:
-            egress.append(
-                {
-                    "description": "HTTPS to the internet through the NAT gateway (orders:enableNat)",
-                    "protocol": "tcp",
-                    "from_port": HTTPS,
-                    "to_port": HTTPS,
-                    "cidr_blocks": ["0.0.0.0/0"],
-                }
-            )
-        security_group = aws.ec2.SecurityGroup(
-            f"{name}-instances",
-            name=ctx.name(f"{name}-instances"),
-            description="Spot order workers: nothing inbound, HTTPS out to AWS endpoints only",
-            vpc_id=net.vpc_id,
-            ingress=[],
-            egress=egress,
-            opts=ctx.opts(self),
-        )
-
-        # --- launch template ----------------------------------------------------------------------------
-        ami = aws.ec2.get_ami_output(
-            most_recent=True,
-            owners=["amazon"],
-            filters=[
-                {"name": "name", "values": [AMI_NAME]},
-                {"name": "architecture", "values": ["x86_64"]},
-                {"name": "virtualization-type", "values": ["hvm"]},
-                {"name": "root-device-type", "values": ["ebs"]},
-            ],
-            opts=pulumi.InvokeOutputOptions(provider=ctx.provider),
-        )
+    def _user_data(self, args: WorkerFleetArgs, wheelhouse: bool) -> pulumi.Output[str]:
+        """The boot script with the stack's real names (known at preview: every name is derived)."""
+        ctx = args.ctx
         variables = pulumi.Output.all(self.queue_url, args.invoices_bucket_name).apply(
             lambda v: playbook_vars(
                 queue_url=v[0],
@@ -397,14 +468,14 @@ class WorkerFleet(pulumi.ComponentResource):
                 bucket=v[1],
                 region=ctx.region,
                 invoice_prefix=args.invoice_prefix,
-                drain_seconds=cfg.drain_seconds,
+                drain_seconds=args.settings.drain_seconds,
                 asg_name=self.asg_name,
                 lifecycle_hook=self.lifecycle_hook_name,
-                log_group=log_group_name,
-                wheelhouse=bool(wheels),
+                log_group=self.log_group_name,
+                wheelhouse=wheelhouse,
             )
         )
-        self.user_data = pulumi.Output.all(self.artifact_bucket_name, variables).apply(
+        return pulumi.Output.all(self.artifact_bucket_name, variables).apply(
             lambda v: render_user_data(
                 artifact_uri=f"s3://{v[0]}/{self.artifact_key}",
                 region=ctx.region,
@@ -412,149 +483,128 @@ class WorkerFleet(pulumi.ComponentResource):
                 ansible_pin=ansible_core_pin(),
             )
         )
-        tags = {"Name": self.asg_name, "orders:tier": "worker"}
-        template = aws.ec2.LaunchTemplate(
+
+    def _launch_template(
+        self,
+        name: str,
+        args: WorkerFleetArgs,
+        profile: aws.iam.InstanceProfile,
+        security_group: aws.ec2.SecurityGroup,
+    ) -> aws.ec2.LaunchTemplate:
+        """Current AL2023 x86_64, IMDSv2 only, encrypted gp3 root, no public IP, the rendered user data."""
+        ctx = args.ctx
+        ami = aws.ec2.get_ami_output(
+            most_recent=True,
+            owners=["amazon"],
+            filters=[
+                aws.ec2.GetAmiFilterArgs(name="name", values=[AMI_NAME]),
+                aws.ec2.GetAmiFilterArgs(name="architecture", values=["x86_64"]),
+                aws.ec2.GetAmiFilterArgs(name="virtualization-type", values=["hvm"]),
+                aws.ec2.GetAmiFilterArgs(name="root-device-type", values=["ebs"]),
+            ],
+            opts=pulumi.InvokeOutputOptions(provider=ctx.provider),
+        )
+        tags = self._instance_tags()
+        return aws.ec2.LaunchTemplate(
             name,
             name=ctx.name(name),
             description="Spot order worker (Amazon Linux 2023 x86_64, bootstrapped by Ansible)",
             image_id=ami.id,
-            iam_instance_profile={"arn": profile.arn},
-            metadata_options={
-                "http_endpoint": "enabled",  # the worker watches spot/instance-action and its lifecycle state
-                "http_tokens": "required",  # IMDSv2 only
-                "http_put_response_hop_limit": 1,  # no containers: tokens never leave the instance
-                "instance_metadata_tags": "disabled",
-            },
+            iam_instance_profile=aws.ec2.LaunchTemplateIamInstanceProfileArgs(arn=profile.arn),
+            metadata_options=aws.ec2.LaunchTemplateMetadataOptionsArgs(
+                http_endpoint="enabled",  # the worker watches spot/instance-action and its lifecycle state
+                http_tokens="required",  # IMDSv2 only
+                http_put_response_hop_limit=1,  # no containers: tokens never leave the instance
+                instance_metadata_tags="disabled",
+            ),
             block_device_mappings=[
-                {
-                    "device_name": "/dev/xvda",
-                    "ebs": {
-                        "volume_size": cfg.root_volume_gb,
-                        "volume_type": "gp3",
-                        "encrypted": "true",
-                        "delete_on_termination": "true",
-                    },
-                }
+                aws.ec2.LaunchTemplateBlockDeviceMappingArgs(
+                    device_name="/dev/xvda",
+                    ebs=aws.ec2.LaunchTemplateBlockDeviceMappingEbsArgs(
+                        volume_size=args.settings.root_volume_gb,
+                        volume_type="gp3",
+                        encrypted="true",
+                        delete_on_termination="true",
+                    ),
+                )
             ],
             network_interfaces=[
-                {
-                    "device_index": 0,
-                    "associate_public_ip_address": "false",
-                    "delete_on_termination": "true",
-                    "security_groups": [security_group.id],
-                }
+                aws.ec2.LaunchTemplateNetworkInterfaceArgs(
+                    device_index=0,
+                    associate_public_ip_address="false",
+                    delete_on_termination="true",
+                    security_groups=[security_group.id],
+                )
             ],
-            monitoring={"enabled": True},  # 1-minute EC2 metrics for the CPU alarm
+            monitoring=aws.ec2.LaunchTemplateMonitoringArgs(enabled=True),  # 1-minute EC2 metrics for the CPU alarm
             user_data=self.user_data.apply(lambda text: base64.b64encode(text.encode()).decode()),
             tag_specifications=[
-                {"resource_type": "instance", "tags": tags},
-                {"resource_type": "volume", "tags": tags},
+                aws.ec2.LaunchTemplateTagSpecificationArgs(resource_type="instance", tags=tags),
+                aws.ec2.LaunchTemplateTagSpecificationArgs(resource_type="volume", tags=tags),
             ],
             update_default_version=True,
             opts=ctx.opts(self),
         )
 
-        # --- the group ----------------------------------------------------------------------------------
-        mixed: Any = {
-            "instances_distribution": {
-                "on_demand_base_capacity": 0,
-                "on_demand_percentage_above_base_capacity": 0,
-                "spot_allocation_strategy": "price-capacity-optimized",
-            },
-            "launch_template": {
-                "launch_template_specification": {
-                    "launch_template_id": template.id,
-                    "version": template.latest_version.apply(str),
-                },
-                "overrides": [{"instance_type": t} for t in cfg.instance_types],
-            },
-        }
-        refresh: Any = {"strategy": "Rolling", "preferences": {"min_healthy_percentage": 50, "instance_warmup": "180"}}
-        # GroupInServiceInstances feeds the backlog-per-instance metric math; it exists only when collected.
-        group_metrics: Any = [
-            "GroupInServiceInstances",
-            "GroupDesiredCapacity",
-            "GroupPendingInstances",
-            "GroupTerminatingInstances",
-        ]
+    def _instance_tags(self) -> dict[str, str]:
+        return {"Name": self.asg_name, "orders:tier": "worker"}
+
+    def _group(
+        self, name: str, args: WorkerFleetArgs, template: aws.ec2.LaunchTemplate, depends_on: list[pulumi.Resource]
+    ) -> aws.autoscaling.Group:
+        """Spot only, price-capacity-optimized over every instance type; a lifecycle hook holds terminations."""
+        ctx, cfg = args.ctx, args.settings
+        asg = aws.autoscaling
+        mixed = asg.GroupMixedInstancesPolicyArgs(
+            instances_distribution=asg.GroupMixedInstancesPolicyInstancesDistributionArgs(
+                on_demand_base_capacity=0,
+                on_demand_percentage_above_base_capacity=0,
+                spot_allocation_strategy="price-capacity-optimized",
+            ),
+            launch_template=asg.GroupMixedInstancesPolicyLaunchTemplateArgs(
+                launch_template_specification=asg.GroupMixedInstancesPolicyLaunchTemplateLaunchTemplateSpecificationArgs(
+                    launch_template_id=template.id, version=template.latest_version.apply(str)
+                ),
+                overrides=[
+                    asg.GroupMixedInstancesPolicyLaunchTemplateOverrideArgs(instance_type=t) for t in cfg.instance_types
+                ],
+            ),
+        )
         # Provider default tags do not reach a group's own tags (or, through them, its instances): name them here.
-        group_tags: Any = [
-            {"key": k, "value": v, "propagate_at_launch": True}
-            for k, v in {**tags, "project": ctx.project, "stack": ctx.stack}.items()
-        ]
-        self.group = aws.autoscaling.Group(
+        tags = {**self._instance_tags(), "project": ctx.project, "stack": ctx.stack}
+        return asg.Group(
             name,
             name=self.asg_name,
             min_size=cfg.min_size,
             max_size=cfg.max_size,
             desired_capacity=cfg.desired_capacity,
-            vpc_zone_identifiers=net.private_subnet_ids,
+            vpc_zone_identifiers=args.network.private_subnet_ids,
             capacity_rebalance=True,
             default_instance_warmup=180,  # boot + dnf + playbook before an instance counts for scaling
             health_check_type="EC2",
             health_check_grace_period=300,
             metrics_granularity="1Minute",
-            enabled_metrics=group_metrics,
+            # GroupInServiceInstances feeds the backlog-per-instance metric math; it exists only when collected.
+            enabled_metrics=[
+                asg.Metric.GROUP_IN_SERVICE_INSTANCES,
+                asg.Metric.GROUP_DESIRED_CAPACITY,
+                asg.Metric.GROUP_PENDING_INSTANCES,
+                asg.Metric.GROUP_TERMINATING_INSTANCES,
+            ],
             mixed_instances_policy=mixed,
             initial_lifecycle_hooks=[
-                {
-                    "name": self.lifecycle_hook_name,
-                    "lifecycle_transition": "autoscaling:EC2_INSTANCE_TERMINATING",
-                    "heartbeat_timeout": cfg.lifecycle_hook_seconds,
-                    "default_result": "CONTINUE",
-                }
+                asg.GroupInitialLifecycleHookArgs(
+                    name=self.lifecycle_hook_name,
+                    lifecycle_transition="autoscaling:EC2_INSTANCE_TERMINATING",
+                    heartbeat_timeout=cfg.lifecycle_hook_seconds,
+                    default_result="CONTINUE",
+                )
             ],
-            instance_refresh=refresh,
-            tags=group_tags,
-            # The scaling policy owns the desired capacity once the group exists.
-            opts=ctx.opts(self, depends_on=[role_policy, ssm, artifact, log_group], ignore_changes=["desiredCapacity"]),
-        )
-        tracking: Any = {
-            "target_value": cfg.backlog_per_instance,
-            "customized_metric_specification": {"metrics": backlog_metrics(args.queue_name, self.asg_name)},
-        }
-        aws.autoscaling.Policy(
-            f"{name}-backlog",
-            name=ctx.name(f"{name}-backlog-per-instance"),
-            autoscaling_group_name=self.group.name,
-            policy_type="TargetTrackingScaling",
-            target_tracking_configuration=tracking,
-            opts=ctx.opts(self),
-        )
-
-        args.monitoring.alarm(
-            f"{name}-cpu",
-            description=(
-                f"The Spot worker fleet {self.asg_name} averaged over {cfg.cpu_alarm_percent}% CPU for 3 minutes: "
-                "if the backlog also grows, raise orders:fleetMaxSize or pick larger orders:instanceTypes."
+            instance_refresh=asg.GroupInstanceRefreshArgs(
+                strategy="Rolling",
+                preferences=asg.GroupInstanceRefreshPreferencesArgs(min_healthy_percentage=50, instance_warmup="180"),
             ),
-            namespace="AWS/EC2",
-            metric="CPUUtilization",
-            dimensions={"AutoScalingGroupName": self.asg_name},
-            threshold=cfg.cpu_alarm_percent,
-            statistic="Average",
-            evaluation_periods=3,
-        )
-        args.monitoring.add_widget(
-            metric_widget(
-                "Spot worker fleet",
-                ctx.region,
-                [
-                    ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", args.queue_name],
-                    ["AWS/AutoScaling", "GroupInServiceInstances", "AutoScalingGroupName", self.asg_name],
-                    ["AWS/AutoScaling", "GroupDesiredCapacity", "AutoScalingGroupName", self.asg_name],
-                    ["AWS/EC2", "CPUUtilization", "AutoScalingGroupName", self.asg_name, {"yAxis": "right"}],
-                ],
-                stat="Average",
-            )
-        )
-        self.register_outputs(
-            {
-                "asgName": self.asg_name,
-                "lifecycleHookName": self.lifecycle_hook_name,
-                "artifactBucket": self.artifact_bucket_name,
-                "artifactKey": self.artifact_key,
-                "roleName": self.role_name,
-                "launchTemplateId": template.id,
-            }
+            tags=[asg.GroupTagArgs(key=k, value=v, propagate_at_launch=True) for k, v in tags.items()],
+            # The scaling policy owns the desired capacity once the group exists.
+            opts=ctx.opts(self, depends_on=depends_on, ignore_changes=["desiredCapacity"]),
         )

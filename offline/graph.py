@@ -1,9 +1,10 @@
-"""Run the Pulumi program under Pulumi's mock runtime and capture the resource graph it registers.
+"""Build the stack (`components.program.build`) under Pulumi's mock runtime and capture the graph it registers.
 
 This is how the project is proven without the Pulumi CLI or an AWS account: a recording monitor sees
 every RegisterResource the program makes (type, name, parent, provider, inputs, dependencies), in the
 exact camelCase, floats-for-numbers shape the engine and the policy pack receive. Config comes from
-the test or a stack file, with `Pulumi.yaml` defaults applied as the CLI applies them.
+the test or a stack file, with `Pulumi.yaml` defaults applied as the CLI applies them. Only the SDK's
+public testing API is used: `reset_options`, `set_all_config`, `set_mocks` and `pulumi.runtime.test`.
 """
 
 from __future__ import annotations
@@ -11,8 +12,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import runpy
-import sys
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -23,20 +22,22 @@ import pulumi
 import yaml
 from google.protobuf import json_format
 from pulumi.runtime import mocks as pulumi_mocks
-from pulumi.runtime import rpc, settings
-from pulumi.runtime.sync_await import _sync_await
 
+from components.config import StackConfig
+from components.program import build
 from offline.mocks import AwsMocks
 
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT = "orders"
 PROGRAM_LOG = logging.getLogger("orders.program")
 """Where the program's `pulumi.log` lines go under mocks (the CLI would print them in the preview)."""
-UNKNOWN = rpc.UNKNOWN
-"""What an input that is not known yet (preview of an uncreated resource's output) looks like."""
+UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
+"""What an input that is not known yet (preview of an uncreated resource's output) looks like on the wire
+(the engine protocol's unknown sentinel)."""
 
-_SECRET_SIG = rpc._special_sig_key
-_SECRET_VALUE = rpc._special_secret_sig
+_SECRET_SIG = "4dabf18193072939515e22adb298388d"
+_SECRET_VALUE = "1b47061264138c4ac30d75fd1eb44270"
+"""The protocol's signature key, and its value for a secret: `{sig: secret, value: ...}`."""
 
 
 def _plain(value: Any) -> Any:
@@ -168,7 +169,7 @@ def run_program(
     preview: bool = False,
     mocks: Callable[[bool], pulumi.runtime.Mocks] = AwsMocks,
 ) -> Graph:
-    """Run `__main__.py` once under mocks and return what it registered.
+    """Build the stack once under mocks and return what it registered and exported.
 
     `config` keys are `orders:<key>` (or another namespace); Pulumi.yaml defaults fill the rest.
     With `preview=True` the run is a dry run: resources return only their inputs, so every output the
@@ -177,31 +178,29 @@ def run_program(
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     try:
-        settings.set_root_resource(None)  # type: ignore[arg-type]
-        # Output tasks left by an earlier run that failed belong to its closed loop: drop them.
-        settings.SETTINGS.outputs.clear()
+        pulumi.runtime.reset_options(project=PROJECT, stack=stack, root_directory=str(ROOT), preview=preview)
         pulumi.runtime.set_all_config({**project_defaults(), **(config or {})})
         monitor = RecordingMonitor(mocks(preview))
         pulumi.runtime.set_mocks(
             monitor.mocks, project=PROJECT, stack=stack, preview=preview, monitor=monitor, logger=PROGRAM_LOG
         )
-        if str(ROOT) not in sys.path:
-            sys.path.insert(0, str(ROOT))
-        program = str(ROOT / "__main__.py")
-        settings.SETTINGS.root_directory = str(ROOT)
+        exports: dict[str, Any] = {}
 
-        def run() -> None:
-            runpy.run_path(program, run_name="__main__")
+        @pulumi.runtime.test
+        def program() -> pulumi.Output[None]:
+            outputs = build(StackConfig.load())
+            return pulumi.Output.from_input(_resolve(outputs, exports))
 
-        _sync_await(pulumi.runtime.stack.run_pulumi_func(run))
-        root = settings.get_root_resource()
-        exports = {}
-        for name, value in (getattr(root, "outputs", {}) or {}).items():
-            out = pulumi.Output.from_input(value)
-            exports[name] = _sync_await(out.future()) if _sync_await(out.is_known()) else UNKNOWN
+        program()
         return Graph(resources=monitor.captured, exports=exports, preview=preview)
     finally:
-        settings.set_root_resource(None)  # type: ignore[arg-type]
-        settings.SETTINGS.outputs.clear()
+        pulumi.runtime.reset_options()
         asyncio.set_event_loop(None)
         loop.close()
+
+
+async def _resolve(outputs: Mapping[str, Any], into: dict[str, Any]) -> None:
+    """Each stack output's value, or UNKNOWN when it is not known (preview)."""
+    for name, value in outputs.items():
+        out = pulumi.Output.from_input(value)
+        into[name] = await out.future() if await out.is_known() else UNKNOWN

@@ -11,7 +11,7 @@ ORDER_QUEUE = "orders"
 """Logical name of the FIFO intake queue (deployed as `<project>-<stack>-orders.fifo`)."""
 
 FANOUT_QUEUES: tuple[str, ...] = ("shipping", "analytics")
-"""Default subscribers of the order-events topic; `orders:fanoutQueues` may change the list."""
+"""The subscribers of the order-events topic, one standard queue (with DLQ) and one consumer each."""
 
 ORDER_TABLE = "orders"
 TABLE_KEY = "OrderID"
@@ -22,6 +22,8 @@ INVOICE_PREFIX = "invoices/"
 """Objects under this prefix start the fan-out; the worker writes `invoices/<OrderID>.json` here."""
 
 ORDER_EVENTS_TOPIC = "order-events"
+METRIC_NAMESPACE = "Orders"
+"""CloudWatch namespace of the FIFO worker's metrics; the only one its instance role may publish to."""
 ALARM_TOPIC = "alarms"
 DASHBOARD = "orders"
 

@@ -13,8 +13,10 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
+from worker import topology
+
 SERVICE = "fifo-worker"
-NAMESPACE = "Orders"
+NAMESPACE = topology.METRIC_NAMESPACE
 COUNTERS = (
     "received",
     "processed",

@@ -1,0 +1,205 @@
+"""The order pipeline's stack, as a function: `build(config)` creates every tier and returns the stack outputs.
+
+`__main__.py` loads the config from the stack and exports what this returns; tests call `build` under
+Pulumi's mock runtime (`offline/graph.py`). Tiers are wired through plain inputs (names, ARNs, ids);
+each declares its alarms and dashboard widgets, and `Monitoring` is built last from all of them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+
+from components.aws_context import AwsContext
+from components.config import StackConfig
+from components.consumers import ConsumersArgs, FanoutConsumers
+from components.databases import ConsumerDatabases, DatabasesArgs
+from components.error_page import RESOURCE_NAME as ERROR_PAGE
+from components.error_page import ErrorPage, ErrorPageArgs
+from components.failover_dns import FailoverDns, FailoverDnsArgs, hosted_zone_id
+from components.fanout import FanoutArgs, OrderEventsFanout
+from components.intake_api import IntakeApi, IntakeApiArgs
+from components.messaging_key import MessagingKey, MessagingKeyArgs
+from components.monitoring import Monitoring, MonitoringArgs, Watched
+from components.network import Network, NetworkArgs
+from components.order_table import OrderTable, OrderTableArgs
+from components.queue import QueueArgs, QueueWithDlq
+from components.worker_fleet import WorkerFleet, WorkerFleetArgs
+from worker import topology
+
+Outputs = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Messaging:
+    key: MessagingKey
+    order_queue: QueueWithDlq
+    table: OrderTable
+    fanout: OrderEventsFanout
+
+
+def messaging(config: StackConfig, ctx: AwsContext) -> Messaging:
+    """The KMS key, the FIFO order queue, the order table and the invoices -> SNS -> SQS fan-out."""
+    settings, alarms = config.messaging, config.monitoring
+    retention = settings.message_retention_days * 24 * 3600
+    key = MessagingKey("messaging", MessagingKeyArgs(ctx=ctx))
+    order_queue = QueueWithDlq(
+        topology.ORDER_QUEUE,
+        QueueArgs(
+            ctx=ctx,
+            fifo=True,
+            visibility_timeout_seconds=settings.order_queue_visibility_seconds,
+            retention_seconds=retention,
+            content_based_deduplication=settings.content_based_deduplication,
+            high_throughput=settings.fifo_high_throughput,
+            alarm_age_seconds=alarms.queue_age_seconds,
+            alarm_depth=alarms.queue_depth,
+        ),
+    )
+    table = OrderTable("order-store", OrderTableArgs(ctx=ctx, deletion_protection=settings.table_deletion_protection))
+    fanout = OrderEventsFanout(
+        "order-events",
+        FanoutArgs(
+            ctx=ctx,
+            visibility_timeout_seconds=settings.fanout_queue_visibility_seconds,
+            retention_seconds=retention,
+            kms_key_arn=key.arn,
+            queue_names=settings.fanout_queues,
+            alarm_age_seconds=alarms.queue_age_seconds,
+            alarm_depth=alarms.queue_depth,
+        ),
+    )
+    return Messaging(key=key, order_queue=order_queue, table=table, fanout=fanout)
+
+
+def front_door(
+    config: StackConfig, primary: AwsContext, failover: AwsContext, order_queue: QueueWithDlq
+) -> tuple[IntakeApi, Outputs]:
+    """The intake API; with a domain, its certificate, the error page and the Route 53 failover records."""
+    settings = config.front_door
+    zone_id = hosted_zone_id(settings, primary) if settings.has_domain else None
+    intake = IntakeApi(
+        "intake",
+        IntakeApiArgs(
+            ctx=primary,
+            queue_name=order_queue.queue_name,
+            queue_arn=order_queue.arn,
+            settings=settings,
+            hosted_zone_id=zone_id,
+        ),
+    )
+    outputs: Outputs = {
+        "intakeInvokeUrl": intake.invoke_url,
+        "intakeOrdersUrl": intake.invoke_url.apply(lambda url: f"{url}/orders"),
+    }
+    if zone_id is None or intake.domain is None:
+        pulumi.log.info(
+            "orders:domainName is not set: the intake API is reachable on its invoke URL only (stack output "
+            "intakeOrdersUrl); the custom domain, certificate, health check, failover records and error page are skipped."
+        )
+        return intake, outputs
+    error_page = ErrorPage(ERROR_PAGE, ErrorPageArgs(ctx=failover, bucket_name=settings.domain_name))
+    dns = FailoverDns(
+        "failover-dns",
+        FailoverDnsArgs(
+            ctx=primary,
+            record_name=settings.domain_name,
+            zone_id=zone_id,
+            primary_alias_name=intake.domain.regional_domain_name,
+            primary_alias_zone_id=intake.domain.regional_zone_id,
+            health_fqdn=intake.health_fqdn,
+            health_path=intake.health_path,
+            secondary_alias_name=error_page.website_domain,
+            secondary_alias_zone_id=error_page.hosted_zone_id,
+            health_check_interval_seconds=settings.health_check_interval_seconds,
+            health_check_failure_threshold=settings.health_check_failure_threshold,
+        ),
+    )
+    outputs |= {
+        "intakeUrl": f"https://{settings.domain_name}/orders",
+        "errorPageBucket": error_page.bucket_name,
+        "errorPageWebsiteEndpoint": error_page.website_endpoint,
+        "healthCheckId": dns.health_check.id,
+    }
+    return intake, outputs
+
+
+def build(config: StackConfig) -> Outputs:
+    """Create the whole stack; returns the stack outputs by name (`__main__.py` exports them)."""
+    primary = AwsContext.create(config.project, config.stack, "primary", config.primary_region)
+    failover = AwsContext.create(config.project, config.stack, "failover", config.failover_region)
+    msg = messaging(config, primary)
+    queue, table, fanout = msg.order_queue, msg.table, msg.fanout
+    net = config.network
+    network = Network(
+        "network", NetworkArgs(ctx=primary, vpc_cidr=net.vpc_cidr, az_count=net.az_count, enable_nat=net.enable_nat)
+    )
+    fleet = WorkerFleet(
+        "workers",
+        WorkerFleetArgs(
+            ctx=primary,
+            network=network.refs,
+            queue_name=queue.queue_name,
+            queue_arn=queue.arn,
+            table_name=table.table_name,
+            table_arn=table.table_arn,
+            invoices_bucket_name=fanout.bucket_name,
+            invoices_bucket_arn=fanout.bucket_arn,
+            invoice_prefix=topology.INVOICE_PREFIX,
+            settings=config.fleet,
+        ),
+    )
+    # The fan-out consumers and their databases (RDS PostgreSQL for shipping, Redshift Serverless for analytics).
+    databases = ConsumerDatabases(
+        "consumer-databases", DatabasesArgs(ctx=primary, network=network.refs, settings=config.databases)
+    )
+    consumers = FanoutConsumers(
+        "consumers",
+        ConsumersArgs(
+            ctx=primary,
+            network=network.refs,
+            databases=databases.refs,
+            queues=fanout.queue_refs,
+            invoices_bucket_arn=fanout.bucket_arn,
+            settings=config.consumers,
+        ),
+    )
+    intake, front_door_outputs = front_door(config, primary, failover, queue)
+    tiers: list[Watched] = [queue, fanout, table, fleet, databases, consumers, intake]
+    monitoring = Monitoring(
+        "monitoring",
+        MonitoringArgs(
+            ctx=primary,
+            kms_key_arn=msg.key.arn,
+            alarm_email=config.monitoring.alarm_email,
+            alarms=[alarm for tier in tiers for alarm in tier.alarms],
+            widgets=[widget for tier in tiers for widget in tier.widgets],
+        ),
+    )
+    return {
+        "workerAsgName": fleet.asg_name,
+        "workerArtifact": pulumi.Output.concat("s3://", fleet.artifact_bucket_name, "/", fleet.artifact_key),
+        "shippingDbAddress": databases.db_address,
+        "shippingDbSecretArn": databases.db_secret_arn,
+        "warehouseWorkgroup": databases.workgroup_name,
+        "consumerFunctions": consumers.function_names,
+        **front_door_outputs,
+        "primaryRegion": config.primary_region,
+        "failoverRegion": config.failover_region,
+        "orderQueueUrl": queue.url,
+        "orderQueueArn": queue.arn,
+        "orderDlqUrl": queue.dlq_url,
+        "orderTableName": table.table_name,
+        "invoicesBucketName": fanout.bucket_name,
+        "invoicePrefix": topology.INVOICE_PREFIX,
+        "orderEventsTopicArn": fanout.topic_arn,
+        "fanoutQueueUrls": {name: q.url for name, q in fanout.queues.items()},
+        "fanoutQueueArns": {name: q.arn for name, q in fanout.queues.items()},
+        "fanoutDlqUrls": {name: q.dlq_url for name, q in fanout.queues.items()},
+        "alarmTopicArn": monitoring.alarm_topic_arn,
+        "dashboardName": monitoring.dashboard_name,
+        "vpcId": network.vpc_id,
+        "privateSubnetIds": network.private_subnet_ids,
+    }
