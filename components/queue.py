@@ -119,7 +119,7 @@ def queue_alarms(base: str, queue: str, dlq: str, age_seconds: int, depth: int) 
             name=f"{base}-dlq-not-empty",
             description=(
                 f"Messages reached {dlq} after {topology.MAX_RECEIVE_COUNT} receives. For the FIFO queue this "
-                "means later orders of that customer went ahead without it: inspect, fix, then redrive (README runbook)."
+                "means later orders of that customer went ahead without it: inspect, fix, then redrive (docs/operations.md, the DLQ runbook)."
             ),
             namespace="AWS/SQS",
             metric="ApproximateNumberOfMessagesVisible",

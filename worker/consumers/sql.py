@@ -73,7 +73,7 @@ class Warehouse(Protocol):
 
 
 class PostgresWarehouse:
-    """The local warehouse: a PostgreSQL database of its own (see README, local warehouse choice)."""
+    """The local warehouse: a PostgreSQL database of its own (docs/consumers.md, the local warehouse)."""
 
     def __init__(self, dsn: str) -> None:
         self.dsn = dsn
