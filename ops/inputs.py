@@ -129,6 +129,7 @@ class Measured(BaseModel):
     command: str = Field(min_length=1)
     uptime_before: str = ""
     uptime_after: str = ""
+    note: str = ""
     caveats: list[str]
     points: list[MeasuredPoint] = Field(min_length=1)
 
