@@ -6,6 +6,11 @@ Each message received is held invisible (--visibility-seconds) while it is class
               delete, or by receives the worker never saw). Safe to drop: deleted with --drop-stored.
   not-stored  a valid order missing from the table. With --redrive it is sent to the source queue with its
               MessageGroupId and MessageDeduplicationId and deleted from the DLQ only after that send succeeded.
+  stored-no-invoice
+              (with --bucket) stored, but invoices/<OrderID>.json is missing: the worker was killed between
+              PutItem and PutObject and the copy then reached the DLQ, so the fan-out never ran for it.
+              Never dropped, and a redrive would not help (the worker sees a second message for a stored
+              order and skips the invoice): kept and listed for an operator.
 Whatever is not acted on is made visible again at the end (visibility 0), so the DLQ holds what it held.
 
 A FIFO DLQ does not hand out more messages of a group while earlier ones of that group are held, so a
@@ -34,9 +39,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, ConfigDict, Field
 
 from worker.model import InvalidOrder, parse_order
-from worker.topology import TABLE_KEY
+from worker.topology import INVOICE_PREFIX, TABLE_KEY
 
-Kind = Literal["invalid", "stored", "not-stored"]
+Kind = Literal["invalid", "stored", "stored-no-invoice", "not-stored"]
 Action = Literal["kept", "dropped", "redriven", "kept: inside the dedup window", "kept: redrive failed"]
 BOTO = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=5, read_timeout=30)
 DEDUP_WINDOW_SECONDS = 300
@@ -108,6 +113,17 @@ def classify(body: str, stored_ids: set[str]) -> tuple[Kind, str, str]:
     return "not-stored", order.OrderID, ""
 
 
+def invoice_missing(s3: Any, bucket: str, prefix: str, order_id: str) -> bool:
+    """True when the order's invoice object does not exist (HeadObject 404)."""
+    try:
+        s3.head_object(Bucket=bucket, Key=f"{prefix}{order_id}.json")
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
+            return True
+        raise
+    return False
+
+
 def stored_among(ddb: Any, table: str, order_ids: set[str]) -> set[str]:
     """The OrderIDs present in the table (strongly consistent reads, 100 keys a call)."""
     found: set[str] = set()
@@ -136,13 +152,17 @@ def triage(
     source_queue_url: str = "",
     redrive: bool = False,
     drop_stored: bool = False,
+    bucket: str = "",
+    invoice_prefix: str = INVOICE_PREFIX,
     visibility_seconds: int = 300,
     dedup_window_seconds: float = DEDUP_WINDOW_SECONDS,
     sqs: Any = None,
     ddb: Any = None,
+    s3: Any = None,
 ) -> Report:
     sqs = sqs or boto3.client("sqs", config=BOTO)
     ddb = ddb or boto3.client("dynamodb", config=BOTO)
+    s3 = s3 or boto3.client("s3", config=BOTO)
     try:
         is_fifo = (
             sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["FifoQueue"])["Attributes"].get("FifoQueue")
@@ -150,6 +170,8 @@ def triage(
         )
         held_before = _depth(sqs, queue_url)
         ddb.describe_table(TableName=table)
+        if bucket:
+            s3.head_bucket(Bucket=bucket)
         target = source_queue(sqs, queue_url, source_queue_url) if redrive else source_queue_url
         if target:
             sqs.get_queue_attributes(QueueUrl=target, AttributeNames=["QueueArn"])
@@ -196,6 +218,8 @@ def triage(
             seen.add(m["MessageId"])
             attrs = m.get("Attributes", {})
             kind, order_id, reason = classify(m["Body"], stored_ids)
+            if kind == "stored" and bucket and invoice_missing(s3, bucket, invoice_prefix, order_id):
+                kind, reason = "stored-no-invoice", f"in the table but {invoice_prefix}{order_id}.json is missing"
             item = Item(
                 message_id=m["MessageId"],
                 group=attrs.get("MessageGroupId", ""),
@@ -289,9 +313,10 @@ def render(report: Report) -> None:
     advice = {
         "invalid": "fix the producer; these are never redriven",
         "stored": "safe to drop (--drop-stored)",
+        "stored-no-invoice": "kept: rewrite the invoice by hand (a redrive is skipped as a duplicate)",
         "not-stored": "redrive into the source queue (--redrive)",
     }
-    for kind in ("invalid", "stored", "not-stored"):
+    for kind in ("invalid", "stored", "stored-no-invoice", "not-stored"):
         counts.add_row(kind, str(report.counts.get(kind, 0)), advice[kind])
     console.print(counts)
     table = Table(title="messages")
@@ -312,6 +337,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--source-queue-url", default="", help="where --redrive sends (default: the DLQ's only source)")
     p.add_argument("--redrive", action="store_true", help="send valid orders missing from the table back to the source")
     p.add_argument("--drop-stored", action="store_true", help="delete valid orders already in the table")
+    p.add_argument("--bucket", default="", help="invoice bucket: a stored order without its invoice is never dropped")
+    p.add_argument("--invoice-prefix", default=INVOICE_PREFIX)
     p.add_argument("--visibility-seconds", type=int, default=300, help="how long each message is held while triaged")
     p.add_argument(
         "--dedup-window-seconds",
@@ -338,6 +365,8 @@ def main(argv: list[str]) -> int:
             source_queue_url=args.source_queue_url,
             redrive=args.redrive,
             drop_stored=args.drop_stored,
+            bucket=args.bucket,
+            invoice_prefix=args.invoice_prefix,
             visibility_seconds=args.visibility_seconds,
             dedup_window_seconds=args.dedup_window_seconds,
         )
