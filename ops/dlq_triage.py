@@ -9,8 +9,11 @@ Each message received is held invisible (--visibility-seconds) while it is class
   stored-no-invoice
               (with --bucket) stored, but invoices/<OrderID>.json is missing: the worker was killed between
               PutItem and PutObject and the copy then reached the DLQ, so the fan-out never ran for it.
-              Never dropped, and a redrive would not help (the worker sees a second message for a stored
-              order and skips the invoice): kept and listed for an operator.
+              A redrive would not help (the worker sees a second message for a stored order and skips the
+              invoice). --write-missing-invoices writes it with the worker's own InvoiceWriter from what the
+              table stored (ProcessedAt, SequenceNumber: the bytes the worker would have written), if the
+              table's item came from this very message; the copy is then a plain stored one (--drop-stored).
+              Otherwise it is kept: it also holds back its group's later DLQ messages (FIFO).
 Whatever is not acted on is made visible again at the end (visibility 0), so the DLQ holds what it held.
 
 A FIFO DLQ does not hand out more messages of a group while earlier ones of that group are held, so a
@@ -31,6 +34,7 @@ import json
 import sys
 import time
 from collections import Counter
+from datetime import datetime
 from typing import Any, Literal
 
 import boto3
@@ -38,11 +42,20 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, ConfigDict, Field
 
-from worker.model import InvalidOrder, parse_order
+from worker.model import InvalidOrder, Invoice, parse_order
 from worker.topology import INVOICE_PREFIX, TABLE_KEY
 
 Kind = Literal["invalid", "stored", "stored-no-invoice", "not-stored"]
-Action = Literal["kept", "dropped", "redriven", "kept: inside the dedup window", "kept: redrive failed"]
+Action = Literal[
+    "kept",
+    "dropped",
+    "redriven",
+    "kept: inside the dedup window",
+    "kept: redrive failed",
+    "invoice written, kept",
+    "invoice written, dropped",
+    "kept: stored from another message",
+]
 BOTO = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=5, read_timeout=30)
 DEDUP_WINDOW_SECONDS = 300
 SAFETY_SECONDS = 30
@@ -124,6 +137,25 @@ def invoice_missing(s3: Any, bucket: str, prefix: str, order_id: str) -> bool:
     return False
 
 
+def write_invoice(ddb: Any, s3: Any, table: str, bucket: str, prefix: str, m: dict[str, Any]) -> bool:
+    """Write the missing invoice as the worker would have; False (nothing written) if the table's item
+    was stored from another message, whose body may differ."""
+    from worker.fifo.invoices import InvoiceWriter
+
+    order = parse_order(m["Body"])
+    item = ddb.get_item(TableName=table, Key={TABLE_KEY: {"S": order.OrderID}}, ConsistentRead=True).get("Item", {})
+    if item.get("MessageId", {}).get("S") != m["MessageId"] or "ProcessedAt" not in item:
+        return False
+    invoice = Invoice(
+        Order=order,
+        ProcessedAt=datetime.fromisoformat(item["ProcessedAt"]["S"]),
+        SequenceNumber=item.get("SequenceNumber", {}).get("S", ""),
+        Region=s3.meta.region_name or "",
+    )
+    InvoiceWriter(s3, bucket, prefix).put(invoice)  # conditional: an invoice that appeared meanwhile stays
+    return True
+
+
 def stored_among(ddb: Any, table: str, order_ids: set[str]) -> set[str]:
     """The OrderIDs present in the table (strongly consistent reads, 100 keys a call)."""
     found: set[str] = set()
@@ -154,6 +186,7 @@ def triage(
     drop_stored: bool = False,
     bucket: str = "",
     invoice_prefix: str = INVOICE_PREFIX,
+    write_missing_invoices: bool = False,
     visibility_seconds: int = 300,
     dedup_window_seconds: float = DEDUP_WINDOW_SECONDS,
     sqs: Any = None,
@@ -231,7 +264,18 @@ def triage(
                 age_seconds=max(0.0, (now_ms - float(attrs.get("SentTimestamp", now_ms))) / 1000),
             )
             report.items.append(item)
-            if kind == "stored" and drop_stored:
+            if kind == "stored-no-invoice" and write_missing_invoices:
+                if write_invoice(ddb, s3, table, bucket, invoice_prefix, m):
+                    if drop_stored:
+                        _delete(sqs, queue_url, m["ReceiptHandle"])
+                        item.action = "invoice written, dropped"
+                    else:
+                        item.action = "invoice written, kept"
+                        held.append(m["ReceiptHandle"])
+                else:
+                    item.action = "kept: stored from another message"
+                    held.append(m["ReceiptHandle"])
+            elif kind == "stored" and drop_stored:
                 _delete(sqs, queue_url, m["ReceiptHandle"])
                 item.action = "dropped"
             elif kind == "not-stored" and redrive:
@@ -313,7 +357,7 @@ def render(report: Report) -> None:
     advice = {
         "invalid": "fix the producer; these are never redriven",
         "stored": "safe to drop (--drop-stored)",
-        "stored-no-invoice": "kept: rewrite the invoice by hand (a redrive is skipped as a duplicate)",
+        "stored-no-invoice": "--write-missing-invoices (a redrive would be skipped as a duplicate)",
         "not-stored": "redrive into the source queue (--redrive)",
     }
     for kind in ("invalid", "stored", "stored-no-invoice", "not-stored"):
@@ -339,6 +383,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--drop-stored", action="store_true", help="delete valid orders already in the table")
     p.add_argument("--bucket", default="", help="invoice bucket: a stored order without its invoice is never dropped")
     p.add_argument("--invoice-prefix", default=INVOICE_PREFIX)
+    p.add_argument(
+        "--write-missing-invoices", action="store_true", help="with --bucket: write a stored order's missing invoice"
+    )
     p.add_argument("--visibility-seconds", type=int, default=300, help="how long each message is held while triaged")
     p.add_argument(
         "--dedup-window-seconds",
@@ -355,6 +402,9 @@ def main(argv: list[str]) -> int:
     if not 60 <= args.visibility_seconds <= 43_200:
         print("python -m ops dlq-triage: --visibility-seconds must be 60..43200", file=sys.stderr)
         return 2
+    if args.write_missing_invoices and not args.bucket:
+        print("python -m ops dlq-triage: --write-missing-invoices needs --bucket", file=sys.stderr)
+        return 2
     if args.dedup_window_seconds < 0:
         print("python -m ops dlq-triage: --dedup-window-seconds must be >= 0", file=sys.stderr)
         return 2
@@ -367,6 +417,7 @@ def main(argv: list[str]) -> int:
             drop_stored=args.drop_stored,
             bucket=args.bucket,
             invoice_prefix=args.invoice_prefix,
+            write_missing_invoices=args.write_missing_invoices,
             visibility_seconds=args.visibility_seconds,
             dedup_window_seconds=args.dedup_window_seconds,
         )

@@ -55,6 +55,7 @@ class Profile(BaseModel):
     backlog: int | None = Field(default=None, ge=0, description="a backlog to drain after the peak (messages)")
     spot_fraction: float | None = Field(default=None, gt=0, le=1, description="Spot price / On-Demand, if known")
     waf_rules: int = Field(default=0, ge=0, description="rules of a WAF web ACL on the API (0: none attached)")
+    table_warm: bool = Field(default=False, description="the table served such a peak before, or was pre-warmed")
 
     @model_validator(mode="after")
     def _orders_cover_the_peak(self) -> Profile:
@@ -323,10 +324,10 @@ def limits(view: StackView, profile: Profile, point: MeasuredPoint) -> list[Limi
 
     # DynamoDB on-demand: one WRU per order (items < 1 KB; measured write units per order).
     wru = calls.PutItem
-    for q, name in (
-        (quotas.DYNAMODB_TABLE_WRU, "DynamoDB table (on-demand)"),
-        (quotas.DYNAMODB_NEW_TABLE_WRU, "DynamoDB new table's first peak"),
-    ):
+    table_quotas = [(quotas.DYNAMODB_TABLE_WRU, "DynamoDB table (on-demand)")]
+    if not profile.table_warm:
+        table_quotas.append((quotas.DYNAMODB_NEW_TABLE_WRU, "DynamoDB new table's first peak"))
+    for q, name in table_quotas:
         assert q.value is not None
         add(name, q.value / wru if wru else None, f"{peak * wru:,.0f} WRU/s", f"{q.value:,.0f} WRU/s", q.lift, q.source)
     add(
@@ -869,6 +870,9 @@ def parser() -> argparse.ArgumentParser:
         "--spot-fraction", type=float, help="your Spot/On-Demand price ratio (default: the 10%%..100%% range)"
     )
     p.add_argument("--waf-rules", type=int, default=0, help="price a WAF web ACL with this many rules")
+    p.add_argument(
+        "--table-warm", action="store_true", help="the order table has served such a peak (or is pre-warmed)"
+    )
     out = p.add_mutually_exclusive_group()
     out.add_argument("--json", action="store_true", help="one JSON document")
     out.add_argument("--markdown", action="store_true", help="Markdown (for a PR comment)")
@@ -901,6 +905,7 @@ def build(argv: list[str]) -> Plan:
             backlog=args.backlog,
             spot_fraction=args.spot_fraction,
             waf_rules=args.waf_rules,
+            table_warm=args.table_warm,
         )
     except ValidationError as exc:
         err = exc.errors()[0]

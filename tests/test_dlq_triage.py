@@ -30,6 +30,7 @@ from tests.fifo_harness import (
     start_worker,
     wait_for,
 )
+from worker.model import parse_invoice
 
 REGION = "us-east-1"
 FAST = ("--wait-seconds", "2")
@@ -57,9 +58,11 @@ def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, Any]:
     return code, (json.loads(out) if code == 0 else err)
 
 
-def to_dlq(dlq_url: str, group: str, dedup: str, body: str) -> None:
-    boto3.client("sqs").send_message(
-        QueueUrl=dlq_url, MessageBody=body, MessageGroupId=group, MessageDeduplicationId=dedup
+def to_dlq(dlq_url: str, group: str, dedup: str, body: str) -> str:
+    return str(
+        boto3.client("sqs").send_message(
+            QueueUrl=dlq_url, MessageBody=body, MessageGroupId=group, MessageDeduplicationId=dedup
+        )["MessageId"]
     )
 
 
@@ -76,12 +79,15 @@ def test_each_class_classified_then_acted_on_only_by_its_flag(
     to_dlq(res.dlq_url, "g-invalid-1", "d-inv-1", "{not json")
     to_dlq(res.dlq_url, "g-invalid-2", "d-inv-2", json.dumps(bad_total))
     s3 = boto3.client("s3")
-    for n in (1, 2, 3):
+    for n in (1, 2, 3, 4):
         oid = f"stored-{n}"
-        ddb.put_item(TableName=res.table, Item={"OrderID": {"S": oid}, "CustomerID": {"S": "c"}})
-        if n < 3:  # stored-3: written, then killed before its invoice
+        message_id = to_dlq(res.dlq_url, f"g-stored-{n}", f"d-{oid}", order_body(oid, "c"))
+        item = {"OrderID": {"S": oid}, "ProcessedAt": {"S": "2026-11-27T08:00:01+00:00"}, "SequenceNumber": {"S": "7"}}
+        if n == 3:  # written from this very message, then the worker died before the invoice
+            item["MessageId"] = {"S": message_id}
+        ddb.put_item(TableName=res.table, Item=item)
+        if n < 3:
             s3.put_object(Bucket=res.bucket, Key=f"invoices/{oid}.json", Body=b"{}")
-        to_dlq(res.dlq_url, f"g-stored-{n}", f"d-{oid}", order_body(oid, "c"))
     missing = [("g-missing-1", "missing-1"), ("g-missing-2", "missing-2"), ("g-missing-3", "missing-3")]
     for group, oid in missing:
         to_dlq(res.dlq_url, group, f"d-{oid}", order_body(oid, group))
@@ -90,26 +96,36 @@ def test_each_class_classified_then_acted_on_only_by_its_flag(
     where = ("--queue-url", res.dlq_url, "--table", res.table, "--bucket", res.bucket)
     code, report = run(capsys, *where)
     assert code == 0, report
-    assert report["counts"] == {"invalid": 2, "stored": 2, "stored-no-invoice": 1, "not-stored": 3}
-    assert report["actions"] == {"kept": 8} and report["not_reached"] == 0
+    assert report["counts"] == {"invalid": 2, "stored": 2, "stored-no-invoice": 2, "not-stored": 3}
+    assert report["actions"] == {"kept": 9} and report["not_reached"] == 0
     reasons = {i["group"]: i["reason"] for i in report["items"] if i["kind"] == "invalid"}
     assert reasons["g-invalid-1"].startswith("malformed JSON")
     assert "does not equal the sum of the items" in reasons["g-invalid-2"]
-    assert visible(res.dlq_url) == 8
+    assert visible(res.dlq_url) == 9
 
     # --drop-stored drops the stored copies; --redrive refuses what SQS would deduplicate (sent < 5 min ago)
     code, report = run(capsys, *where, "--redrive", "--drop-stored")
     assert code == 0, report
     assert report["source_queue_url"] == res.queue_url  # found through ListDeadLetterSourceQueues
-    assert report["actions"] == {"dropped": 2, "kept: inside the dedup window": 3, "kept": 3}
-    assert visible(res.dlq_url) == 6 and visible(res.queue_url) == 0
+    assert report["actions"] == {"dropped": 2, "kept: inside the dedup window": 3, "kept": 4}
+    assert visible(res.dlq_url) == 7 and visible(res.queue_url) == 0
 
     # outside the window (0 here): the valid, unstored orders go back with their group and dedup ids
-    code, report = run(capsys, *where, "--redrive", "--drop-stored", "--dedup-window-seconds", "0")
+    code, report = run(
+        capsys, *where, "--redrive", "--drop-stored", "--write-missing-invoices", "--dedup-window-seconds", "0"
+    )
     assert code == 0, report
-    assert report["counts"] == {"invalid": 2, "stored-no-invoice": 1, "not-stored": 3}
-    assert report["actions"] == {"redriven": 3, "kept": 3}
+    assert report["counts"] == {"invalid": 2, "stored-no-invoice": 2, "not-stored": 3}
+    assert report["actions"] == {
+        "redriven": 3,
+        "invoice written, dropped": 1,
+        "kept: stored from another message": 1,  # stored-4: its body may differ from what was stored
+        "kept": 2,
+    }
     assert visible(res.dlq_url) == 3
+    invoice = parse_invoice(s3.get_object(Bucket=res.bucket, Key="invoices/stored-3.json")["Body"].read())
+    assert (invoice.Order.OrderID, invoice.SequenceNumber, invoice.Region) == ("stored-3", "7", REGION)
+    assert invoice.ProcessedAt.isoformat() == "2026-11-27T08:00:01+00:00"  # what the table stored
     got = boto3.client("sqs").receive_message(
         QueueUrl=res.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1, MessageSystemAttributeNames=["All"]
     )["Messages"]
@@ -166,13 +182,15 @@ def test_after_killed_workers_triage_and_redrive_store_every_valid_order_once(
         w.wait(10)
 
     where = ("--queue-url", res.dlq_url, "--table", res.table, "--bucket", res.bucket)
-    code, report = run(capsys, *where, "--redrive", "--drop-stored", "--dedup-window-seconds", "0")
+    code, report = run(
+        capsys, *where, "--redrive", "--drop-stored", "--write-missing-invoices", "--dedup-window-seconds", "0"
+    )
     assert code == 0, report
     assert report["counts"].get("invalid", 0) == 0
     assert {i["order_id"] for i in report["items"] if i["kind"] == "not-stored"} >= {s.order_id for s in doomed}
-    # a copy whose worker died between PutItem and PutObject: kept, never dropped (its fan-out never ran)
-    no_invoice = {i["order_id"] for i in report["items"] if i["kind"] == "stored-no-invoice"}
-    assert report["not_reached"] == 0 and queue_counts(res.dlq_url) == (len(no_invoice), 0)
+    # a copy whose worker died between PutItem and PutObject gets its invoice written before it is dropped
+    assert all(i["action"] == "invoice written, dropped" for i in report["items"] if i["kind"] == "stored-no-invoice")
+    assert report["not_reached"] == 0 and queue_counts(res.dlq_url) == (0, 0)
 
     final = start_worker(res.worker_env(emulator, ORDERS_IDLE_EXIT_SECONDS="3"), tmp_path / "final.log", *FAST)
     assert final.wait(60) == 0
@@ -181,5 +199,4 @@ def test_after_killed_workers_triage_and_redrive_store_every_valid_order_once(
     versions: Counter[str] = Counter()
     for page in boto3.client("s3").get_paginator("list_object_versions").paginate(Bucket=res.bucket):
         versions.update(v["Key"] for v in page.get("Versions", []))
-    # one invoice per order, never rewritten; none only for the copies the triage kept and reported
-    assert versions == Counter({f"invoices/{oid}.json": 1 for oid in ids if oid not in no_invoice})
+    assert versions == Counter({f"invoices/{oid}.json": 1 for oid in ids})  # one invoice each, never rewritten
