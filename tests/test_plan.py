@@ -194,3 +194,21 @@ def test_profile_and_input_files_are_validated(tmp_path: Any) -> None:
         load_prices(bad)
     with pytest.raises(StackError):
         load_stack("nope")
+
+
+def test_price_file_is_dated_sourced_and_covers_the_stack_regions() -> None:
+    assert set(PRICES.regions) >= {"us-east-1", "us-west-2", "eu-west-1", "eu-central-1"}
+    for name, region in PRICES.regions.items():
+        prices = [*region.ec2_on_demand_hourly.values(), *region.rds_postgres_hourly.values()]
+        prices += [v for k, v in region if k not in {"ec2_on_demand_hourly", "rds_postgres_hourly", "not_sourced"}]
+        for price in prices:
+            if price is None:
+                continue
+            assert (price.bounds is not None) == price.source.startswith("https://"), (name, price)
+            assert price.bounds is not None or price.not_sourced, (name, price)
+
+
+def test_the_table_output_names_the_binding_limit_and_the_price_date(capsys: pytest.CaptureFixture[str]) -> None:
+    assert plan.main(["--stack", "dev", "--peak-orders-per-second", "500", "--hours", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "Binds first:" in out and f"retrieved {PRICES.retrieved}" in out and "TOTAL, fleet on Spot" in out
