@@ -209,9 +209,10 @@ def triage(
         if target:
             sqs.get_queue_attributes(QueueUrl=target, AttributeNames=["QueueArn"])
     except ClientError as exc:
-        raise TriageError(f"{exc.response.get('Error', {}).get('Code', 'error')}: {exc}") from None
+        code = exc.response.get("Error", {}).get("Code", "error")
+        raise TriageError(f"{code}: {exc} (nothing was changed)") from None
     except BotoCoreError as exc:
-        raise TriageError(str(exc)) from None
+        raise TriageError(f"{exc} (nothing was changed)") from None
     report = Report(
         queue_url=queue_url,
         table=table,
@@ -224,73 +225,80 @@ def triage(
     deadline = time.monotonic() + visibility_seconds - SAFETY_SECONDS
     seen: set[str] = set()
     empty = 0
-    while empty < 2 and time.monotonic() < deadline:
-        messages = sqs.receive_message(
-            QueueUrl=queue_url,
-            MaxNumberOfMessages=10,
-            WaitTimeSeconds=1,
-            VisibilityTimeout=visibility_seconds,
-            MessageSystemAttributeNames=["All"],
-            MessageAttributeNames=["All"],
-        ).get("Messages", [])
-        if not messages:
-            empty += 1
-            continue
-        empty = 0
-        bodies = {m["MessageId"]: m["Body"] for m in messages}
-        candidates = set()
-        for body in bodies.values():
-            with contextlib.suppress(InvalidOrder):
-                candidates.add(parse_order(body).OrderID)
-        stored_ids = stored_among(ddb, table, candidates) if candidates else set()
-        now_ms = time.time() * 1000
-        for m in messages:
-            if m["MessageId"] in seen:  # handed out twice in one run: the first copy decided; just let it go
-                held.append(m["ReceiptHandle"])
+    try:
+        while empty < 2 and time.monotonic() < deadline:
+            messages = sqs.receive_message(
+                QueueUrl=queue_url,
+                MaxNumberOfMessages=10,
+                WaitTimeSeconds=1,
+                VisibilityTimeout=visibility_seconds,
+                MessageSystemAttributeNames=["All"],
+                MessageAttributeNames=["All"],
+            ).get("Messages", [])
+            if not messages:
+                empty += 1
                 continue
-            seen.add(m["MessageId"])
-            attrs = m.get("Attributes", {})
-            kind, order_id, reason = classify(m["Body"], stored_ids)
-            if kind == "stored" and bucket and invoice_missing(s3, bucket, invoice_prefix, order_id):
-                kind, reason = "stored-no-invoice", f"in the table but {invoice_prefix}{order_id}.json is missing"
-            item = Item(
-                message_id=m["MessageId"],
-                group=attrs.get("MessageGroupId", ""),
-                dedup_id=attrs.get("MessageDeduplicationId", ""),
-                order_id=order_id,
-                kind=kind,
-                reason=reason,
-                receive_count=int(attrs.get("ApproximateReceiveCount", "0")),
-                age_seconds=max(0.0, (now_ms - float(attrs.get("SentTimestamp", now_ms))) / 1000),
-            )
-            report.items.append(item)
-            if kind == "stored-no-invoice" and write_missing_invoices:
-                if write_invoice(ddb, s3, table, bucket, invoice_prefix, m):
-                    if drop_stored:
-                        _delete(sqs, queue_url, m["ReceiptHandle"])
-                        item.action = "invoice written, dropped"
+            empty = 0
+            bodies = {m["MessageId"]: m["Body"] for m in messages}
+            candidates = set()
+            for body in bodies.values():
+                with contextlib.suppress(InvalidOrder):
+                    candidates.add(parse_order(body).OrderID)
+            stored_ids = stored_among(ddb, table, candidates) if candidates else set()
+            now_ms = time.time() * 1000
+            for m in messages:
+                if m["MessageId"] in seen:  # handed out twice in one run: the first copy decided; just let it go
+                    held.append(m["ReceiptHandle"])
+                    continue
+                seen.add(m["MessageId"])
+                attrs = m.get("Attributes", {})
+                kind, order_id, reason = classify(m["Body"], stored_ids)
+                if kind == "stored" and bucket and invoice_missing(s3, bucket, invoice_prefix, order_id):
+                    kind, reason = "stored-no-invoice", f"in the table but {invoice_prefix}{order_id}.json is missing"
+                item = Item(
+                    message_id=m["MessageId"],
+                    group=attrs.get("MessageGroupId", ""),
+                    dedup_id=attrs.get("MessageDeduplicationId", ""),
+                    order_id=order_id,
+                    kind=kind,
+                    reason=reason,
+                    receive_count=int(attrs.get("ApproximateReceiveCount", "0")),
+                    age_seconds=max(0.0, (now_ms - float(attrs.get("SentTimestamp", now_ms))) / 1000),
+                )
+                report.items.append(item)
+                if kind == "stored-no-invoice" and write_missing_invoices:
+                    if write_invoice(ddb, s3, table, bucket, invoice_prefix, m):
+                        if drop_stored:
+                            _delete(sqs, queue_url, m["ReceiptHandle"])
+                            item.action = "invoice written, dropped"
+                        else:
+                            item.action = "invoice written, kept"
+                            held.append(m["ReceiptHandle"])
                     else:
-                        item.action = "invoice written, kept"
+                        item.action = "kept: stored from another message"
+                        held.append(m["ReceiptHandle"])
+                elif kind == "stored" and drop_stored:
+                    _delete(sqs, queue_url, m["ReceiptHandle"])
+                    item.action = "dropped"
+                elif kind == "not-stored" and redrive:
+                    if item.age_seconds < dedup_window_seconds:
+                        item.action = "kept: inside the dedup window"
+                        held.append(m["ReceiptHandle"])
+                    elif _send(sqs, target, m, is_fifo):
+                        _delete(sqs, queue_url, m["ReceiptHandle"])  # only after the send succeeded
+                        item.action = "redriven"
+                    else:
+                        item.action = "kept: redrive failed"
                         held.append(m["ReceiptHandle"])
                 else:
-                    item.action = "kept: stored from another message"
                     held.append(m["ReceiptHandle"])
-            elif kind == "stored" and drop_stored:
-                _delete(sqs, queue_url, m["ReceiptHandle"])
-                item.action = "dropped"
-            elif kind == "not-stored" and redrive:
-                if item.age_seconds < dedup_window_seconds:
-                    item.action = "kept: inside the dedup window"
-                    held.append(m["ReceiptHandle"])
-                elif _send(sqs, target, m, is_fifo):
-                    _delete(sqs, queue_url, m["ReceiptHandle"])  # only after the send succeeded
-                    item.action = "redriven"
-                else:
-                    item.action = "kept: redrive failed"
-                    held.append(m["ReceiptHandle"])
-            else:
-                held.append(m["ReceiptHandle"])
-    _release(sqs, queue_url, held)
+    except (BotoCoreError, ClientError) as exc:
+        acted = sum(1 for i in report.items if i.action in {"dropped", "redriven", "invoice written, dropped"})
+        raise TriageError(
+            f"stopped by {exc}; {acted} messages were acted on as reported so far, the rest are released"
+        ) from None
+    finally:
+        _release(sqs, queue_url, held)
     report.counts = dict(Counter(i.kind for i in report.items))
     report.actions = dict(Counter(i.action for i in report.items))
     report.not_reached = max(0, held_before - len(report.items))
@@ -422,7 +430,7 @@ def main(argv: list[str]) -> int:
             dedup_window_seconds=args.dedup_window_seconds,
         )
     except TriageError as exc:
-        print(f"python -m ops dlq-triage: {exc} (nothing was changed)", file=sys.stderr)
+        print(f"python -m ops dlq-triage: {exc}", file=sys.stderr)
         return 2
     if args.json:
         print(json.dumps(report.model_dump(mode="json"), indent=2))
