@@ -1,0 +1,443 @@
+"""`python -m ops dlq-triage`: read a DLQ without losing anything, classify every message, act only when told.
+
+Each message received is held invisible (--visibility-seconds) while it is classified:
+  invalid     not a valid order: worker/model.py's one-line reason. Never deleted here.
+  stored      a valid order whose OrderID is already in the table (a copy left by a crash between write and
+              delete, or by receives the worker never saw). Safe to drop: deleted with --drop-stored.
+  not-stored  a valid order missing from the table. With --redrive it is sent to the source queue with its
+              MessageGroupId and MessageDeduplicationId and deleted from the DLQ only after that send succeeded.
+  stored-no-invoice
+              (with --bucket) stored, but invoices/<OrderID>.json is missing: the worker was killed between
+              PutItem and PutObject and the copy then reached the DLQ, so the fan-out never ran for it.
+              A redrive would not help (the worker sees a second message for a stored order and skips the
+              invoice). --write-missing-invoices writes it with the worker's own InvoiceWriter from what the
+              table stored (ProcessedAt, SequenceNumber: the bytes the worker would have written), if the
+              table's item came from this very message; the copy is then a plain stored one (--drop-stored).
+              Otherwise it is kept: it also holds back its group's later DLQ messages (FIFO).
+Whatever is not acted on is made visible again at the end (visibility 0), so the DLQ holds what it held.
+
+A FIFO DLQ does not hand out more messages of a group while earlier ones of that group are held, so a
+read-only run sees the head of each group; acting (--redrive, --drop-stored) lets the run go deeper. The
+report says how many the queue held that were not reached.
+
+The deduplication window: SQS drops a send whose MessageDeduplicationId it saw in the last 5 minutes, and
+reports success. A message first sent less than --dedup-window-seconds (300) ago is therefore not redriven
+(it would vanish); it stays in the DLQ for the next run. StartMessageMoveTask is not used (the emulator
+lacks it, and it cannot skip the copies that are already stored).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import sys
+import time
+from collections import Counter
+from datetime import datetime
+from typing import Any, Literal
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+from pydantic import BaseModel, ConfigDict, Field
+
+from worker.model import InvalidOrder, Invoice, parse_order
+from worker.topology import INVOICE_PREFIX, TABLE_KEY
+
+Kind = Literal["invalid", "stored", "stored-no-invoice", "not-stored"]
+Action = Literal[
+    "kept",
+    "dropped",
+    "redriven",
+    "kept: inside the dedup window",
+    "kept: redrive failed",
+    "invoice written, kept",
+    "invoice written, dropped",
+    "kept: stored from another message",
+]
+BOTO = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=5, read_timeout=30)
+DEDUP_WINDOW_SECONDS = 300
+SAFETY_SECONDS = 30
+"""Stop receiving when this close to the visibility deadline of the first message held."""
+
+
+class TriageError(RuntimeError):
+    """A queue or table that cannot be used; nothing has been changed when this is raised."""
+
+
+class Item(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    message_id: str
+    group: str
+    dedup_id: str
+    order_id: str
+    kind: Kind
+    reason: str = ""
+    receive_count: int
+    age_seconds: float
+    action: Action = "kept"
+
+
+class Report(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    queue_url: str
+    table: str
+    source_queue_url: str
+    redrive: bool
+    drop_stored: bool
+    held_before: int
+    """ApproximateNumberOfMessages + NotVisible of the DLQ when the run began."""
+    counts: dict[str, int] = Field(default_factory=dict)
+    actions: dict[str, int] = Field(default_factory=dict)
+    not_reached: int = 0
+    items: list[Item] = Field(default_factory=list)
+
+
+def _depth(sqs: Any, url: str) -> int:
+    attrs = sqs.get_queue_attributes(
+        QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+    )["Attributes"]
+    return int(attrs["ApproximateNumberOfMessages"]) + int(attrs["ApproximateNumberOfMessagesNotVisible"])
+
+
+def source_queue(sqs: Any, dlq_url: str, given: str) -> str:
+    """The queue to redrive into: --source-queue-url, else the DLQ's only dead-letter source."""
+    if given:
+        return given
+    sources = sqs.list_dead_letter_source_queues(QueueUrl=dlq_url).get("queueUrls", [])
+    if len(sources) != 1:
+        raise TriageError(
+            f"--redrive needs --source-queue-url: the DLQ has {len(sources)} dead-letter source queues {sources}"
+        )
+    return str(sources[0])
+
+
+def classify(body: str, stored_ids: set[str]) -> tuple[Kind, str, str]:
+    """(kind, order id, reason) of one DLQ body; `stored_ids` are the OrderIDs found in the table."""
+    try:
+        order = parse_order(body)
+    except InvalidOrder as exc:
+        return "invalid", "", exc.reason
+    if order.OrderID in stored_ids:
+        return "stored", order.OrderID, "OrderID already in the table"
+    return "not-stored", order.OrderID, ""
+
+
+def invoice_missing(s3: Any, bucket: str, prefix: str, order_id: str) -> bool:
+    """True when the order's invoice object does not exist (HeadObject 404)."""
+    try:
+        s3.head_object(Bucket=bucket, Key=f"{prefix}{order_id}.json")
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
+            return True
+        raise
+    return False
+
+
+def write_invoice(ddb: Any, s3: Any, table: str, bucket: str, prefix: str, m: dict[str, Any]) -> bool:
+    """Write the missing invoice as the worker would have; False (nothing written) if the table's item
+    was stored from another message, whose body may differ."""
+    from worker.fifo.invoices import InvoiceWriter
+
+    order = parse_order(m["Body"])
+    item = ddb.get_item(TableName=table, Key={TABLE_KEY: {"S": order.OrderID}}, ConsistentRead=True).get("Item", {})
+    if item.get("MessageId", {}).get("S") != m["MessageId"] or "ProcessedAt" not in item:
+        return False
+    invoice = Invoice(
+        Order=order,
+        ProcessedAt=datetime.fromisoformat(item["ProcessedAt"]["S"]),
+        SequenceNumber=item.get("SequenceNumber", {}).get("S", ""),
+        Region=s3.meta.region_name or "",
+    )
+    InvoiceWriter(s3, bucket, prefix).put(invoice)  # conditional: an invoice that appeared meanwhile stays
+    return True
+
+
+def stored_among(ddb: Any, table: str, order_ids: set[str]) -> set[str]:
+    """The OrderIDs present in the table (strongly consistent reads, 100 keys a call)."""
+    found: set[str] = set()
+    ids = sorted(order_ids)
+    for start in range(0, len(ids), 100):
+        request: dict[str, Any] = {
+            table: {
+                "Keys": [{TABLE_KEY: {"S": oid}} for oid in ids[start : start + 100]],
+                "ProjectionExpression": TABLE_KEY,
+                "ConsistentRead": True,
+            }
+        }
+        while request:
+            got = ddb.batch_get_item(RequestItems=request)
+            found |= {item[TABLE_KEY]["S"] for item in got["Responses"].get(table, [])}
+            request = got.get("UnprocessedKeys") or {}
+            if request:
+                time.sleep(0.2)
+    return found
+
+
+def triage(
+    queue_url: str,
+    table: str,
+    *,
+    source_queue_url: str = "",
+    redrive: bool = False,
+    drop_stored: bool = False,
+    bucket: str = "",
+    invoice_prefix: str = INVOICE_PREFIX,
+    write_missing_invoices: bool = False,
+    visibility_seconds: int = 300,
+    dedup_window_seconds: float = DEDUP_WINDOW_SECONDS,
+    sqs: Any = None,
+    ddb: Any = None,
+    s3: Any = None,
+) -> Report:
+    sqs = sqs or boto3.client("sqs", config=BOTO)
+    ddb = ddb or boto3.client("dynamodb", config=BOTO)
+    s3 = s3 or boto3.client("s3", config=BOTO)
+    try:
+        is_fifo = (
+            sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["FifoQueue"])["Attributes"].get("FifoQueue")
+            == "true"
+        )
+        held_before = _depth(sqs, queue_url)
+        ddb.describe_table(TableName=table)
+        if bucket:
+            s3.head_bucket(Bucket=bucket)
+        target = source_queue(sqs, queue_url, source_queue_url) if redrive else source_queue_url
+        if target:
+            sqs.get_queue_attributes(QueueUrl=target, AttributeNames=["QueueArn"])
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "error")
+        raise TriageError(f"{code}: {exc} (nothing was changed)") from None
+    except BotoCoreError as exc:
+        raise TriageError(f"{exc} (nothing was changed)") from None
+    report = Report(
+        queue_url=queue_url,
+        table=table,
+        source_queue_url=target,
+        redrive=redrive,
+        drop_stored=drop_stored,
+        held_before=held_before,
+    )
+    held: list[str] = []  # receipt handles of everything still invisible at the end
+    deadline = time.monotonic() + visibility_seconds - SAFETY_SECONDS
+    seen: set[str] = set()
+    empty = 0
+    try:
+        while empty < 2 and time.monotonic() < deadline:
+            messages = sqs.receive_message(
+                QueueUrl=queue_url,
+                MaxNumberOfMessages=10,
+                WaitTimeSeconds=1,
+                VisibilityTimeout=visibility_seconds,
+                MessageSystemAttributeNames=["All"],
+                MessageAttributeNames=["All"],
+            ).get("Messages", [])
+            if not messages:
+                empty += 1
+                continue
+            empty = 0
+            bodies = {m["MessageId"]: m["Body"] for m in messages}
+            candidates = set()
+            for body in bodies.values():
+                with contextlib.suppress(InvalidOrder):
+                    candidates.add(parse_order(body).OrderID)
+            stored_ids = stored_among(ddb, table, candidates) if candidates else set()
+            now_ms = time.time() * 1000
+            for m in messages:
+                if m["MessageId"] in seen:  # handed out twice in one run: the first copy decided; just let it go
+                    held.append(m["ReceiptHandle"])
+                    continue
+                seen.add(m["MessageId"])
+                attrs = m.get("Attributes", {})
+                kind, order_id, reason = classify(m["Body"], stored_ids)
+                if kind == "stored" and bucket and invoice_missing(s3, bucket, invoice_prefix, order_id):
+                    kind, reason = "stored-no-invoice", f"in the table but {invoice_prefix}{order_id}.json is missing"
+                item = Item(
+                    message_id=m["MessageId"],
+                    group=attrs.get("MessageGroupId", ""),
+                    dedup_id=attrs.get("MessageDeduplicationId", ""),
+                    order_id=order_id,
+                    kind=kind,
+                    reason=reason,
+                    receive_count=int(attrs.get("ApproximateReceiveCount", "0")),
+                    age_seconds=max(0.0, (now_ms - float(attrs.get("SentTimestamp", now_ms))) / 1000),
+                )
+                report.items.append(item)
+                if kind == "stored-no-invoice" and write_missing_invoices:
+                    if write_invoice(ddb, s3, table, bucket, invoice_prefix, m):
+                        if drop_stored:
+                            _delete(sqs, queue_url, m["ReceiptHandle"])
+                            item.action = "invoice written, dropped"
+                        else:
+                            item.action = "invoice written, kept"
+                            held.append(m["ReceiptHandle"])
+                    else:
+                        item.action = "kept: stored from another message"
+                        held.append(m["ReceiptHandle"])
+                elif kind == "stored" and drop_stored:
+                    _delete(sqs, queue_url, m["ReceiptHandle"])
+                    item.action = "dropped"
+                elif kind == "not-stored" and redrive:
+                    if item.age_seconds < dedup_window_seconds:
+                        item.action = "kept: inside the dedup window"
+                        held.append(m["ReceiptHandle"])
+                    elif _send(sqs, target, m, is_fifo):
+                        _delete(sqs, queue_url, m["ReceiptHandle"])  # only after the send succeeded
+                        item.action = "redriven"
+                    else:
+                        item.action = "kept: redrive failed"
+                        held.append(m["ReceiptHandle"])
+                else:
+                    held.append(m["ReceiptHandle"])
+    except (BotoCoreError, ClientError) as exc:
+        acted = sum(1 for i in report.items if i.action in {"dropped", "redriven", "invoice written, dropped"})
+        raise TriageError(
+            f"stopped by {exc}; {acted} messages were acted on as reported so far, the rest are released"
+        ) from None
+    finally:
+        _release(sqs, queue_url, held)
+    report.counts = dict(Counter(i.kind for i in report.items))
+    report.actions = dict(Counter(i.action for i in report.items))
+    report.not_reached = max(0, held_before - len(report.items))
+    return report
+
+
+def _send(sqs: Any, target: str, m: dict[str, Any], is_fifo: bool) -> bool:
+    attrs = m.get("Attributes", {})
+    params: dict[str, Any] = {"QueueUrl": target, "MessageBody": m["Body"]}
+    if m.get("MessageAttributes"):
+        params["MessageAttributes"] = m["MessageAttributes"]
+    if is_fifo or target.endswith(".fifo"):
+        params["MessageGroupId"] = attrs["MessageGroupId"]
+        if attrs.get("MessageDeduplicationId"):
+            params["MessageDeduplicationId"] = attrs["MessageDeduplicationId"]
+    try:
+        return bool(sqs.send_message(**params).get("MessageId"))
+    except (BotoCoreError, ClientError) as exc:
+        print(f"redrive of {m['MessageId']} failed, kept in the DLQ: {exc}", file=sys.stderr)
+        return False
+
+
+def _delete(sqs: Any, url: str, handle: str) -> None:
+    """A failed delete leaves the message in the DLQ (next run sees it again): nothing is lost either way."""
+    try:
+        sqs.delete_message(QueueUrl=url, ReceiptHandle=handle)
+    except (BotoCoreError, ClientError) as exc:
+        print(f"delete failed; the message stays in the DLQ: {exc}", file=sys.stderr)
+
+
+def _release(sqs: Any, url: str, handles: list[str]) -> None:
+    for start in range(0, len(handles), 10):
+        entries = [
+            {"Id": str(i), "ReceiptHandle": h, "VisibilityTimeout": 0}
+            for i, h in enumerate(handles[start : start + 10])
+        ]
+        try:
+            failed = sqs.change_message_visibility_batch(QueueUrl=url, Entries=entries).get("Failed", [])
+        except (BotoCoreError, ClientError) as exc:
+            print(
+                f"could not release {len(entries)} messages; they return after the visibility timeout: {exc}",
+                file=sys.stderr,
+            )
+            continue
+        if failed:
+            print(
+                f"{len(failed)} messages return after the visibility timeout instead of now: {failed}", file=sys.stderr
+            )
+
+
+def render(report: Report) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(width=180)
+    console.print(
+        f"DLQ {report.queue_url}: held {report.held_before} at the start; classified {len(report.items)}, "
+        f"not reached {report.not_reached}",
+        highlight=False,
+    )
+    counts = Table(title="classes")
+    for col in ("class", "messages", "what to do"):
+        counts.add_column(col)
+    advice = {
+        "invalid": "fix the producer; these are never redriven",
+        "stored": "safe to drop (--drop-stored)",
+        "stored-no-invoice": "--write-missing-invoices (a redrive would be skipped as a duplicate)",
+        "not-stored": "redrive into the source queue (--redrive)",
+    }
+    for kind in ("invalid", "stored", "stored-no-invoice", "not-stored"):
+        counts.add_row(kind, str(report.counts.get(kind, 0)), advice[kind])
+    console.print(counts)
+    table = Table(title="messages")
+    for col in ("message id", "group", "order id", "class", "receives", "age s", "reason", "action"):
+        table.add_column(col, overflow="fold")
+    for i in report.items:
+        table.add_row(
+            i.message_id, i.group, i.order_id, i.kind, str(i.receive_count), f"{i.age_seconds:.0f}", i.reason, i.action
+        )
+    console.print(table)
+    console.print("actions: " + ", ".join(f"{k} {v}" for k, v in sorted(report.actions.items())), highlight=False)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m ops dlq-triage", description=__doc__.split("\n\n")[0])
+    p.add_argument("--queue-url", required=True, help="the dead-letter queue")
+    p.add_argument("--table", required=True, help="the order table (OrderID is its key)")
+    p.add_argument("--source-queue-url", default="", help="where --redrive sends (default: the DLQ's only source)")
+    p.add_argument("--redrive", action="store_true", help="send valid orders missing from the table back to the source")
+    p.add_argument("--drop-stored", action="store_true", help="delete valid orders already in the table")
+    p.add_argument("--bucket", default="", help="invoice bucket: a stored order without its invoice is never dropped")
+    p.add_argument("--invoice-prefix", default=INVOICE_PREFIX)
+    p.add_argument(
+        "--write-missing-invoices", action="store_true", help="with --bucket: write a stored order's missing invoice"
+    )
+    p.add_argument("--visibility-seconds", type=int, default=300, help="how long each message is held while triaged")
+    p.add_argument(
+        "--dedup-window-seconds",
+        type=float,
+        default=DEDUP_WINDOW_SECONDS,
+        help="do not redrive messages first sent less than this long ago (SQS would drop them)",
+    )
+    p.add_argument("--json", action="store_true", help="one JSON document instead of the tables")
+    return p
+
+
+def main(argv: list[str]) -> int:
+    args = parser().parse_args(argv)
+    if not 60 <= args.visibility_seconds <= 43_200:
+        print("python -m ops dlq-triage: --visibility-seconds must be 60..43200", file=sys.stderr)
+        return 2
+    if args.write_missing_invoices and not args.bucket:
+        print("python -m ops dlq-triage: --write-missing-invoices needs --bucket", file=sys.stderr)
+        return 2
+    if args.dedup_window_seconds < 0:
+        print("python -m ops dlq-triage: --dedup-window-seconds must be >= 0", file=sys.stderr)
+        return 2
+    try:
+        report = triage(
+            args.queue_url,
+            args.table,
+            source_queue_url=args.source_queue_url,
+            redrive=args.redrive,
+            drop_stored=args.drop_stored,
+            bucket=args.bucket,
+            invoice_prefix=args.invoice_prefix,
+            write_missing_invoices=args.write_missing_invoices,
+            visibility_seconds=args.visibility_seconds,
+            dedup_window_seconds=args.dedup_window_seconds,
+        )
+    except TriageError as exc:
+        print(f"python -m ops dlq-triage: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(report.model_dump(mode="json"), indent=2))
+    else:
+        render(report)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
