@@ -2,7 +2,7 @@
 
 On-demand billing absorbs a Black Friday spike without capacity planning; point-in-time recovery and
 encryption are on because this table is the system of record for processed orders. (The runtime's
-`OrderStore` in worker/fifo/store.py is what writes to it.)
+`OrderWriter` in worker/fifo/order_writer.py is what writes to it.)
 """
 
 from __future__ import annotations

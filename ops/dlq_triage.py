@@ -140,7 +140,7 @@ def invoice_missing(s3: Any, bucket: str, prefix: str, order_id: str) -> bool:
 def write_invoice(ddb: Any, s3: Any, table: str, bucket: str, prefix: str, m: dict[str, Any]) -> bool:
     """Write the missing invoice as the worker would have; False (nothing written) if the table's item
     was stored from another message, whose body may differ."""
-    from worker.fifo.invoices import InvoiceWriter
+    from worker.fifo.invoice_writer import InvoiceWriter
 
     order = parse_order(m["Body"])
     item = ddb.get_item(TableName=table, Key={TABLE_KEY: {"S": order.OrderID}}, ConsistentRead=True).get("Item", {})
