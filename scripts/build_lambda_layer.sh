@@ -9,7 +9,9 @@ out="${1:-build/lambda-layer}"
 python="${PYTHON:-.venv/bin/python}"
 rm -rf "$out"
 mkdir -p "$out/python"
-# boto3 is in the Lambda runtime already, but pinned here so the function runs the tested version.
+# The whole runtime file, as the Spot instances install it: one description of the runtime. boto3 is in the
+# Lambda runtime already, but pinned here so the function runs the tested version; pydantic-settings
+# (the FIFO worker's settings, with python-dotenv) is not imported by the consumers and costs well under 1 MB.
 "$python" -m pip install --quiet --disable-pip-version-check \
   --platform manylinux2014_x86_64 --implementation cp --python-version 3.11 --only-binary=:all: \
   --target "$out/python" -r worker/requirements.txt

@@ -79,6 +79,22 @@ def test_settings_errors_name_the_key(env: dict[str, str], needle: str) -> None:
         load([], env)
 
 
+def test_settings_region_fallback_empty_values_and_flag_only_bounds(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ORDERS_RECEIVERS", "9")  # an explicit mapping is the whole environment
+    env = {k: v for k, v in BASE_ENV.items() if k != "AWS_REGION"}
+    s = load([], {**env, "AWS_DEFAULT_REGION": "eu-west-1", "ORDERS_RECEIVERS": "", "ORDERS_MAX_ATTEMPTS": "3"})
+    assert (s.region, s.receivers, s.max_attempts, s.visibility_seconds) == ("eu-west-1", 4, 3, None)
+    assert load(["--region", "eu-central-1"], {**BASE_ENV, "AWS_DEFAULT_REGION": "x"}).region == "eu-central-1"
+    with pytest.raises(SettingsError, match=r"--wait-seconds must be between 0 and 20 \(the SQS long-poll maximum\)"):
+        load(["--wait-seconds", "21"], BASE_ENV)
+    with pytest.raises(SettingsError, match="--batch-size must be between 1 and 10"):
+        load(["--batch-size", "0"], BASE_ENV)
+    with pytest.raises(SettingsError, match="--table / ORDERS_TABLE is required"):
+        load(["--table", ""], BASE_ENV)
+    with pytest.raises(SettingsError, match=r"ORDERS_VISIBILITY_SECONDS: not a number: '1\.5'"):
+        load([], {**BASE_ENV, "ORDERS_VISIBILITY_SECONDS": "1.5"})
+
+
 def test_cli_reports_bad_settings_and_exits_2(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -295,3 +295,18 @@ def test_start_check_fails_open_when_metadata_is_unreachable(sandbox: Sandbox) -
         port = s.getsockname()[1]
     result = precheck(sandbox, f"http://127.0.0.1:{port}")
     assert result.returncode == 0 and "starting the worker anyway" in result.stderr
+
+
+def test_instances_and_the_lambda_layer_install_the_one_runtime_requirements_file() -> None:
+    """worker/requirements.txt is the runtime: the playbook installs the shipped copy of it (from the
+    wheelhouse `make wheelhouse` downloads for it), and the layer script installs the same file."""
+    defaults = (ROOT / "worker/ansible/roles/orders_worker/defaults/main.yml").read_text()
+    assert 'orders_worker_requirements: "{{ orders_worker_app_dir }}/worker/requirements.txt"' in defaults
+    assert "worker/requirements.txt" in dict(artifact_files())
+    makefile = (ROOT / "Makefile").read_text()
+    assert "-r worker/requirements.txt" in makefile.split("\nwheelhouse:", 1)[1].split("\n\n", 1)[0]
+    layer = (ROOT / "scripts/build_lambda_layer.sh").read_text()
+    assert re.findall(r"-r (\S+)", layer) == ["worker/requirements.txt"]
+    pins = [line for line in (ROOT / "worker/requirements.txt").read_text().splitlines() if "==" in line]
+    names = [pin.split("==")[0].split("[")[0] for pin in pins]
+    assert "pydantic-settings" in names and len(names) == len(set(names)), "each runtime package pinned once"

@@ -1,9 +1,12 @@
 """`python -m worker consume shipping|analytics`: the long-running poller (ECS/EC2 and local runs).
 
-Long-polls the consumer's queue, runs `process_message` on each message, deletes the ones that
-succeeded in one batch call and leaves the failed ones to come back: after `--retry-delay` seconds
-(it sets their visibility), or after the queue's visibility timeout when unset. After 3 receives SQS
-moves a message to the DLQ. SIGTERM (ECS stopping a task, Spot reclaim) finishes the current batch and
+Long-polls the consumer's queue and runs each batch through the same Powertools `BatchProcessor` and
+record handler as the Lambda adapter (`worker.consumers.batch`; the messages are converted to Lambda's
+SQS record shape). It deletes the records that succeeded in one batch call and leaves the failed ones
+to come back: after `--retry-delay` seconds (it sets their visibility), or after the queue's
+visibility timeout when unset. After 3 receives SQS moves a message to the DLQ. A failed
+`ReceiveMessage` (after botocore's own retries) is logged and retried under `worker.backoff.RECEIVE`
+instead of ending the loop. SIGTERM (ECS stopping a task, Spot reclaim) finishes the current batch and
 exits.
 """
 
@@ -19,10 +22,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
 
 from worker import topology
-from worker.consumers.processing import CONSUMERS, Consumer, build_consumer, failure_reason, process_message
+from worker.backoff import RECEIVE, Backoff
+from worker.consumers.batch import batch_processor, lambda_record, queue_arn, record_handler
+from worker.consumers.processing import CONSUMERS, Consumer, build_consumer, failure_reason
 
 log = logging.getLogger("worker.consumers.poller")
 
@@ -36,6 +43,117 @@ class PollerStats:
     seconds: float = 0.0
 
 
+@dataclass
+class Poller:
+    """One consumer's receive -> process -> delete loop over one queue (see the module docstring)."""
+
+    consumer: Consumer
+    queue_url: str
+    sqs: Any
+    batch_size: int = 10
+    wait_seconds: int = 20
+    retry_delay: int | None = None
+    stop: threading.Event = field(default_factory=threading.Event)
+    backoff: Backoff = field(default_factory=lambda: Backoff(RECEIVE))
+    stats: PollerStats = field(default_factory=PollerStats)
+
+    def __post_init__(self) -> None:
+        self.region: str = self.sqs.meta.region_name
+        self.arn = queue_arn(self.queue_url, self.region, self.sqs.meta.partition)
+
+    def run(self, idle_exit: float | None = None, max_messages: int | None = None) -> PollerStats:
+        started = idle_since = time.monotonic()
+        while not self.stop.is_set():
+            if max_messages is not None and self.stats.received >= max_messages:
+                break
+            messages = self.receive()
+            if messages is None:
+                continue
+            if messages:
+                idle_since = time.monotonic()
+                self.handle(messages)
+            elif idle_exit is not None and time.monotonic() - idle_since >= idle_exit:
+                break
+        self.stats.seconds = time.monotonic() - started
+        return self.stats
+
+    def receive(self) -> list[dict[str, Any]] | None:
+        """One long poll: the messages ([] if none), or None after a failed call (already backed off)."""
+        try:
+            response = self.sqs.receive_message(
+                QueueUrl=self.queue_url,
+                MaxNumberOfMessages=self.batch_size,
+                WaitTimeSeconds=self.wait_seconds,
+                MessageSystemAttributeNames=["All"],
+                MessageAttributeNames=["All"],
+            )
+        except (ClientError, BotoCoreError) as exc:
+            delay = self.backoff.failed()
+            log.warning(
+                "%s: receive failed (%d in a row), retrying in %.2f s: %s",
+                self.consumer.name,
+                self.backoff.attempts,
+                delay,
+                failure_reason(exc),
+            )
+            self.stop.wait(delay)
+            return None
+        self.backoff.succeeded()
+        return list(response.get("Messages", []))
+
+    def handle(self, messages: list[dict[str, Any]]) -> None:
+        """Run the batch through the shared processor; delete the successes, release the failures."""
+        records = [lambda_record(m, self.arn, self.region) for m in messages]
+        processor = batch_processor()
+        with processor(records=records, handler=record_handler(self.consumer, self._failed)):
+            results = processor.process()
+        done = {record["messageId"] for status, _, record in results if status == "success"}
+        for status, outcomes, _ in results:
+            for outcome in outcomes if status == "success" else []:
+                self.stats.outcomes[outcome] = self.stats.outcomes.get(outcome, 0) + 1
+        self.stats.received += len(records)
+        self.stats.failed += len(records) - len(done)
+        self.release([r for r in records if r["messageId"] not in done])
+        self.delete([r for r in records if r["messageId"] in done])
+
+    def _failed(self, record: SQSRecord, exc: Exception) -> None:
+        log.warning(
+            "%s: message %s failed (receive %s of %d), left for redelivery: %s",
+            self.consumer.name,
+            record.message_id,
+            record.attributes.get("ApproximateReceiveCount", "?"),
+            topology.MAX_RECEIVE_COUNT,
+            failure_reason(exc),
+        )
+
+    def release(self, failed: list[dict[str, Any]]) -> None:
+        """With `retry_delay`, make the failed messages visible again that soon (else: the queue's timeout)."""
+        if self.retry_delay is None:
+            return
+        for record in failed:
+            self.sqs.change_message_visibility(
+                QueueUrl=self.queue_url, ReceiptHandle=record["receiptHandle"], VisibilityTimeout=self.retry_delay
+            )
+
+    def delete(self, done: list[dict[str, Any]]) -> None:
+        """Delete exactly the successful messages, in one call."""
+        if not done:
+            return
+        result = self.sqs.delete_message_batch(
+            QueueUrl=self.queue_url,
+            Entries=[{"Id": str(i), "ReceiptHandle": r["receiptHandle"]} for i, r in enumerate(done)],
+        )
+        for failure in result.get("Failed", []):
+            log.error("%s: delete failed for entry %s: %s", self.consumer.name, failure["Id"], failure.get("Message"))
+        self.stats.succeeded += len(done) - len(result.get("Failed", []))
+
+
+def sqs_client(wait_seconds: int) -> Any:
+    return boto3.client(
+        "sqs", config=Config(read_timeout=wait_seconds + 10, retries={"mode": "standard", "max_attempts": 4})
+    )
+
+
 def poll(
     consumer: Consumer,
     queue_url: str,
@@ -47,62 +165,20 @@ def poll(
     max_messages: int | None = None,
     stop: threading.Event | None = None,
     sqs: Any = None,
+    backoff: Backoff | None = None,
 ) -> PollerStats:
     """Consume until `stop` is set, `max_messages` were received, or the queue stayed empty `idle_exit` seconds."""
-    stop = stop or threading.Event()
-    sqs = sqs or boto3.client(
-        "sqs", config=Config(read_timeout=wait_seconds + 10, retries={"mode": "standard", "max_attempts": 4})
+    poller = Poller(
+        consumer,
+        queue_url,
+        sqs or sqs_client(wait_seconds),
+        batch_size=batch_size,
+        wait_seconds=wait_seconds,
+        retry_delay=retry_delay,
+        stop=stop or threading.Event(),
+        backoff=backoff or Backoff(RECEIVE),
     )
-    stats = PollerStats()
-    started = time.monotonic()
-    idle_since = time.monotonic()
-    while not stop.is_set():
-        if max_messages is not None and stats.received >= max_messages:
-            break
-        response = sqs.receive_message(
-            QueueUrl=queue_url,
-            MaxNumberOfMessages=batch_size,
-            WaitTimeSeconds=wait_seconds,
-            MessageSystemAttributeNames=["ApproximateReceiveCount"],
-        )
-        messages = response.get("Messages", [])
-        if not messages:
-            if idle_exit is not None and time.monotonic() - idle_since >= idle_exit:
-                break
-            continue
-        idle_since = time.monotonic()
-        stats.received += len(messages)
-        done = []
-        for message in messages:
-            try:
-                for outcome in process_message(consumer, message["Body"]):
-                    stats.outcomes[outcome] = stats.outcomes.get(outcome, 0) + 1
-            except Exception as exc:
-                stats.failed += 1
-                log.warning(
-                    "%s: message %s failed (receive %s of %d), left for redelivery: %s",
-                    consumer.name,
-                    message["MessageId"],
-                    message.get("Attributes", {}).get("ApproximateReceiveCount", "?"),
-                    topology.MAX_RECEIVE_COUNT,
-                    failure_reason(exc),
-                )
-                if retry_delay is not None:
-                    sqs.change_message_visibility(
-                        QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=retry_delay
-                    )
-                continue
-            done.append(message)
-        if done:
-            result = sqs.delete_message_batch(
-                QueueUrl=queue_url,
-                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)],
-            )
-            for failure in result.get("Failed", []):
-                log.error("%s: delete failed for entry %s: %s", consumer.name, failure["Id"], failure.get("Message"))
-            stats.succeeded += len(done) - len(result.get("Failed", []))
-    stats.seconds = time.monotonic() - started
-    return stats
+    return poller.run(idle_exit=idle_exit, max_messages=max_messages)
 
 
 def parser() -> argparse.ArgumentParser:

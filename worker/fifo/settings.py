@@ -1,11 +1,22 @@
-"""Worker settings from flags, then environment (the interface shared with the Spot fleet's systemd unit)."""
+"""Worker settings from flags, then environment (the interface shared with the Spot fleet's systemd unit).
+
+`WorkerSettings` is a pydantic-settings model with two sources, in this order: the flags of
+`python -m worker run` (given as init values) and the `ORDERS_*` environment (`ENV_VARS`; `AWS_REGION`,
+else `AWS_DEFAULT_REGION`). An empty variable counts as unset. Every invalid value becomes one
+`SettingsError` naming the flag and the variable.
+"""
 
 from __future__ import annotations
 
 import argparse
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from typing import Any, Literal
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic.fields import FieldInfo
+from pydantic_core import ErrorDetails
+from pydantic_settings import BaseSettings, InitSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 
 from worker.topology import INVOICE_PREFIX
 
@@ -14,36 +25,64 @@ class SettingsError(ValueError):
     """A missing or invalid setting; the message names the flag and the environment variable."""
 
 
-@dataclass(frozen=True)
-class WorkerSettings:
-    queue_url: str
-    table: str
-    bucket: str
-    region: str
+class WorkerSettings(BaseSettings):
+    model_config = SettingsConfigDict(frozen=True, extra="forbid")
+
+    queue_url: str = Field(min_length=1)
+    table: str = Field(min_length=1)
+    bucket: str = Field(min_length=1)
+    region: str = Field(min_length=1)
     invoice_prefix: str = INVOICE_PREFIX
-    drain_seconds: float = 90.0
+    drain_seconds: float = Field(90.0, ge=1)
     imds_url: str = "http://169.254.169.254"
-    imds_poll_seconds: float = 5.0
-    receivers: int = 4
-    processors: int = 16
-    wait_seconds: int = 20
-    batch_size: int = 10
-    visibility_seconds: int | None = None
+    imds_poll_seconds: float = Field(5.0, ge=0.1)
+    receivers: int = Field(4, ge=1)
+    processors: int = Field(16, ge=1)
+    wait_seconds: int = Field(20, ge=0, le=20)
+    """Flag only: the SQS long-poll maximum is 20."""
+    batch_size: int = Field(10, ge=1, le=10)
+    """Flag only: the SQS batch maximum is 10."""
+    visibility_seconds: int | None = Field(None, ge=1)
     """None: use the queue's own VisibilityTimeout (read at start), so the stack config stays the source."""
-    retry_mode: str = "standard"
-    max_attempts: int = 5
+    retry_mode: Literal["standard", "adaptive"] = "standard"
+    max_attempts: int = Field(5, ge=1)
     asg_name: str = ""
     lifecycle_hook: str = ""
-    metrics_interval: float = 60.0
-    idle_exit_seconds: float = 0.0
+    metrics_interval: float = Field(60.0, ge=1)
+    idle_exit_seconds: float = Field(0.0, ge=0)
     """Drain and exit after this long with nothing received (0 = run until told to stop); for batch runs."""
 
     @property
     def max_in_flight(self) -> int:
         return max(self.batch_size * self.receivers * 2, self.processors * 2)
 
+    @field_validator("queue_url")
+    @classmethod
+    def _fifo_queue(cls, url: str) -> str:
+        if not url.endswith(".fifo"):
+            raise ValueError(f"must name a FIFO queue (.fifo), got {url}")
+        return url
 
-_ENV = {
+    @model_validator(mode="after")
+    def _lifecycle_pair(self) -> WorkerSettings:
+        if bool(self.asg_name) != bool(self.lifecycle_hook):
+            raise ValueError("ORDERS_ASG_NAME and ORDERS_LIFECYCLE_HOOK must be set together")
+        return self
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Init values (the flags) win over the process environment; no .env or secrets files."""
+        return init_settings, Environment(settings_cls, os.environ)
+
+
+ENV_VARS = {
     "queue_url": "ORDERS_QUEUE_URL",
     "table": "ORDERS_TABLE",
     "bucket": "ORDERS_BUCKET",
@@ -62,8 +101,26 @@ _ENV = {
     "metrics_interval": "ORDERS_METRICS_INTERVAL",
     "idle_exit_seconds": "ORDERS_IDLE_EXIT_SECONDS",
 }
-ENV_VARS = dict(_ENV)
 """Setting -> environment variable; the README's config table lists the same."""
+_FALLBACK = {"region": "AWS_DEFAULT_REGION"}
+
+
+class Environment(PydanticBaseSettingsSource):
+    """The variables of `ENV_VARS` (and `_FALLBACK`) read from `environ`; an empty value counts as unset."""
+
+    def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str]) -> None:
+        super().__init__(settings_cls)
+        self.environ = environ
+
+    def get_field_value(self, field: FieldInfo | None, field_name: str) -> tuple[Any, str, bool]:
+        for var in (ENV_VARS.get(field_name), _FALLBACK.get(field_name)):
+            if var and self.environ.get(var):
+                return self.environ[var], var, False
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        found = {name: self.get_field_value(None, name)[0] for name in ENV_VARS}
+        return {name: value for name, value in found.items() if value is not None}
 
 
 def parser() -> argparse.ArgumentParser:
@@ -71,66 +128,54 @@ def parser() -> argparse.ArgumentParser:
         prog="python -m worker run",
         description="FIFO order worker. Every flag falls back to its environment variable.",
     )
-    for name, env in _ENV.items():
+    for name, env in ENV_VARS.items():
         p.add_argument("--" + name.replace("_", "-"), dest=name, default=None, help=f"(env {env})")
     p.add_argument("--wait-seconds", dest="wait_seconds", type=int, default=None, help="long-poll wait (<= 20)")
     p.add_argument("--batch-size", dest="batch_size", type=int, default=None, help="messages per receive (<= 10)")
     return p
 
 
-def _number(name: str, raw: str, kind: type[int] | type[float], minimum: float) -> int | float:
-    try:
-        value = kind(raw)
-    except ValueError:
-        raise SettingsError(f"--{name.replace('_', '-')} / {_ENV.get(name, name)}: not a number: {raw!r}") from None
-    if value < minimum:
-        raise SettingsError(f"--{name.replace('_', '-')} / {_ENV.get(name, name)}: must be >= {minimum}, got {raw}")
-    return value
+_WHY = {"wait_seconds": " (the SQS long-poll maximum)", "batch_size": " (the SQS batch maximum)"}
+
+
+def _key(name: str) -> str:
+    """How an operator sets `name`: the flag, and the variable when there is one."""
+    flag = "--" + name.replace("_", "-")
+    return f"{flag} / {ENV_VARS[name]}" if name in ENV_VARS else flag
+
+
+def _message(error: ErrorDetails) -> str:
+    """One line per invalid value, in the words the worker has always used."""
+    if not error["loc"]:  # a check across settings: its message names both
+        return error["msg"].removeprefix("Value error, ")
+    name = str(error["loc"][0])
+    kind, ctx, got = error["type"], error.get("ctx", {}), error.get("input")
+    if kind in {"missing", "string_too_short"}:
+        return f"{_key(name)} is required"
+    if kind in {"int_parsing", "float_parsing", "int_from_float", "int_type", "float_type"}:
+        return f"{_key(name)}: not a number: {got!r}"
+    if kind in {"greater_than_equal", "less_than_equal"}:
+        limits = WorkerSettings.model_fields[name].metadata
+        low = next((m.ge for m in limits if hasattr(m, "ge")), None)
+        high = next((m.le for m in limits if hasattr(m, "le")), None)
+        if high is not None:
+            return f"{_key(name)} must be between {low} and {high}{_WHY.get(name, '')}, got {got}"
+        return f"{_key(name)}: must be >= {low}, got {got}"
+    if kind == "literal_error":
+        return f"{_key(name)} must be {ctx.get('expected', '').replace(chr(39), '')}, got {got!r}"
+    return f"{_key(name)} {error['msg'].removeprefix('Value error, ')}"
 
 
 def load(argv: list[str], environ: Mapping[str, str] | None = None) -> WorkerSettings:
-    """Flags win over the environment; defaults are the dataclass's. Raises SettingsError naming the key."""
-    env = os.environ if environ is None else environ
-    args = vars(parser().parse_args(argv))
-    raw: dict[str, str] = {}
-    for name, var in _ENV.items():
-        value = args.get(name)
-        if value is None:
-            value = env.get(var)
-        if value is None and name == "region":
-            value = env.get("AWS_DEFAULT_REGION")
-        if value is not None:
-            raw[name] = value
-    for name in ("queue_url", "table", "bucket", "region"):
-        if not raw.get(name):
-            raise SettingsError(f"--{name.replace('_', '-')} / {_ENV[name]} is required")
-    kw: dict[str, object] = {k: raw[k] for k in ("queue_url", "table", "bucket", "region")}
-    for name in ("invoice_prefix", "imds_url", "asg_name", "lifecycle_hook", "retry_mode"):
-        if name in raw:
-            kw[name] = raw[name]
-    floats = {"drain_seconds": 1, "imds_poll_seconds": 0.1, "metrics_interval": 1, "idle_exit_seconds": 0}
-    ints = {"receivers": 1, "processors": 1, "max_attempts": 1, "visibility_seconds": 1}
-    for name, low in floats.items():
-        if raw.get(name):
-            kw[name] = float(_number(name, raw[name], float, low))
-    for name, low in ints.items():
-        if raw.get(name):
-            kw[name] = int(_number(name, raw[name], int, low))
-    if args["wait_seconds"] is not None:
-        kw["wait_seconds"] = args["wait_seconds"]
-    if args["batch_size"] is not None:
-        kw["batch_size"] = args["batch_size"]
-    settings = WorkerSettings(**kw)  # type: ignore[arg-type]
-    if not 0 <= settings.wait_seconds <= 20:
-        raise SettingsError("--wait-seconds must be between 0 and 20 (the SQS long-poll maximum)")
-    if not 1 <= settings.batch_size <= 10:
-        raise SettingsError("--batch-size must be between 1 and 10 (the SQS batch maximum)")
-    if settings.retry_mode not in {"standard", "adaptive"}:
-        raise SettingsError(
-            f"--retry-mode / ORDERS_RETRY_MODE must be standard or adaptive, got {settings.retry_mode!r}"
-        )
-    if bool(settings.asg_name) != bool(settings.lifecycle_hook):
-        raise SettingsError("ORDERS_ASG_NAME and ORDERS_LIFECYCLE_HOOK must be set together")
-    if not settings.queue_url.endswith(".fifo"):
-        raise SettingsError(f"--queue-url / ORDERS_QUEUE_URL must name a FIFO queue (.fifo), got {settings.queue_url}")
-    return settings
+    """Flags win over the environment; defaults are the model's. Raises SettingsError naming the key."""
+    flags = {k: v for k, v in vars(parser().parse_args(argv)).items() if v is not None}
+    sources = (
+        InitSettingsSource(WorkerSettings, flags),
+        Environment(WorkerSettings, os.environ if environ is None else environ),
+    )
+    try:
+        # `_build_sources` is pydantic-settings' init option for sources built by the caller (here: an
+        # explicit environment mapping); the pydantic mypy plugin only knows the fields.
+        return WorkerSettings(_build_sources=(sources, {}))  # type: ignore[call-arg]
+    except ValidationError as exc:
+        raise SettingsError("; ".join(_message(e) for e in exc.errors())) from None
