@@ -140,12 +140,14 @@ def patch_for_depth() -> None:
 def serve(port: int, region: str) -> None:
     """Child side: serve until SIGTERM/SIGINT, or until the parent process is gone."""
     from simulation.emulator import running_emulator
+    from simulation.emulator_sqs import patch_sqs_lookups
 
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     parent = os.getppid()
     patch_for_depth()
+    patch_sqs_lookups()
     with running_emulator(port=port, region=region, export_env=False):
         while not stop.wait(1.0):
             if os.getppid() != parent:  # the parent died without stopping us (SIGKILL): do not linger
