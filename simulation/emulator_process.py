@@ -82,8 +82,11 @@ def patch_for_depth() -> None:
     Every send reads `Queue.attributes` five times (validation, FIFO checks, delay), and each read
     counts every queued message three times (visible, in flight, delayed) with a clock read per message:
     3,000 FIFO sends spent 92 of their 96 s there. Here the three counts come from one pass with one
-    clock read, and are reused for `COUNT_TTL_MS` while the queue's length is unchanged (a receive can
-    move a message from visible to in flight within that window: the counts are approximate in AWS too).
+    clock read, and are reused for `COUNT_TTL_MS`, corrected by the change in the queue's length since
+    (sends add visible messages, deletes remove in-flight ones first): under the demo's load the
+    fan-out queues grow by every S3 notification, and a recount per send took 17% of the emulator's
+    time (py-spy, docs/demo-performance.md). Within that window a receive can move a message from
+    visible to in flight unseen: the counts are approximate in AWS too.
     `add_message` reads the content-based-deduplication flag from the queue instead of from the full
     attribute dict, with moto's deduplication rule (same id within 5 minutes while the first copy is
     still queued) and its wake-up of waiting receivers; queues with a Lambda event source mapping keep
@@ -102,9 +105,17 @@ def patch_for_depth() -> None:
 
     def counts(self: Any) -> tuple[int, int, int]:
         now = time.time() * 1000
+        length = len(self._messages)
         cached = self.__dict__.get("_orders_counts")
-        if cached and cached[0] == len(self._messages) and now - cached[1] < COUNT_TTL_MS:
-            return cached[2]  # type: ignore[no-any-return]
+        if cached and now - cached[1] < COUNT_TTL_MS:
+            visible, in_flight, delayed = cached[2]
+            grown = length - cached[0]
+            if grown >= 0:  # sends: new messages are visible (a delayed send is counted at the next pass)
+                visible += grown
+            else:  # deletes: of received (in-flight) messages first
+                visible, in_flight = visible - max(0, -grown - in_flight), max(0, in_flight + grown)
+            self._orders_counts = (length, cached[1], (visible, in_flight, delayed))
+            return visible, in_flight, delayed
         visible = in_flight = delayed = 0
         for message in list(self._messages):
             is_delayed = now < message.delayed_until
@@ -112,7 +123,7 @@ def patch_for_depth() -> None:
             delayed += is_delayed
             in_flight += not is_visible
             visible += is_visible and not is_delayed
-        self._orders_counts = (len(self._messages), now, (visible, in_flight, delayed))
+        self._orders_counts = (length, now, (visible, in_flight, delayed))
         return visible, in_flight, delayed
 
     def add_message(self: Any, message: Any) -> None:
@@ -137,15 +148,39 @@ def patch_for_depth() -> None:
     setattr(queue_cls, "_orders_depth_patched", True)  # noqa: B010
 
 
+def cache_name_conversion() -> None:
+    """Memoize moto's `camelcase_to_underscores` (a pure str -> str function, moto 5.2.5).
+
+    moto converts attribute and parameter names with a regex on every call: `Queue.attributes` alone
+    converts 14 names per SQS send, and the conversion took 4% of the emulator's time under the demo
+    (py-spy). Modules that imported it by name get the cached one too, and so do those imported later.
+    """
+    import functools
+
+    from moto.core import utils
+
+    original = utils.camelcase_to_underscores
+    if hasattr(original, "cache_info"):
+        return
+    cached = functools.lru_cache(maxsize=8192)(original)
+    utils.camelcase_to_underscores = cached
+    for name, module in list(sys.modules.items()):
+        if name.startswith("moto.") and getattr(module, "camelcase_to_underscores", None) is original:
+            module.camelcase_to_underscores = cached  # type: ignore[attr-defined]
+
+
 def serve(port: int, region: str) -> None:
     """Child side: serve until SIGTERM/SIGINT, or until the parent process is gone."""
     from simulation.emulator import running_emulator
+    from simulation.emulator_sqs import patch_sqs_lookups
 
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     parent = os.getppid()
     patch_for_depth()
+    patch_sqs_lookups()
+    cache_name_conversion()
     with running_emulator(port=port, region=region, export_env=False):
         while not stop.wait(1.0):
             if os.getppid() != parent:  # the parent died without stopping us (SIGKILL): do not linger

@@ -34,6 +34,12 @@ def test_patched_emulator_keeps_fifo_dedup_and_counts() -> None:
         got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=30)["Messages"]
         time.sleep(COUNT_TTL_MS / 1000 + 0.05)
         assert counts(sqs, url) == (100 - len(got), len(got))
+        sqs.delete_message_batch(
+            QueueUrl=url, Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(got)]
+        )
+        assert counts(sqs, url) == (100 - len(got), 0)  # within the reuse window: deletes leave in-flight first
+        sqs.send_message(QueueUrl=url, MessageBody="y", MessageGroupId="g9", MessageDeduplicationId="new")
+        assert counts(sqs, url) == (101 - len(got), 0)  # and sends add visible ones
 
         cbd = sqs.create_queue(
             QueueName="cbd.fifo", Attributes={"FifoQueue": "true", "ContentBasedDeduplication": "true"}
