@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import pulumi
 
+from worker import topology
+
 _REGION = re.compile(
     r"^(us|eu|ap|sa|ca|me|af|il|mx)(-gov|-iso[a-z]?)?-(north|south|east|west|central|northeast|northwest|southeast|southwest)-\d$"
 )
@@ -36,6 +38,7 @@ def validate_region(key: str, value: str) -> str:
 @dataclass(frozen=True)
 class MessagingConfig:
     fanout_queues: tuple[str, ...]
+    """From worker/topology.py, not from config: each fan-out queue needs a consumer in the runtime."""
     order_queue_visibility_seconds: int
     fanout_queue_visibility_seconds: int
     fifo_high_throughput: bool
@@ -410,19 +413,13 @@ class StackConfig:
                 f"orders:failoverRegion must differ from orders:primaryRegion (both are {primary}); "
                 "a failover page in the failing region would go down with it"
             )
-        fanout = tuple(cfg.require_object("fanoutQueues"))
-        if not fanout or len(set(fanout)) != len(fanout):
-            raise ConfigError(f"orders:fanoutQueues must be a non-empty list of distinct names, got {list(fanout)}")
-        for name in fanout:
-            if not re.fullmatch(r"[a-z][a-z0-9-]{0,30}", name):
-                raise ConfigError(f"orders:fanoutQueues entry {name!r}: use lower-case letters, digits and '-'")
         return StackConfig(
             project=pulumi.get_project(),
             stack=pulumi.get_stack(),
             primary_region=primary,
             failover_region=failover,
             messaging=MessagingConfig(
-                fanout_queues=fanout,
+                fanout_queues=topology.FANOUT_QUEUES,
                 order_queue_visibility_seconds=cfg.require_int("orderQueueVisibilitySeconds"),
                 fanout_queue_visibility_seconds=cfg.require_int("fanoutQueueVisibilitySeconds"),
                 fifo_high_throughput=cfg.require_bool("fifoHighThroughput"),

@@ -239,10 +239,12 @@ def test_shipped_dev_stack_file() -> None:
     assert graph.exports["orderQueueUrl"] == f"https://sqs.us-east-1.amazonaws.com/{ACCOUNT_ID}/orders-dev-orders.fifo"
 
 
-def test_fanout_queue_list_comes_from_config() -> None:
-    graph = run_program({**CONFIG, "orders:fanoutQueues": '["shipping", "analytics", "fraud"]'}, stack="test")
-    assert graph.counts()[QUEUE] == 8
-    assert graph.one(QUEUE, "fraud-dlq").inputs["name"] == "orders-test-fraud-dlq"
+def test_fanout_queues_follow_the_runtime_topology() -> None:
+    """One queue (and DLQ) per consumer the runtime has (worker/topology.py), plus the FIFO pair; not config."""
+    graph = run_program(CONFIG, stack="test")
+    assert graph.counts()[QUEUE] == 2 + 2 * len(topology.FANOUT_QUEUES)
+    for name in topology.FANOUT_QUEUES:
+        assert graph.one(QUEUE, f"{name}-dlq").inputs["name"] == f"orders-test-{name}-dlq"
 
 
 @pytest.mark.parametrize(
@@ -250,7 +252,6 @@ def test_fanout_queue_list_comes_from_config() -> None:
     [
         ({"orders:failoverRegion": "eu-west-1"}, "must differ"),
         ({"orders:primaryRegion": "mars-north-1"}, "not an AWS region"),
-        ({"orders:fanoutQueues": "[]"}, "non-empty"),
     ],
 )
 def test_bad_config_fails_fast_with_a_clear_error(override: dict[str, str], message: str) -> None:
