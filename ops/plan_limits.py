@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import NamedTuple
 
 from pydantic import BaseModel, ConfigDict
 
@@ -89,179 +91,286 @@ def _ok(capacity: float | None, peak: float) -> bool | None:
     return None if capacity is None else capacity >= peak
 
 
-def limits(view: StackView, profile: Profile, point: MeasuredPoint) -> list[Limit]:
-    """Every limit on the peak, in orders/s where it is a rate limit."""
-    peak = profile.peak_orders_per_second
-    calls = point.calls_per_order
-    out: list[Limit] = []
+class Row(NamedTuple):
+    """One limit as a rule states it; `limits` adds whether the peak fits (`ok`)."""
 
-    def add(name: str, capacity: float | None, need: str, limit: str, lift: str, source: str) -> None:
-        out.append(
-            Limit(
-                name=name, capacity=capacity, need=need, limit=limit, ok=_ok(capacity, peak), lift=lift, source=source
-            )
+    name: str
+    capacity: float | None
+    need: str
+    limit: str
+    lift: str
+    source: str
+
+
+@dataclass(frozen=True)
+class Peak:
+    """What every limit rule reads: the stack, the profile and the measured point at its round trip."""
+
+    view: StackView
+    profile: Profile
+    point: MeasuredPoint
+
+    @property
+    def rate(self) -> float:
+        return self.profile.peak_orders_per_second
+
+    @property
+    def per_instance(self) -> float:
+        return self.point.orders_per_second
+
+    @property
+    def workers(self) -> int:
+        return math.ceil(self.rate / self.per_instance)
+
+    @property
+    def concurrency_needed(self) -> float:
+        """Concurrent batches per Lambda consumer at the peak: every fan-out queue sees every order."""
+        return self.rate / self.view.consumer_batch_size * self.profile.consumer_batch_seconds
+
+
+def _worker_fleet(p: Peak) -> list[Row]:
+    r = p.per_instance
+    return [
+        Row(
+            "worker fleet (orders:fleetMaxSize)",
+            p.view.fleet_max * r,
+            f"{p.workers} instances at {r:g} orders/s each",
+            f"{p.view.fleet_max} instances",
+            "orders:fleetMaxSize",
+            "ops/measured.json",
         )
+    ]
 
-    r = point.orders_per_second
-    add(
-        "worker fleet (orders:fleetMaxSize)",
-        view.fleet_max * r,
-        f"{math.ceil(peak / r)} instances at {r:g} orders/s each",
-        f"{view.fleet_max} instances",
-        "orders:fleetMaxSize",
-        "ops/measured.json",
-    )
 
-    # SQS FIFO order queue: the API sends one SendMessage per order, the bulk producer SendMessageBatch of 10.
-    tps = quotas.SQS_FIFO_TPS_PER_ACTION
-    sends_per_order = profile.api_share + (1 - profile.api_share) / quotas.SQS_FIFO_BATCH
+def _sqs_fifo_actions(p: Peak) -> list[Row]:
+    """The FIFO order queue per API action: the API sends one SendMessage per order, the bulk producer a batch of 10."""
+    calls = p.point.calls_per_order
+    sends_per_order = p.profile.api_share + (1 - p.profile.api_share) / quotas.SQS_FIFO_BATCH
     per_action = {
         "SendMessage(Batch)": sends_per_order,
         "ReceiveMessage": calls.receives,
         "DeleteMessage(Batch)": calls.deletes,
     }
-    for action, per_order in per_action.items():
-        need = f"{peak * per_order:,.0f} TPS ({per_order:.3f}/order)"
-        if view.fifo_high_throughput:
-            hq = quotas.SQS_FIFO_HIGH_THROUGHPUT
-            add(
-                f"SQS FIFO {action}, high-throughput mode",
-                None,
-                need,
-                "regional limit, not verified here",
-                hq.lift,
-                hq.source,
-            )
-        else:
-            assert tps.value is not None
-            add(
-                f"SQS FIFO {action}",
-                tps.value / per_order if per_order else None,
-                need,
-                f"{tps.value:,.0f} TPS per API action",
-                tps.lift,
-                tps.source,
-            )
-    inflight = quotas.SQS_FIFO_IN_FLIGHT
-    assert inflight.value is not None
-    add(
-        "SQS FIFO in-flight messages",
-        inflight.value / view.worker_max_in_flight * r,
-        f"{math.ceil(peak / r) * view.worker_max_in_flight:,} held ({view.worker_max_in_flight} per worker)",
-        f"{inflight.value:,.0f} per queue",
-        inflight.lift,
-        inflight.source,
+    return [_sqs_fifo_action(p, action, per_order) for action, per_order in per_action.items()]
+
+
+def _sqs_fifo_action(p: Peak, action: str, per_order: float) -> Row:
+    need = f"{p.rate * per_order:,.0f} TPS ({per_order:.3f}/order)"
+    if p.view.fifo_high_throughput:
+        hq = quotas.SQS_FIFO_HIGH_THROUGHPUT
+        return Row(
+            f"SQS FIFO {action}, high-throughput mode",
+            None,
+            need,
+            "regional limit, not verified here",
+            hq.lift,
+            hq.source,
+        )
+    tps = quotas.SQS_FIFO_TPS_PER_ACTION
+    assert tps.value is not None
+    return Row(
+        f"SQS FIFO {action}",
+        tps.value / per_order if per_order else None,
+        need,
+        f"{tps.value:,.0f} TPS per API action",
+        tps.lift,
+        tps.source,
     )
-    if profile.rtt_ms > 0:
-        per_group = 1000 / (2 * profile.rtt_ms)  # PutItem, then PutObject, then the next order of the group
-        add(
+
+
+def _sqs_fifo_in_flight(p: Peak) -> list[Row]:
+    inflight, held = quotas.SQS_FIFO_IN_FLIGHT, p.view.worker_max_in_flight
+    assert inflight.value is not None
+    return [
+        Row(
+            "SQS FIFO in-flight messages",
+            inflight.value / held * p.per_instance,
+            f"{p.workers * held:,} held ({held} per worker)",
+            f"{inflight.value:,.0f} per queue",
+            inflight.lift,
+            inflight.source,
+        )
+    ]
+
+
+def _message_groups(p: Peak) -> list[Row]:
+    rtt, groups = p.profile.rtt_ms, p.profile.groups
+    if rtt <= 0:
+        return []
+    per_group = 1000 / (2 * rtt)  # PutItem, then PutObject, then the next order of the group
+    return [
+        Row(
             "message groups (one order at a time per group)",
-            per_group * profile.groups,
-            f"{peak / profile.groups:.3f} orders/s per group over {profile.groups:,} groups",
+            per_group * groups,
+            f"{p.rate / groups:.3f} orders/s per group over {groups:,} groups",
             f"<= {per_group:g} orders/s per group (2 round trips per order)",
             "more groups: MessageGroupId is the CustomerID (hot customers queue behind themselves)",
             "worker/fifo/groups.py",
         )
+    ]
 
-    # API Gateway: the stage throttle (config) and the account's regional quota.
-    if profile.api_share > 0:
-        api_need = f"{peak * profile.api_share:,.0f} requests/s"
-        add(
+
+def _api_gateway(p: Peak) -> list[Row]:
+    """The stage throttle (config) and the account's regional quota."""
+    share, view = p.profile.api_share, p.view
+    if share <= 0:
+        return []
+    need = f"{p.rate * share:,.0f} requests/s"
+    rate, burst = (
+        quotas.APIGW_LOW_DEFAULT
+        if view.region in quotas.APIGW_LOW_DEFAULT_REGIONS
+        else (quotas.APIGW_ACCOUNT_RPS.value, quotas.APIGW_ACCOUNT_BURST.value)
+    )
+    assert rate is not None
+    account = quotas.APIGW_ACCOUNT_RPS
+    return [
+        Row(
             "API stage throttle (orders:apiThrottleRateLimit)",
-            view.api_rate / profile.api_share,
-            api_need,
+            view.api_rate / share,
+            need,
             f"{view.api_rate:,} rps, burst {view.api_burst:,}",
             "orders:apiThrottleRateLimit (and BurstLimit)",
             "Pulumi.yaml",
-        )
-        rate, burst = (
-            quotas.APIGW_LOW_DEFAULT
-            if view.region in quotas.APIGW_LOW_DEFAULT_REGIONS
-            else (quotas.APIGW_ACCOUNT_RPS.value, quotas.APIGW_ACCOUNT_BURST.value)
-        )
-        assert rate is not None
-        add(
+        ),
+        Row(
             "API Gateway account quota",
-            rate / profile.api_share,
-            api_need,
+            rate / share,
+            need,
             f"{rate:,.0f} rps, burst {burst:,.0f}",
-            quotas.APIGW_ACCOUNT_RPS.lift,
-            quotas.APIGW_ACCOUNT_RPS.source,
-        )
+            account.lift,
+            account.source,
+        ),
+    ]
 
-    # DynamoDB on-demand: one WRU per order (items < 1 KB; measured write units per order).
-    wru = calls.PutItem
+
+def _dynamodb(p: Peak) -> list[Row]:
+    """On-demand: one WRU per order (items < 1 KB; measured write units per order)."""
+    wru = p.point.calls_per_order.PutItem
     table_quotas = [(quotas.DYNAMODB_TABLE_WRU, "DynamoDB table (on-demand)")]
-    if not profile.table_warm:
+    if not p.profile.table_warm:
         table_quotas.append((quotas.DYNAMODB_NEW_TABLE_WRU, "DynamoDB new table's first peak"))
+    out = []
     for q, name in table_quotas:
         assert q.value is not None
-        add(name, q.value / wru if wru else None, f"{peak * wru:,.0f} WRU/s", f"{q.value:,.0f} WRU/s", q.lift, q.source)
-    add(
-        "DynamoDB partition",
-        None,
-        "each OrderID written once: no hot key",
-        f"{quotas.DYNAMODB_PARTITION_WRU.value:,.0f} WRU/s per partition",
-        quotas.DYNAMODB_PARTITION_WRU.lift,
-        quotas.DYNAMODB_PARTITION_WRU.source,
+        out.append(
+            Row(
+                name,
+                q.value / wru if wru else None,
+                f"{p.rate * wru:,.0f} WRU/s",
+                f"{q.value:,.0f} WRU/s",
+                q.lift,
+                q.source,
+            )
+        )
+    part = quotas.DYNAMODB_PARTITION_WRU
+    out.append(
+        Row(
+            "DynamoDB partition",
+            None,
+            "each OrderID written once: no hot key",
+            f"{part.value:,.0f} WRU/s per partition",
+            part.lift,
+            part.source,
+        )
     )
+    return out
 
-    # Lambda consumers: every fan-out queue sees every order.
-    batch, seconds = view.consumer_batch_size, profile.consumer_batch_seconds
-    need_conc = peak / batch * seconds
-    lam = view.lambda_consumers
-    for consumer in lam:
-        add(
+
+def _lambda_consumers(p: Peak) -> list[Row]:
+    """Each Lambda consumer's maximum concurrency (config)."""
+    view, seconds = p.view, p.profile.consumer_batch_seconds
+    batch, q = view.consumer_batch_size, quotas.LAMBDA_SQS_MAX_CONCURRENCY
+    return [
+        Row(
             f"{consumer} consumer (orders:consumerMaxConcurrency)",
             view.consumer_max_concurrency * batch / seconds,
-            f"{need_conc:,.1f} concurrent ({batch}/batch, {seconds:g} s/batch assumed)",
+            f"{p.concurrency_needed:,.1f} concurrent ({batch}/batch, {seconds:g} s/batch assumed)",
             f"{view.consumer_max_concurrency} concurrent",
-            quotas.LAMBDA_SQS_MAX_CONCURRENCY.lift,
-            quotas.LAMBDA_SQS_MAX_CONCURRENCY.source,
+            q.lift,
+            q.source,
         )
-    if lam:
-        acct = quotas.LAMBDA_CONCURRENCY
-        assert acct.value is not None
-        add(
+        for consumer in view.lambda_consumers
+    ]
+
+
+def _lambda_account(p: Peak) -> list[Row]:
+    """The account's Lambda concurrency, shared by all Lambda consumers."""
+    lam = p.view.lambda_consumers
+    if not lam:
+        return []
+    acct = quotas.LAMBDA_CONCURRENCY
+    assert acct.value is not None
+    return [
+        Row(
             "Lambda account concurrency",
-            acct.value * batch / (seconds * len(lam)),
-            f"{need_conc * len(lam):,.1f} concurrent over {len(lam)} consumers",
+            acct.value * p.view.consumer_batch_size / (p.profile.consumer_batch_seconds * len(lam)),
+            f"{p.concurrency_needed * len(lam):,.1f} concurrent over {len(lam)} consumers",
             f"{acct.value:,.0f}",
             acct.lift,
             acct.source,
         )
-    for consumer, runtime in view.consumer_runtimes.items():
-        if runtime == "ecs":
-            add(
-                f"{consumer} consumer on ECS",
-                None,
-                "pollers' throughput on AWS not measured",
-                "orders:consumerEcsDesiredCount pollers",
-                "orders:consumerEcsDesiredCount",
-                "Pulumi.yaml",
-            )
-    if view.consumer_runtimes.get("shipping") == "lambda":
-        memory = quotas.RDS_MEMORY_GIB.get(view.db_instance_class)
-        if memory is None:
-            add(
-                "shipping database connections",
-                None,
-                "one per concurrent shipping invocation",
-                f"{view.db_instance_class}: memory unknown to the planner",
-                "orders:dbInstanceClass",
-                "ops/quotas.py",
-            )
-        else:
-            max_conn = min(memory * 1024**3 // quotas.RDS_MAX_CONNECTIONS_DIVISOR, quotas.RDS_MAX_CONNECTIONS_CAP)
-            add(
-                "shipping database connections",
-                max_conn * batch / seconds,
-                f"{min(need_conc, view.consumer_max_concurrency):,.1f} (one per concurrent invocation)",
-                f"<= {max_conn:,} ({view.db_instance_class}, default max_connections)",
-                "orders:dbInstanceClass (a larger class), or RDS Proxy",
-                quotas.RDS_MAX_CONNECTIONS_SOURCE,
-            )
-    return out
+    ]
+
+
+def _ecs_consumers(p: Peak) -> list[Row]:
+    return [
+        Row(
+            f"{consumer} consumer on ECS",
+            None,
+            "pollers' throughput on AWS not measured",
+            "orders:consumerEcsDesiredCount pollers",
+            "orders:consumerEcsDesiredCount",
+            "Pulumi.yaml",
+        )
+        for consumer, runtime in p.view.consumer_runtimes.items()
+        if runtime == "ecs"
+    ]
+
+
+def _shipping_connections(p: Peak) -> list[Row]:
+    """One database connection per concurrent shipping invocation, against the class's default max_connections."""
+    view = p.view
+    if view.consumer_runtimes.get("shipping") != "lambda":
+        return []
+    name, cls = "shipping database connections", view.db_instance_class
+    memory = quotas.RDS_MEMORY_GIB.get(cls)
+    if memory is None:
+        need = "one per concurrent shipping invocation"
+        return [
+            Row(name, None, need, f"{cls}: memory unknown to the planner", "orders:dbInstanceClass", "ops/quotas.py")
+        ]
+    max_conn = min(memory * 1024**3 // quotas.RDS_MAX_CONNECTIONS_DIVISOR, quotas.RDS_MAX_CONNECTIONS_CAP)
+    return [
+        Row(
+            name,
+            max_conn * view.consumer_batch_size / p.profile.consumer_batch_seconds,
+            f"{min(p.concurrency_needed, view.consumer_max_concurrency):,.1f} (one per concurrent invocation)",
+            f"<= {max_conn:,} ({cls}, default max_connections)",
+            "orders:dbInstanceClass (a larger class), or RDS Proxy",
+            quotas.RDS_MAX_CONNECTIONS_SOURCE,
+        )
+    ]
+
+
+LIMIT_RULES: tuple[Callable[[Peak], list[Row]], ...] = (
+    _worker_fleet,
+    _sqs_fifo_actions,
+    _sqs_fifo_in_flight,
+    _message_groups,
+    _api_gateway,
+    _dynamodb,
+    _lambda_consumers,
+    _lambda_account,
+    _ecs_consumers,
+    _shipping_connections,
+)
+"""Every limit rule, in the order the plan lists them (JSON order; the tables sort by capacity)."""
+
+
+def limits(view: StackView, profile: Profile, point: MeasuredPoint) -> list[Limit]:
+    """Every limit on the peak, in orders/s where it is a rate limit."""
+    p = Peak(view, profile, point)
+    return [Limit(**row._asdict(), ok=_ok(row.capacity, p.rate)) for rule in LIMIT_RULES for row in rule(p)]
 
 
 def binding(found: Iterable[Limit]) -> Limit:
