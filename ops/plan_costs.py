@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 from pydantic import BaseModel, ConfigDict
 
 from ops import quotas
-from ops.inputs import MeasuredPoint, PriceFile, RegionPrices
+from ops.inputs import CallsPerOrder, MeasuredPoint, PriceFile, RegionPrices
 from ops.plan_limits import Fleet
 from ops.plan_model import HOURS_PER_MONTH, LONG_POLL_SECONDS, Profile, Range, StackView
 
@@ -55,6 +58,277 @@ def fleet_hours(view: StackView, profile: Profile, fleet: Fleet) -> float:
     return running * profile.hours + view.fleet_max * drain_h + view.fleet_min * rest
 
 
+@dataclass(frozen=True)
+class Period:
+    """What every cost item reads: `orders` over `hours` of wall time with `instance_hours` of workers."""
+
+    view: StackView
+    profile: Profile
+    point: MeasuredPoint
+    prices: PriceFile
+    orders: float
+    hours: float
+    instance_hours: float
+    idle_receiver_hours: float
+
+    @property
+    def region(self) -> RegionPrices:
+        name = self.view.region
+        return self.prices.regions.get(name, RegionPrices(not_sourced=f"{name} is not in the price file"))
+
+    @property
+    def calls(self) -> CallsPerOrder:
+        return self.point.calls_per_order
+
+    @property
+    def months(self) -> float:
+        return self.hours / HOURS_PER_MONTH
+
+    @property
+    def api_requests(self) -> float:
+        return self.orders * self.profile.api_share
+
+    def price(self, field: str) -> Range | None:
+        return _price(self.region, field)
+
+
+def _ec2_fleet(c: Period) -> list[CostLine]:
+    od, missing = on_demand_range(c.view, c.region)
+    gap = f"; no price for {', '.join(missing)}" if missing else ""
+    spot_basis = (
+        f"Spot = {c.profile.spot_fraction:g} x On-Demand (--spot-fraction)"
+        if c.profile.spot_fraction
+        else "Spot 10%..100% of On-Demand (AWS: up to 90% off, never above On-Demand)"
+    )
+    quantity = f"{c.instance_hours:,.1f} instance-h"
+    spot = spot_range(od, c.prices, c.profile.spot_fraction)
+    return [
+        CostLine(
+            item="EC2 fleet, On-Demand",
+            quantity=quantity,
+            usd=_times(od, c.instance_hours),
+            basis=f"cheapest..dearest sourced configured type{gap}",
+        ),
+        CostLine(item="EC2 fleet, Spot", quantity=quantity, usd=_times(spot, c.instance_hours), basis=spot_basis),
+    ]
+
+
+def _sqs_fifo(c: Period) -> list[CostLine]:
+    """The order queue, as the worker batches it and as a naive worker would (for comparison)."""
+    fifo, calls = c.price("sqs_fifo_per_million_requests"), c.calls
+    sends = c.orders * (c.profile.api_share + (1 - c.profile.api_share) / quotas.SQS_FIFO_BATCH)
+    idle_polls = c.idle_receiver_hours * 3600 / LONG_POLL_SECONDS
+    ours = sends + c.orders * (calls.receives + calls.deletes) + idle_polls
+    naive = sends + c.orders * 2 + idle_polls
+    return [
+        CostLine(
+            item="SQS FIFO requests, batched (ours)",
+            quantity=f"{ours / 1e6:,.3f} M",
+            usd=_times(fifo, ours / 1e6),
+            basis=f"{calls.receives:.3f} receives + {calls.deletes:.3f} deletes per order (measured), "
+            f"API sends unbatched, {idle_polls:,.0f} idle long polls",
+        ),
+        CostLine(
+            item="SQS FIFO requests, unbatched",
+            quantity=f"{naive / 1e6:,.3f} M",
+            usd=_times(fifo, naive / 1e6),
+            basis="1 receive + 1 delete per order (the naive worker)",
+        ),
+    ]
+
+
+def _sqs_fanout(c: Period) -> list[CostLine]:
+    """The fan-out queues, batched by the consumers' event source mapping and unbatched (for comparison)."""
+    std, n_q, size = c.price("sqs_standard_per_million_requests"), c.view.fanout_queues, c.view.consumer_batch_size
+    fan_b = c.orders * n_q * (1 + 2 / size)
+    fan_u = c.orders * n_q * 3
+    return [
+        CostLine(
+            item="SQS fan-out requests, batched",
+            quantity=f"{fan_b / 1e6:,.3f} M",
+            usd=_times(std, fan_b / 1e6),
+            basis=f"{n_q} queues: 1 delivery + receive/delete per batch of {size} (deliveries counted as "
+            "SQS requests: conservative)",
+        ),
+        CostLine(
+            item="SQS fan-out requests, unbatched",
+            quantity=f"{fan_u / 1e6:,.3f} M",
+            usd=_times(std, fan_u / 1e6),
+            basis="1 delivery + 1 receive + 1 delete per event",
+        ),
+    ]
+
+
+def _dynamodb(c: Period) -> list[CostLine]:
+    wru = c.calls.PutItem
+    return [
+        CostLine(
+            item="DynamoDB writes",
+            quantity=f"{c.orders * wru / 1e6:,.3f} M WRU",
+            usd=_times(c.price("dynamodb_on_demand_per_million_wru"), c.orders * wru / 1e6),
+            basis=f"{wru:.2f} WRU per order (measured), on-demand",
+        )
+    ]
+
+
+def _s3_invoices(c: Period) -> list[CostLine]:
+    puts = c.orders * c.calls.PutObject
+    return [
+        CostLine(
+            item="S3 PUT (invoices)",
+            quantity=f"{puts:,.0f}",
+            usd=_times(c.price("s3_put_per_thousand"), puts / 1000),
+            basis="1 invoice per order",
+        )
+    ]
+
+
+def _sns(c: Period) -> list[CostLine]:
+    n_q = c.view.fanout_queues
+    return [
+        CostLine(
+            item="SNS publishes",
+            quantity=f"{c.orders / 1e6:,.3f} M",
+            usd=_times(c.price("sns_publish_per_million"), c.orders / 1e6),
+            basis="one S3 event notification per invoice",
+        ),
+        CostLine(
+            item="SNS deliveries to SQS",
+            quantity=f"{c.orders * n_q / 1e6:,.3f} M",
+            usd=_times(c.price("sns_sqs_delivery_per_million"), c.orders * n_q / 1e6),
+            basis=f"{n_q} subscriptions",
+        ),
+    ]
+
+
+def _lambda_consumers(c: Period) -> list[CostLine]:
+    view, seconds, lam = c.view, c.profile.consumer_batch_seconds, c.view.lambda_consumers
+    invocations = c.orders / view.consumer_batch_size * len(lam)
+    gb_s = invocations * seconds * view.consumer_memory_mb / 1024
+    req, gbs = c.price("lambda_per_million_requests"), c.price("lambda_gb_second_x86")
+    usd = (
+        None
+        if req is None or gbs is None
+        else (req[0] * invocations / 1e6 + gbs[0] * gb_s, req[1] * invocations / 1e6 + gbs[1] * gb_s)
+    )
+    return [
+        CostLine(
+            item="Lambda consumers",
+            quantity=f"{invocations:,.0f} invocations, {gb_s:,.0f} GB-s",
+            usd=usd,
+            basis=f"{len(lam)} consumers, {view.consumer_memory_mb} MB, {seconds:g} s/batch assumed",
+        )
+    ]
+
+
+def _api_gateway(c: Period) -> list[CostLine]:
+    return [
+        CostLine(
+            item="API Gateway REST requests",
+            quantity=f"{c.api_requests / 1e6:,.3f} M",
+            usd=_times(c.price("apigateway_rest_per_million"), c.api_requests / 1e6),
+            basis="first tier ($/M up to 333 M)",
+        )
+    ]
+
+
+def _waf(c: Period) -> list[CostLine]:
+    rules = c.profile.waf_rules
+    if not rules:
+        basis = "the stack creates no web ACL (--waf-rules N to price one)"
+        return [CostLine(item="WAF", quantity="none attached", usd=(0.0, 0.0), basis=basis)]
+    wreq, acl, rule = (c.price(f) for f in ("waf_per_million_requests", "waf_web_acl_per_month", "waf_rule_per_month"))
+    usd = (
+        None
+        if wreq is None or acl is None or rule is None
+        else tuple(wreq[i] * c.api_requests / 1e6 + (acl[i] + rule[i] * rules) * c.months for i in (0, 1))
+    )
+    return [
+        CostLine(
+            item="WAF",
+            quantity=f"{c.api_requests / 1e6:,.3f} M requests, {rules} rules",
+            usd=usd,  # type: ignore[arg-type]
+            basis="web ACL + rules pro-rated + requests",
+        )
+    ]
+
+
+def _rds(c: Period) -> list[CostLine]:
+    view = c.view
+    rds = c.region.rds_postgres_hourly.get(view.db_instance_class)
+    rds_h = rds.bounds if rds is not None else None
+    factor = 2 if view.db_multi_az else 1
+    storage = c.price("rds_gp3_gb_month")
+    usd = (
+        None
+        if rds_h is None or storage is None
+        else tuple(rds_h[i] * c.hours * factor + storage[i] * view.db_storage_gb * c.months * factor for i in (0, 1))
+    )
+    return [
+        CostLine(
+            item="RDS PostgreSQL",
+            quantity=f"{view.db_instance_class} x {factor}, {view.db_storage_gb} GB gp3",
+            usd=usd,  # type: ignore[arg-type]
+            basis="instance-hours + storage" + (" (Multi-AZ: x2)" if view.db_multi_az else ""),
+        )
+    ]
+
+
+def _redshift(c: Period) -> list[CostLine]:
+    rpu = c.view.warehouse_rpu
+    return [
+        CostLine(
+            item="Redshift Serverless base",
+            quantity=f"{rpu} RPU x {c.hours:,.0f} h",
+            usd=_times(c.price("redshift_serverless_rpu_hour"), rpu * c.hours),
+            basis="assumes the warehouse is active the whole time (analytics writes with every batch)",
+        )
+    ]
+
+
+def _nat(c: Period) -> list[CostLine]:
+    if not c.view.enable_nat:
+        return [CostLine(item="NAT gateway", quantity="none (orders:enableNat false)", usd=(0.0, 0.0), basis="")]
+    return [
+        CostLine(
+            item="NAT gateway",
+            quantity=f"{c.hours:,.0f} h",
+            usd=_times(c.price("nat_gateway_hourly"), c.hours),
+            basis="hourly only; per-GB not modelled",
+        )
+    ]
+
+
+def _interface_endpoints(c: Period) -> list[CostLine]:
+    n, azs = c.view.interface_endpoints, c.view.az_count
+    return [
+        CostLine(
+            item="Interface endpoints",
+            quantity=f"{n} x {azs} AZ x {c.hours:,.0f} h",
+            usd=_times(c.price("interface_endpoint_hourly_per_az"), n * azs * c.hours),
+            basis="hourly only; per-GB not modelled",
+        )
+    ]
+
+
+COST_ITEMS: tuple[Callable[[Period], list[CostLine]], ...] = (
+    _ec2_fleet,
+    _sqs_fifo,
+    _sqs_fanout,
+    _dynamodb,
+    _s3_invoices,
+    _sns,
+    _lambda_consumers,
+    _api_gateway,
+    _waf,
+    _rds,
+    _redshift,
+    _nat,
+    _interface_endpoints,
+)
+"""Every cost item, in the order the plan lists them."""
+
+
 def cost_lines(
     view: StackView,
     profile: Profile,
@@ -66,170 +340,8 @@ def cost_lines(
     idle_receiver_hours: float,
 ) -> list[CostLine]:
     """Cost of `orders` over `hours` of wall time with `instance_hours` of workers (a peak day or a quiet month)."""
-    region = prices.regions.get(view.region, RegionPrices(not_sourced=f"{view.region} is not in the price file"))
-    calls = point.calls_per_order
-    months = hours / HOURS_PER_MONTH
-    lines: list[CostLine] = []
-
-    def line(item: str, quantity: str, usd: Range | None, basis: str) -> None:
-        lines.append(CostLine(item=item, quantity=quantity, usd=usd, basis=basis))
-
-    od, missing = on_demand_range(view, region)
-    gap = f"; no price for {', '.join(missing)}" if missing else ""
-    line(
-        "EC2 fleet, On-Demand",
-        f"{instance_hours:,.1f} instance-h",
-        _times(od, instance_hours),
-        f"cheapest..dearest sourced configured type{gap}",
-    )
-    spot_basis = (
-        f"Spot = {profile.spot_fraction:g} x On-Demand (--spot-fraction)"
-        if profile.spot_fraction
-        else "Spot 10%..100% of On-Demand (AWS: up to 90% off, never above On-Demand)"
-    )
-    line(
-        "EC2 fleet, Spot",
-        f"{instance_hours:,.1f} instance-h",
-        _times(spot_range(od, prices, profile.spot_fraction), instance_hours),
-        spot_basis,
-    )
-
-    fifo = _price(region, "sqs_fifo_per_million_requests")
-    sends = orders * (profile.api_share + (1 - profile.api_share) / quotas.SQS_FIFO_BATCH)
-    idle_polls = idle_receiver_hours * 3600 / LONG_POLL_SECONDS
-    ours = sends + orders * (calls.receives + calls.deletes) + idle_polls
-    naive = sends + orders * 2 + idle_polls
-    line(
-        "SQS FIFO requests, batched (ours)",
-        f"{ours / 1e6:,.3f} M",
-        _times(fifo, ours / 1e6),
-        f"{calls.receives:.3f} receives + {calls.deletes:.3f} deletes per order (measured), API sends unbatched, "
-        f"{idle_polls:,.0f} idle long polls",
-    )
-    line(
-        "SQS FIFO requests, unbatched",
-        f"{naive / 1e6:,.3f} M",
-        _times(fifo, naive / 1e6),
-        "1 receive + 1 delete per order (the naive worker)",
-    )
-    std = _price(region, "sqs_standard_per_million_requests")
-    n_q = view.fanout_queues
-    fan_b = orders * n_q * (1 + 2 / view.consumer_batch_size)
-    fan_u = orders * n_q * 3
-    line(
-        "SQS fan-out requests, batched",
-        f"{fan_b / 1e6:,.3f} M",
-        _times(std, fan_b / 1e6),
-        f"{n_q} queues: 1 delivery + receive/delete per batch of {view.consumer_batch_size} (deliveries counted as "
-        "SQS requests: conservative)",
-    )
-    line(
-        "SQS fan-out requests, unbatched",
-        f"{fan_u / 1e6:,.3f} M",
-        _times(std, fan_u / 1e6),
-        "1 delivery + 1 receive + 1 delete per event",
-    )
-    line(
-        "DynamoDB writes",
-        f"{orders * calls.PutItem / 1e6:,.3f} M WRU",
-        _times(_price(region, "dynamodb_on_demand_per_million_wru"), orders * calls.PutItem / 1e6),
-        f"{calls.PutItem:.2f} WRU per order (measured), on-demand",
-    )
-    line(
-        "S3 PUT (invoices)",
-        f"{orders * calls.PutObject:,.0f}",
-        _times(_price(region, "s3_put_per_thousand"), orders * calls.PutObject / 1000),
-        "1 invoice per order",
-    )
-    line(
-        "SNS publishes",
-        f"{orders / 1e6:,.3f} M",
-        _times(_price(region, "sns_publish_per_million"), orders / 1e6),
-        "one S3 event notification per invoice",
-    )
-    line(
-        "SNS deliveries to SQS",
-        f"{orders * n_q / 1e6:,.3f} M",
-        _times(_price(region, "sns_sqs_delivery_per_million"), orders * n_q / 1e6),
-        f"{n_q} subscriptions",
-    )
-    lam = view.lambda_consumers
-    invocations = orders / view.consumer_batch_size * len(lam)
-    gb_s = invocations * profile.consumer_batch_seconds * view.consumer_memory_mb / 1024
-    req, gbs = _price(region, "lambda_per_million_requests"), _price(region, "lambda_gb_second_x86")
-    lam_cost = (
-        None
-        if req is None or gbs is None
-        else (req[0] * invocations / 1e6 + gbs[0] * gb_s, req[1] * invocations / 1e6 + gbs[1] * gb_s)
-    )
-    line(
-        "Lambda consumers",
-        f"{invocations:,.0f} invocations, {gb_s:,.0f} GB-s",
-        lam_cost,
-        f"{len(lam)} consumers, {view.consumer_memory_mb} MB, {profile.consumer_batch_seconds:g} s/batch assumed",
-    )
-    api_requests = orders * profile.api_share
-    line(
-        "API Gateway REST requests",
-        f"{api_requests / 1e6:,.3f} M",
-        _times(_price(region, "apigateway_rest_per_million"), api_requests / 1e6),
-        "first tier ($/M up to 333 M)",
-    )
-    if profile.waf_rules:
-        wreq, acl, rule = (
-            _price(region, f) for f in ("waf_per_million_requests", "waf_web_acl_per_month", "waf_rule_per_month")
-        )
-        waf = (
-            None
-            if wreq is None or acl is None or rule is None
-            else tuple(wreq[i] * api_requests / 1e6 + (acl[i] + rule[i] * profile.waf_rules) * months for i in (0, 1))
-        )
-        line(
-            "WAF",
-            f"{api_requests / 1e6:,.3f} M requests, {profile.waf_rules} rules",
-            waf,  # type: ignore[arg-type]
-            "web ACL + rules pro-rated + requests",
-        )
-    else:
-        line("WAF", "none attached", (0.0, 0.0), "the stack creates no web ACL (--waf-rules N to price one)")
-    rds = region.rds_postgres_hourly.get(view.db_instance_class)
-    rds_h = rds.bounds if rds is not None else None
-    factor = 2 if view.db_multi_az else 1
-    storage = _price(region, "rds_gp3_gb_month")
-    rds_cost = (
-        None
-        if rds_h is None or storage is None
-        else tuple(rds_h[i] * hours * factor + storage[i] * view.db_storage_gb * months * factor for i in (0, 1))
-    )
-    line(
-        "RDS PostgreSQL",
-        f"{view.db_instance_class} x {factor}, {view.db_storage_gb} GB gp3",
-        rds_cost,  # type: ignore[arg-type]
-        "instance-hours + storage" + (" (Multi-AZ: x2)" if view.db_multi_az else ""),
-    )
-    line(
-        "Redshift Serverless base",
-        f"{view.warehouse_rpu} RPU x {hours:,.0f} h",
-        _times(_price(region, "redshift_serverless_rpu_hour"), view.warehouse_rpu * hours),
-        "assumes the warehouse is active the whole time (analytics writes with every batch)",
-    )
-    if view.enable_nat:
-        line(
-            "NAT gateway",
-            f"{hours:,.0f} h",
-            _times(_price(region, "nat_gateway_hourly"), hours),
-            "hourly only; per-GB not modelled",
-        )
-    else:
-        line("NAT gateway", "none (orders:enableNat false)", (0.0, 0.0), "")
-    ep_hours = view.interface_endpoints * view.az_count * hours
-    line(
-        "Interface endpoints",
-        f"{view.interface_endpoints} x {view.az_count} AZ x {hours:,.0f} h",
-        _times(_price(region, "interface_endpoint_hourly_per_az"), ep_hours),
-        "hourly only; per-GB not modelled",
-    )
-    return lines
+    period = Period(view, profile, point, prices, orders, hours, instance_hours, idle_receiver_hours)
+    return [line for item in COST_ITEMS for line in item(period)]
 
 
 class CostSummary(BaseModel):
