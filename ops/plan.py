@@ -9,6 +9,10 @@ What it does not know: Spot price movement (Spot is a range unless --spot-fracti
 per-instance throughput on the chosen instance types (the figure is one process on a shared 2-core
 machine against an emulator with a client-side modelled RTT), real consumer batch durations (an assumed
 --consumer-batch-seconds), data-transfer and per-GB charges, and free tiers (none applied).
+
+Modules, one job each: ops/plan_model.py (the profile and the stack view), ops/plan_limits.py (the fleet and
+one small rule per limit), ops/plan_costs.py (one small function per cost item), ops/plan_make.py (the whole
+plan), ops/plan_render.py (tables, Markdown, rich). This module is the command, and re-exports the API.
 """
 
 from __future__ import annotations
