@@ -34,6 +34,7 @@ import json
 import sys
 import time
 from collections import Counter
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
@@ -177,6 +178,153 @@ def stored_among(ddb: Any, table: str, order_ids: set[str]) -> set[str]:
     return found
 
 
+@dataclass(frozen=True)
+class Options:
+    """What the run is told to do (triage's keyword arguments)."""
+
+    redrive: bool
+    drop_stored: bool
+    bucket: str
+    invoice_prefix: str
+    write_missing_invoices: bool
+    visibility_seconds: int
+    dedup_window_seconds: float
+
+
+def _preflight(
+    sqs: Any, ddb: Any, s3: Any, queue_url: str, table: str, source_queue_url: str, opts: Options
+) -> tuple[bool, int, str]:
+    """(the DLQ is FIFO, its depth, the redrive target) after checking every queue, table and bucket is usable."""
+    try:
+        is_fifo = (
+            sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["FifoQueue"])["Attributes"].get("FifoQueue")
+            == "true"
+        )
+        held_before = _depth(sqs, queue_url)
+        ddb.describe_table(TableName=table)
+        if opts.bucket:
+            s3.head_bucket(Bucket=opts.bucket)
+        target = source_queue(sqs, queue_url, source_queue_url) if opts.redrive else source_queue_url
+        if target:
+            sqs.get_queue_attributes(QueueUrl=target, AttributeNames=["QueueArn"])
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "error")
+        raise TriageError(f"{code}: {exc} (nothing was changed)") from None
+    except BotoCoreError as exc:
+        raise TriageError(f"{exc} (nothing was changed)") from None
+    return is_fifo, held_before, target
+
+
+@dataclass
+class _Run:
+    """One pass over the DLQ: receive, classify, act; `held` is every receipt handle still invisible."""
+
+    sqs: Any
+    ddb: Any
+    s3: Any
+    is_fifo: bool
+    opts: Options
+    report: Report
+    held: list[str] = field(default_factory=list)
+    seen: set[str] = field(default_factory=set)
+
+    def drain(self) -> None:
+        """Receive until two empty receives in a row, or until close to the first message's visibility deadline."""
+        deadline = time.monotonic() + self.opts.visibility_seconds - SAFETY_SECONDS
+        empty = 0
+        while empty < 2 and time.monotonic() < deadline:
+            messages = self.receive()
+            if not messages:
+                empty += 1
+                continue
+            empty = 0
+            self.handle(messages)
+
+    def receive(self) -> list[dict[str, Any]]:
+        return list(
+            self.sqs.receive_message(
+                QueueUrl=self.report.queue_url,
+                MaxNumberOfMessages=10,
+                WaitTimeSeconds=1,
+                VisibilityTimeout=self.opts.visibility_seconds,
+                MessageSystemAttributeNames=["All"],
+                MessageAttributeNames=["All"],
+            ).get("Messages", [])
+        )
+
+    def stored_ids(self, messages: list[dict[str, Any]]) -> set[str]:
+        """The OrderIDs of the batch's valid orders that the table holds."""
+        candidates = set()
+        for m in messages:
+            with contextlib.suppress(InvalidOrder):
+                candidates.add(parse_order(m["Body"]).OrderID)
+        return stored_among(self.ddb, self.report.table, candidates) if candidates else set()
+
+    def handle(self, messages: list[dict[str, Any]]) -> None:
+        stored_ids = self.stored_ids(messages)
+        now_ms = time.time() * 1000
+        for m in messages:
+            if m["MessageId"] in self.seen:  # handed out twice in one run: the first copy decided; just let it go
+                self.held.append(m["ReceiptHandle"])
+                continue
+            self.seen.add(m["MessageId"])
+            item = self.item_of(m, stored_ids, now_ms)
+            self.report.items.append(item)
+            self.act(item, m)
+
+    def item_of(self, m: dict[str, Any], stored_ids: set[str], now_ms: float) -> Item:
+        attrs, opts = m.get("Attributes", {}), self.opts
+        kind, order_id, reason = classify(m["Body"], stored_ids)
+        if kind == "stored" and opts.bucket and invoice_missing(self.s3, opts.bucket, opts.invoice_prefix, order_id):
+            kind, reason = "stored-no-invoice", f"in the table but {opts.invoice_prefix}{order_id}.json is missing"
+        return Item(
+            message_id=m["MessageId"],
+            group=attrs.get("MessageGroupId", ""),
+            dedup_id=attrs.get("MessageDeduplicationId", ""),
+            order_id=order_id,
+            kind=kind,
+            reason=reason,
+            receive_count=int(attrs.get("ApproximateReceiveCount", "0")),
+            age_seconds=max(0.0, (now_ms - float(attrs.get("SentTimestamp", now_ms))) / 1000),
+        )
+
+    def act(self, item: Item, m: dict[str, Any]) -> None:
+        """Act on one classified message as told; everything not deleted stays held (released at the end)."""
+        opts = self.opts
+        if item.kind == "stored-no-invoice" and opts.write_missing_invoices:
+            self.write_missing_invoice(item, m)
+        elif item.kind == "stored" and opts.drop_stored:
+            _delete(self.sqs, self.report.queue_url, m["ReceiptHandle"])
+            item.action = "dropped"
+        elif item.kind == "not-stored" and opts.redrive:
+            self.redrive(item, m)
+        else:
+            self.held.append(m["ReceiptHandle"])
+
+    def write_missing_invoice(self, item: Item, m: dict[str, Any]) -> None:
+        opts = self.opts
+        if not write_invoice(self.ddb, self.s3, self.report.table, opts.bucket, opts.invoice_prefix, m):
+            item.action = "kept: stored from another message"
+            self.held.append(m["ReceiptHandle"])
+        elif opts.drop_stored:
+            _delete(self.sqs, self.report.queue_url, m["ReceiptHandle"])
+            item.action = "invoice written, dropped"
+        else:
+            item.action = "invoice written, kept"
+            self.held.append(m["ReceiptHandle"])
+
+    def redrive(self, item: Item, m: dict[str, Any]) -> None:
+        if item.age_seconds < self.opts.dedup_window_seconds:
+            item.action = "kept: inside the dedup window"
+            self.held.append(m["ReceiptHandle"])
+        elif _send(self.sqs, self.report.source_queue_url, m, self.is_fifo):
+            _delete(self.sqs, self.report.queue_url, m["ReceiptHandle"])  # only after the send succeeded
+            item.action = "redriven"
+        else:
+            item.action = "kept: redrive failed"
+            self.held.append(m["ReceiptHandle"])
+
+
 def triage(
     queue_url: str,
     table: str,
@@ -196,23 +344,10 @@ def triage(
     sqs = sqs or boto3.client("sqs", config=BOTO)
     ddb = ddb or boto3.client("dynamodb", config=BOTO)
     s3 = s3 or boto3.client("s3", config=BOTO)
-    try:
-        is_fifo = (
-            sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["FifoQueue"])["Attributes"].get("FifoQueue")
-            == "true"
-        )
-        held_before = _depth(sqs, queue_url)
-        ddb.describe_table(TableName=table)
-        if bucket:
-            s3.head_bucket(Bucket=bucket)
-        target = source_queue(sqs, queue_url, source_queue_url) if redrive else source_queue_url
-        if target:
-            sqs.get_queue_attributes(QueueUrl=target, AttributeNames=["QueueArn"])
-    except ClientError as exc:
-        code = exc.response.get("Error", {}).get("Code", "error")
-        raise TriageError(f"{code}: {exc} (nothing was changed)") from None
-    except BotoCoreError as exc:
-        raise TriageError(f"{exc} (nothing was changed)") from None
+    opts = Options(
+        redrive, drop_stored, bucket, invoice_prefix, write_missing_invoices, visibility_seconds, dedup_window_seconds
+    )
+    is_fifo, held_before, target = _preflight(sqs, ddb, s3, queue_url, table, source_queue_url, opts)
     report = Report(
         queue_url=queue_url,
         table=table,
@@ -221,84 +356,16 @@ def triage(
         drop_stored=drop_stored,
         held_before=held_before,
     )
-    held: list[str] = []  # receipt handles of everything still invisible at the end
-    deadline = time.monotonic() + visibility_seconds - SAFETY_SECONDS
-    seen: set[str] = set()
-    empty = 0
+    run = _Run(sqs, ddb, s3, is_fifo, opts, report)
     try:
-        while empty < 2 and time.monotonic() < deadline:
-            messages = sqs.receive_message(
-                QueueUrl=queue_url,
-                MaxNumberOfMessages=10,
-                WaitTimeSeconds=1,
-                VisibilityTimeout=visibility_seconds,
-                MessageSystemAttributeNames=["All"],
-                MessageAttributeNames=["All"],
-            ).get("Messages", [])
-            if not messages:
-                empty += 1
-                continue
-            empty = 0
-            bodies = {m["MessageId"]: m["Body"] for m in messages}
-            candidates = set()
-            for body in bodies.values():
-                with contextlib.suppress(InvalidOrder):
-                    candidates.add(parse_order(body).OrderID)
-            stored_ids = stored_among(ddb, table, candidates) if candidates else set()
-            now_ms = time.time() * 1000
-            for m in messages:
-                if m["MessageId"] in seen:  # handed out twice in one run: the first copy decided; just let it go
-                    held.append(m["ReceiptHandle"])
-                    continue
-                seen.add(m["MessageId"])
-                attrs = m.get("Attributes", {})
-                kind, order_id, reason = classify(m["Body"], stored_ids)
-                if kind == "stored" and bucket and invoice_missing(s3, bucket, invoice_prefix, order_id):
-                    kind, reason = "stored-no-invoice", f"in the table but {invoice_prefix}{order_id}.json is missing"
-                item = Item(
-                    message_id=m["MessageId"],
-                    group=attrs.get("MessageGroupId", ""),
-                    dedup_id=attrs.get("MessageDeduplicationId", ""),
-                    order_id=order_id,
-                    kind=kind,
-                    reason=reason,
-                    receive_count=int(attrs.get("ApproximateReceiveCount", "0")),
-                    age_seconds=max(0.0, (now_ms - float(attrs.get("SentTimestamp", now_ms))) / 1000),
-                )
-                report.items.append(item)
-                if kind == "stored-no-invoice" and write_missing_invoices:
-                    if write_invoice(ddb, s3, table, bucket, invoice_prefix, m):
-                        if drop_stored:
-                            _delete(sqs, queue_url, m["ReceiptHandle"])
-                            item.action = "invoice written, dropped"
-                        else:
-                            item.action = "invoice written, kept"
-                            held.append(m["ReceiptHandle"])
-                    else:
-                        item.action = "kept: stored from another message"
-                        held.append(m["ReceiptHandle"])
-                elif kind == "stored" and drop_stored:
-                    _delete(sqs, queue_url, m["ReceiptHandle"])
-                    item.action = "dropped"
-                elif kind == "not-stored" and redrive:
-                    if item.age_seconds < dedup_window_seconds:
-                        item.action = "kept: inside the dedup window"
-                        held.append(m["ReceiptHandle"])
-                    elif _send(sqs, target, m, is_fifo):
-                        _delete(sqs, queue_url, m["ReceiptHandle"])  # only after the send succeeded
-                        item.action = "redriven"
-                    else:
-                        item.action = "kept: redrive failed"
-                        held.append(m["ReceiptHandle"])
-                else:
-                    held.append(m["ReceiptHandle"])
+        run.drain()
     except (BotoCoreError, ClientError) as exc:
         acted = sum(1 for i in report.items if i.action in {"dropped", "redriven", "invoice written, dropped"})
         raise TriageError(
             f"stopped by {exc}; {acted} messages were acted on as reported so far, the rest are released"
         ) from None
     finally:
-        _release(sqs, queue_url, held)
+        _release(sqs, queue_url, run.held)
     report.counts = dict(Counter(i.kind for i in report.items))
     report.actions = dict(Counter(i.action for i in report.items))
     report.not_reached = max(0, held_before - len(report.items))
