@@ -198,6 +198,8 @@ class FleetConfig:
     root_volume_gb: int
     cpu_alarm_percent: int
     wheelhouse_dir: str
+    spot_game_day: bool = False
+    spot_game_day_percent: int = 20
 
     MIN_INSTANCE_TYPES = 6
     SPOT_NOTICE_SECONDS = 120
@@ -255,7 +257,15 @@ class FleetConfig:
             root_volume_gb=volume,
             cpu_alarm_percent=cpu,
             wheelhouse_dir=cfg.require("workerWheelhouse"),
+            spot_game_day=cfg.require_bool("spotGameDay"),
+            spot_game_day_percent=FleetConfig._game_day_percent(cfg.require_int("spotGameDayPercent")),
         )
+
+    @staticmethod
+    def _game_day_percent(percent: int) -> int:
+        if not 1 <= percent <= 100:
+            raise ConfigError(f"orders:spotGameDayPercent = {percent}: must be 1..100")
+        return percent
 
 
 CONSUMER_RUNTIMES = ("lambda", "ecs")

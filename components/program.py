@@ -20,6 +20,7 @@ from components.error_page import RESOURCE_NAME as ERROR_PAGE
 from components.error_page import ErrorPage, ErrorPageArgs
 from components.failover_dns import FailoverDns, FailoverDnsArgs, hosted_zone_id
 from components.fanout import FanoutArgs, OrderEventsFanout
+from components.game_day import GameDay, GameDayArgs
 from components.intake_api import IntakeApi, IntakeApiArgs
 from components.messaging_key import MessagingKey, MessagingKeyArgs
 from components.monitoring import Monitoring, MonitoringArgs, Watched
@@ -178,7 +179,21 @@ def build(config: StackConfig) -> Outputs:
             widgets=[widget for tier in tiers for widget in tier.widgets],
         ),
     )
+    game_day: Outputs = {}
+    if config.fleet.spot_game_day:
+        stop_alarm = dict(zip((spec.name for tier in tiers for spec in tier.alarms), monitoring.alarms, strict=True))
+        drill = GameDay(
+            "spot-game-day",
+            GameDayArgs(
+                ctx=primary,
+                asg_name=fleet.asg_name,
+                stop_alarm_arn=stop_alarm[f"{topology.ORDER_QUEUE}-dlq-not-empty"].arn,
+                percent=config.fleet.spot_game_day_percent,
+            ),
+        )
+        game_day = {"gameDayTemplateId": drill.template_id}
     return {
+        **game_day,
         "workerAsgName": fleet.asg_name,
         "workerArtifact": pulumi.Output.concat("s3://", fleet.artifact_bucket_name, "/", fleet.artifact_key),
         "shippingDbAddress": databases.db_address,
