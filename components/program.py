@@ -134,7 +134,14 @@ def build(config: StackConfig) -> Outputs:
     queue, table, fanout = msg.order_queue, msg.table, msg.fanout
     net = config.network
     network = Network(
-        "network", NetworkArgs(ctx=primary, vpc_cidr=net.vpc_cidr, az_count=net.az_count, enable_nat=net.enable_nat)
+        "network",
+        NetworkArgs(
+            ctx=primary,
+            vpc_cidr=net.vpc_cidr,
+            az_count=net.az_count,
+            enable_nat=net.enable_nat,
+            flow_log_retention_days=config.security.flow_log_retention_days,
+        ),
     )
     fleet = WorkerFleet(
         "workers",

@@ -1,0 +1,78 @@
+"""Issue 13's gaps closed in the graph: VPC flow logs, RDS log exports, the DLQ alarm text, the intake WAF and auth.
+
+Every graph is built as `up` and as `preview` (a fresh stack: outputs of resources not yet created are
+unknown), so each assertion holds where the policy pack and the provider first see the inputs.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from typing import Any
+
+import pytest
+
+from offline.graph import Graph, Resource, run_program
+from offline.mocks import ACCOUNT_ID
+
+BASE = {"orders:primaryRegion": "eu-west-1", "orders:failoverRegion": "eu-central-1"}
+LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
+ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
+
+
+@functools.cache
+def build(preview: bool, **overrides: str) -> Graph:
+    return run_program({**BASE, **overrides}, stack="test", preview=preview)
+
+
+@pytest.fixture(params=[False, True], ids=["up", "preview"])
+def graph(request: pytest.FixtureRequest) -> Graph:
+    return build(request.param)
+
+
+def policy(resource: Resource, key: str = "policy") -> dict[str, Any]:
+    value = resource.inputs[key]
+    assert isinstance(value, str), f"{resource.name}.{key} is unknown in this mode: {value!r}"
+    return dict(json.loads(value))
+
+
+# --- 1. VPC flow logs -------------------------------------------------------------------------------
+
+
+def test_the_vpc_logs_all_traffic_to_a_retention_bounded_group(graph: Graph) -> None:
+    [flow] = graph.of_type("aws:ec2/flowLog:FlowLog")
+    group = graph.one(LOG_GROUP, "network-flow-logs").inputs
+    assert group["name"] == "/aws/vpc/orders-test-network/flow-logs"
+    assert group["retentionInDays"] == 30
+    assert "kmsKeyId" not in group  # the stack's key does not grant CloudWatch Logs (components/messaging_key.py)
+    vpc = graph.one("aws:ec2/vpc:Vpc", "network")
+    assert vpc.urn in flow.property_dependencies["vpcId"]
+    assert flow.inputs["trafficType"] == "ALL"
+    assert flow.inputs["logDestinationType"] == "cloud-watch-logs"
+    group_arn = f"arn:aws:logs:eu-west-1:{ACCOUNT_ID}:log-group:/aws/vpc/orders-test-network/flow-logs"
+    assert flow.inputs["logDestination"] == group_arn
+    assert flow.inputs["iamRoleArn"] == f"arn:aws:iam::{ACCOUNT_ID}:role/orders-test-network-flow-logs-eu-west-1"
+    assert graph.region_of(flow) == "eu-west-1"
+
+
+def test_the_flow_log_role_is_trusted_by_the_service_for_this_account_and_writes_only_its_group(graph: Graph) -> None:
+    role = graph.one("aws:iam/role:Role", "network-flow-logs")
+    assert role.inputs["name"] == "orders-test-network-flow-logs-eu-west-1"
+    [trust] = policy(role, "assumeRolePolicy")["Statement"]
+    assert trust["Principal"] == {"Service": "vpc-flow-logs.amazonaws.com"}
+    assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": ACCOUNT_ID}}
+    [grant] = policy(graph.one(ROLE_POLICY, "network-flow-logs"))["Statement"]
+    arn = f"arn:aws:logs:eu-west-1:{ACCOUNT_ID}:log-group:/aws/vpc/orders-test-network/flow-logs"
+    assert grant["Effect"] == "Allow"
+    assert grant["Action"] == ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"]
+    assert grant["Resource"] == [arn, f"{arn}:*"]
+
+
+def test_flow_log_retention_comes_from_config() -> None:
+    graph = build(False, **{"orders:flowLogRetentionDays": "90"})
+    assert graph.one(LOG_GROUP, "network-flow-logs").inputs["retentionInDays"] == 90
+
+
+def test_a_retention_cloudwatch_refuses_is_refused_with_the_key_name() -> None:
+    with pytest.raises(Exception, match="orders:flowLogRetentionDays"):
+        build(False, **{"orders:flowLogRetentionDays": "10"})
