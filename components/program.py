@@ -160,7 +160,14 @@ def build(config: StackConfig) -> Outputs:
     )
     # The fan-out consumers and their databases (RDS PostgreSQL for shipping, Redshift Serverless for analytics).
     databases = ConsumerDatabases(
-        "consumer-databases", DatabasesArgs(ctx=primary, network=network.refs, settings=config.databases)
+        "consumer-databases",
+        DatabasesArgs(
+            ctx=primary,
+            network=network.refs,
+            settings=config.databases,
+            log_retention_days=config.security.db_log_retention_days,
+            slow_statement_ms=config.security.db_slow_statement_ms,
+        ),
     )
     consumers = FanoutConsumers(
         "consumers",

@@ -76,3 +76,40 @@ def test_flow_log_retention_comes_from_config() -> None:
 def test_a_retention_cloudwatch_refuses_is_refused_with_the_key_name() -> None:
     with pytest.raises(Exception, match="orders:flowLogRetentionDays"):
         build(False, **{"orders:flowLogRetentionDays": "10"})
+
+
+# --- 2. RDS log exports ------------------------------------------------------------------------------
+
+
+def test_rds_exports_its_logs_into_groups_the_stack_owns(graph: Graph) -> None:
+    db = graph.one("aws:rds/instance:Instance", "shipping-db")
+    assert db.inputs["enabledCloudwatchLogsExports"] == ["postgresql", "upgrade"]
+    identifier = db.inputs["identifier"]
+    assert identifier == "orders-test-shipping"
+    for kind in ("postgresql", "upgrade"):
+        group = graph.one(LOG_GROUP, f"shipping-db-{kind}")
+        assert group.inputs["name"] == f"/aws/rds/instance/{identifier}/{kind}"  # the name RDS writes to
+        assert group.inputs["retentionInDays"] == 30
+        assert group.urn in db.dependencies  # created before RDS would create it without retention
+
+
+def test_rds_parameter_group_logs_connections_and_slow_statements(graph: Graph) -> None:
+    db = graph.one("aws:rds/instance:Instance", "shipping-db")
+    group = graph.one("aws:rds/parameterGroup:ParameterGroup", "shipping-db")
+    assert group.inputs["family"] == "postgres16"
+    assert group.urn in db.property_dependencies["parameterGroupName"]
+    if not graph.preview:
+        assert db.inputs["parameterGroupName"] == "orders-test-shipping-db"
+    params = {p["name"]: p["value"] for p in group.inputs["parameters"]}
+    assert params == {"log_connections": "1", "log_disconnections": "1", "log_min_duration_statement": "500"}
+
+
+def test_db_log_settings_come_from_config() -> None:
+    graph = build(
+        False,
+        **{"orders:dbSlowStatementMs": "2000", "orders:dbLogRetentionDays": "7", "orders:dbEngineVersion": "15.7"},
+    )
+    group = graph.one("aws:rds/parameterGroup:ParameterGroup", "shipping-db").inputs
+    assert group["family"] == "postgres15"
+    assert {p["name"]: p["value"] for p in group["parameters"]}["log_min_duration_statement"] == "2000"
+    assert graph.one(LOG_GROUP, "shipping-db-postgresql").inputs["retentionInDays"] == 7
