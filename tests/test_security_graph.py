@@ -113,3 +113,17 @@ def test_db_log_settings_come_from_config() -> None:
     assert group["family"] == "postgres15"
     assert {p["name"]: p["value"] for p in group["parameters"]}["log_min_duration_statement"] == "2000"
     assert graph.one(LOG_GROUP, "shipping-db-postgresql").inputs["retentionInDays"] == 7
+
+
+# --- 3. DLQ alarm text per queue kind ----------------------------------------------------------------
+
+
+def test_dlq_alarm_text_matches_the_queue_kind(graph: Graph) -> None:
+    alarms = {a.name: a.inputs["alarmDescription"] for a in graph.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")}
+    fifo = alarms["orders-dlq-not-empty"]
+    assert "orders-test-orders-dlq.fifo" in fifo
+    assert "later orders of that customer went ahead without it" in fifo
+    standard = [alarms[f"{name}-dlq-not-empty"] for name in ("shipping", "analytics")]
+    for text in standard:
+        assert "FIFO" not in text and "customer" not in text
+        assert "never processed these events" in text and "redrive" in text
