@@ -199,6 +199,7 @@ Role = tuple[pulumi.Output[str], list[pulumi.Resource]]
 class IntakeApi(pulumi.ComponentResource):
     api: aws.apigateway.RestApi
     stage: aws.apigateway.Stage
+    stage_arn: pulumi.Output[str]
     invoke_url: pulumi.Output[str]
     """`https://<api>.execute-api.<region>.amazonaws.com/<stage>` (no trailing slash)."""
     health_fqdn: pulumi.Output[str]
@@ -225,6 +226,10 @@ class IntakeApi(pulumi.ComponentResource):
         deployment = self._deployment(name, args.queue_name, definition)
         self.stage = self._stage(name, settings, deployment)
         self.invoke_url = self.stage.invoke_url.apply(lambda url: url.rstrip("/"))
+        # From the stage's own output, so whatever attaches to it (the WAF association) waits for the stage.
+        self.stage_arn = pulumi.Output.all(ctx.partition, self.api.id, self.stage.stage_name).apply(
+            lambda pas: f"arn:{pas[0]}:apigateway:{ctx.region}::/restapis/{pas[1]}/stages/{pas[2]}"
+        )
         self.health_fqdn = self.api.id.apply(lambda i: f"{i}.execute-api.{ctx.region}.amazonaws.com")
         self.domain = None
         if settings.has_domain:

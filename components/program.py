@@ -21,6 +21,7 @@ from components.error_page import ErrorPage, ErrorPageArgs
 from components.failover_dns import FailoverDns, FailoverDnsArgs, hosted_zone_id
 from components.fanout import FanoutArgs, OrderEventsFanout
 from components.intake_api import IntakeApi, IntakeApiArgs
+from components.intake_waf import IntakeWaf, IntakeWafArgs
 from components.messaging_key import MessagingKey, MessagingKeyArgs
 from components.monitoring import Monitoring, MonitoringArgs, Watched
 from components.network import Network, NetworkArgs
@@ -90,6 +91,21 @@ def front_door(
             hosted_zone_id=zone_id,
         ),
     )
+    security = config.security
+    if security.waf_enabled:
+        IntakeWaf(
+            "intake-waf",
+            IntakeWafArgs(
+                ctx=primary,
+                stage_arn=intake.stage_arn,
+                rate_limit=security.waf_rate_limit,
+                log_retention_days=settings.access_log_retention_days,
+            ),
+        )
+    else:
+        pulumi.log.warn(
+            "orders:waf is false: the intake stage has no web ACL (no per-IP rate limit, no managed rules)."
+        )
     outputs: Outputs = {
         "intakeInvokeUrl": intake.invoke_url,
         "intakeOrdersUrl": intake.invoke_url.apply(lambda url: f"{url}/orders"),

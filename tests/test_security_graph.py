@@ -127,3 +127,80 @@ def test_dlq_alarm_text_matches_the_queue_kind(graph: Graph) -> None:
     for text in standard:
         assert "FIFO" not in text and "customer" not in text
         assert "never processed these events" in text and "redrive" in text
+
+
+# --- 4. WAF v2 on the intake stage -------------------------------------------------------------------
+
+WEB_ACL = "aws:wafv2/webAcl:WebAcl"
+
+
+def test_the_intake_stage_has_a_regional_web_acl_with_the_four_rules(graph: Graph) -> None:
+    acl = graph.one(WEB_ACL, "intake-waf")
+    assert graph.region_of(acl) == "eu-west-1"
+    assert acl.inputs["scope"] == "REGIONAL"
+    assert acl.inputs["defaultAction"] == {"allow": {}}
+    rules = {r["name"]: r for r in acl.inputs["rules"]}
+    assert sorted((r["priority"], name) for name, r in rules.items()) == [
+        (0, "AWSManagedRulesCommonRuleSet"),
+        (1, "AWSManagedRulesKnownBadInputsRuleSet"),
+        (2, "rate-per-ip"),
+        (3, "body-size"),
+    ]
+    for group in ("AWSManagedRulesCommonRuleSet", "AWSManagedRulesKnownBadInputsRuleSet"):
+        statement = rules[group]["statement"]["managedRuleGroupStatement"]
+        assert (statement["vendorName"], statement["name"]) == ("AWS", group)
+        assert rules[group]["overrideAction"] == {"none": {}}
+    # the common set's 8 KB body rule would block valid orders: counted, and rule body-size enforces 64 KiB
+    [override] = rules["AWSManagedRulesCommonRuleSet"]["statement"]["managedRuleGroupStatement"]["ruleActionOverrides"]
+    assert override == {"name": "SizeRestrictions_BODY", "actionToUse": {"count": {}}}
+    rate = rules["rate-per-ip"]["statement"]["rateBasedStatement"]
+    assert rate == {"aggregateKeyType": "IP", "limit": 2000, "evaluationWindowSec": 300}
+    assert rules["rate-per-ip"]["action"] == {"block": {}}
+    size = rules["body-size"]["statement"]["sizeConstraintStatement"]
+    assert (size["comparisonOperator"], size["size"]) == ("GT", 65536)  # worker.model.MAX_ORDER_BYTES
+    assert size["fieldToMatch"] == {"body": {"oversizeHandling": "MATCH"}}
+    assert rules["body-size"]["action"] == {"block": {}}
+    limit = acl.inputs["associationConfig"]["requestBodies"][0]["apiGateway"]["defaultSizeInspectionLimit"]
+    assert limit == "KB_64"
+    for rule in rules.values():
+        vis = rule["visibilityConfig"]
+        assert vis["cloudwatchMetricsEnabled"] is True and vis["sampledRequestsEnabled"] is True
+        assert vis["metricName"] == rule["name"]
+    assert acl.inputs["visibilityConfig"]["cloudwatchMetricsEnabled"] is True
+
+
+def test_the_web_acl_is_associated_with_the_stage_and_logs_to_an_aws_waf_logs_group(graph: Graph) -> None:
+    acl = graph.one(WEB_ACL, "intake-waf")
+    association = graph.one("aws:wafv2/webAclAssociation:WebAclAssociation", "intake-waf")
+    stage = graph.one("aws:apigateway/stage:Stage", "intake")
+    assert stage.urn in association.property_dependencies["resourceArn"]
+    assert acl.urn in association.property_dependencies["webAclArn"]
+    if not graph.preview:
+        api = graph.one("aws:apigateway/restApi:RestApi", "intake")
+        assert association.inputs["resourceArn"] == f"arn:aws:apigateway:eu-west-1::/restapis/{api.id}/stages/v1"
+    group = graph.one(LOG_GROUP, "intake-waf-logs")
+    assert group.inputs["name"] == "aws-waf-logs-orders-test-intake"
+    assert group.inputs["retentionInDays"] == 30
+    logging = graph.one("aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration", "intake-waf")
+    assert logging.inputs["logDestinationConfigs"] == [
+        f"arn:aws:logs:eu-west-1:{ACCOUNT_ID}:log-group:aws-waf-logs-orders-test-intake"
+    ]
+    assert acl.urn in logging.property_dependencies["resourceArn"]
+    redacted = {f["singleHeader"]["name"] for f in logging.inputs["redactedFields"]}
+    assert redacted == {"authorization", "x-api-key"}
+
+
+def test_waf_rate_limit_comes_from_config_and_waf_can_be_turned_off() -> None:
+    tuned = build(False, **{"orders:wafRateLimit": "500"})
+    rules = {r["name"]: r for r in tuned.one(WEB_ACL, "intake-waf").inputs["rules"]}
+    assert rules["rate-per-ip"]["statement"]["rateBasedStatement"]["limit"] == 500
+    for preview in (False, True):
+        off = build(preview, **{"orders:waf": "false"})
+        assert not [r for r in off.resources if r.type.startswith("aws:wafv2") or "IntakeWaf" in r.type]
+        assert not [r for r in off.of_type(LOG_GROUP) if r.name == "intake-waf-logs"]
+        assert off.of_type("aws:apigateway/stage:Stage")  # the API itself stays
+
+
+def test_a_rate_limit_below_the_waf_minimum_is_refused() -> None:
+    with pytest.raises(Exception, match="orders:wafRateLimit"):
+        build(False, **{"orders:wafRateLimit": "9"})
