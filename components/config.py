@@ -406,6 +406,7 @@ class SecurityConfig:
     """"iam" (SigV4 + resource policy) | "apiKey" (usage plan, one key per client) | "none" (tagged)."""
     intake_client_role_arns: tuple[str, ...]
     intake_api_key_clients: tuple[str, ...]
+    intake_api_key_daily_quota: int
 
     @staticmethod
     def load(cfg: pulumi.Config) -> SecurityConfig:
@@ -435,6 +436,9 @@ class SecurityConfig:
             raise ConfigError(
                 f"orders:intakeApiKeyClients = {list(clients)}: distinct names of letters, digits, '-' and '_'"
             )
+        quota = cfg.require_int("intakeApiKeyDailyQuota")
+        if quota < 1:
+            raise ConfigError(f"orders:intakeApiKeyDailyQuota = {quota}: must be >= 1 request per day")
         if auth == "apiKey" and not clients:
             raise ConfigError("orders:intakeAuth = 'apiKey' needs at least one name in orders:intakeApiKeyClients")
         return SecurityConfig(
@@ -446,6 +450,7 @@ class SecurityConfig:
             intake_auth=auth,
             intake_client_role_arns=roles,
             intake_api_key_clients=clients,
+            intake_api_key_daily_quota=quota,
         )
 
 

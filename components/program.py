@@ -89,8 +89,17 @@ def front_door(
             queue_arn=order_queue.arn,
             settings=settings,
             hosted_zone_id=zone_id,
+            auth=config.security.intake_auth,
+            client_role_arns=config.security.intake_client_role_arns,
+            api_key_clients=config.security.intake_api_key_clients,
+            api_key_daily_quota=config.security.intake_api_key_daily_quota,
         ),
     )
+    if config.security.intake_auth == "none":
+        pulumi.log.warn(
+            "orders:intakeAuth is none: anyone who knows the URL can POST /orders (the RestApi is tagged "
+            "orders:intakeAuth=none and the policy pack reports it)."
+        )
     security = config.security
     if security.waf_enabled:
         IntakeWaf(
@@ -107,6 +116,8 @@ def front_door(
             "orders:waf is false: the intake stage has no web ACL (no per-IP rate limit, no managed rules)."
         )
     outputs: Outputs = {
+        "intakeAuth": config.security.intake_auth,
+        **({"intakeApiKeyIds": intake.api_key_ids} if intake.api_key_ids else {}),
         "intakeInvokeUrl": intake.invoke_url,
         "intakeOrdersUrl": intake.invoke_url.apply(lambda url: f"{url}/orders"),
     }

@@ -204,3 +204,108 @@ def test_waf_rate_limit_comes_from_config_and_waf_can_be_turned_off() -> None:
 def test_a_rate_limit_below_the_waf_minimum_is_refused() -> None:
     with pytest.raises(Exception, match="orders:wafRateLimit"):
         build(False, **{"orders:wafRateLimit": "9"})
+
+
+# --- 5. Intake authentication ------------------------------------------------------------------------
+
+METHOD = "aws:apigateway/method:Method"
+ROLES = [f"arn:aws:iam::{ACCOUNT_ID}:role/storefront-backend", f"arn:aws:iam::{ACCOUNT_ID}:role/partner-feed"]
+
+
+@functools.cache
+def auth_graph(mode: str, preview: bool) -> Graph:
+    overrides = {
+        "iam": {},
+        "iam-roles": {"orders:intakeClientRoleArns": json.dumps(ROLES)},
+        "apiKey": {"orders:intakeAuth": "apiKey", "orders:intakeApiKeyClients": json.dumps(["storefront", "partner"])},
+        "none": {"orders:intakeAuth": "none"},
+    }[mode]
+    return build(preview, **overrides)
+
+
+@pytest.fixture(params=[False, True], ids=["up", "preview"])
+def preview(request: pytest.FixtureRequest) -> bool:
+    return bool(request.param)
+
+
+def test_iam_by_default_post_needs_sigv4_and_health_stays_anonymous(preview: bool) -> None:
+    graph = auth_graph("iam", preview)
+    post, health = graph.one(METHOD, "orders-post"), graph.one(METHOD, "health-get")
+    assert post.inputs["authorization"] == "AWS_IAM"
+    assert post.inputs.get("apiKeyRequired") is False
+    assert health.inputs["authorization"] == "NONE" and health.inputs.get("apiKeyRequired") is False
+    assert graph.one("aws:apigateway/restApi:RestApi", "intake").inputs["tags"]["orders:intakeAuth"] == "iam"
+    document = policy(graph.one("aws:apigateway/restApiPolicy:RestApiPolicy", "intake"))
+    by_sid = {st["Sid"]: st for st in document["Statement"]}
+    assert set(by_sid) == {"AnonymousHealth", "ClientsSendOrders"}
+    assert by_sid["AnonymousHealth"]["Principal"] == "*"
+    assert by_sid["AnonymousHealth"]["Resource"] == "execute-api:/*/GET/health"  # only the health check
+    assert by_sid["ClientsSendOrders"]["Principal"] == {"AWS": [f"arn:aws:iam::{ACCOUNT_ID}:root"]}
+    assert by_sid["ClientsSendOrders"]["Resource"] == "execute-api:/*/POST/orders"
+    assert not graph.of_type("aws:apigateway/usagePlan:UsagePlan")
+    assert not graph.of_type("aws:apigateway/apiKey:ApiKey")
+    deployment = graph.one("aws:apigateway/deployment:Deployment", "intake")
+    assert graph.one("aws:apigateway/restApiPolicy:RestApiPolicy", "intake").urn in deployment.dependencies
+
+
+def test_iam_with_listed_roles_allows_only_them(preview: bool) -> None:
+    graph = auth_graph("iam-roles", preview)
+    document = policy(graph.one("aws:apigateway/restApiPolicy:RestApiPolicy", "intake"))
+    by_sid = {st["Sid"]: st for st in document["Statement"]}
+    assert by_sid["ClientsSendOrders"]["Principal"] == {"AWS": sorted(ROLES)}
+    deny = by_sid["NobodyElseSendsOrders"]
+    assert (deny["Effect"], deny["Principal"], deny["Resource"]) == ("Deny", "*", "execute-api:/*/POST/orders")
+    assert deny["Condition"] == {"ArnNotEquals": {"aws:PrincipalArn": sorted(ROLES)}}
+    # a change of the client list redeploys the stage (a resource policy applies from the next deployment)
+    before = auth_graph("iam", preview).one("aws:apigateway/deployment:Deployment", "intake").inputs["triggers"]
+    after = graph.one("aws:apigateway/deployment:Deployment", "intake").inputs["triggers"]
+    assert before != after
+
+
+def test_api_key_mode_needs_a_key_per_client_in_a_usage_plan(preview: bool) -> None:
+    graph = auth_graph("apiKey", preview)
+    post, health = graph.one(METHOD, "orders-post"), graph.one(METHOD, "health-get")
+    assert post.inputs["authorization"] == "NONE" and post.inputs["apiKeyRequired"] is True
+    assert health.inputs.get("apiKeyRequired") is False
+    assert not graph.of_type("aws:apigateway/restApiPolicy:RestApiPolicy")
+    [plan] = graph.of_type("aws:apigateway/usagePlan:UsagePlan")
+    assert plan.inputs["quotaSettings"] == {"limit": 1000000, "period": "DAY"}
+    # the stage default (orders:apiThrottleRateLimit 1000 rps, burst 2000) shared by the two clients
+    assert plan.inputs["throttleSettings"] == {"rateLimit": 500, "burstLimit": 1000}
+    [stage_ref] = plan.inputs["apiStages"]
+    stage = graph.one("aws:apigateway/stage:Stage", "intake")
+    assert stage.urn in plan.property_dependencies["apiStages"]
+    if not preview:
+        assert stage_ref["stage"] == "v1"
+    keys = {k.name: k for k in graph.of_type("aws:apigateway/apiKey:ApiKey")}
+    assert set(keys) == {"intake-storefront", "intake-partner"}
+    links = graph.of_type("aws:apigateway/usagePlanKey:UsagePlanKey")
+    assert len(links) == 2
+    for link in links:
+        assert link.inputs["keyType"] == "API_KEY"
+        assert plan.urn in link.property_dependencies["usagePlanId"]
+        assert {keys[n].urn for n in keys} & set(link.property_dependencies["keyId"])
+    assert graph.one("aws:apigateway/restApi:RestApi", "intake").inputs["tags"]["orders:intakeAuth"] == "apiKey"
+
+
+def test_auth_off_is_explicit_and_tagged(preview: bool) -> None:
+    graph = auth_graph("none", preview)
+    post = graph.one(METHOD, "orders-post")
+    assert post.inputs["authorization"] == "NONE" and post.inputs.get("apiKeyRequired") is False
+    assert graph.one("aws:apigateway/restApi:RestApi", "intake").inputs["tags"]["orders:intakeAuth"] == "none"
+    assert not graph.of_type("aws:apigateway/restApiPolicy:RestApiPolicy")
+    assert not graph.of_type("aws:apigateway/usagePlan:UsagePlan")
+
+
+@pytest.mark.parametrize(
+    ("overrides", "needle"),
+    [
+        ({"orders:intakeAuth": "cognito"}, "orders:intakeAuth"),
+        ({"orders:intakeAuth": "apiKey"}, "orders:intakeApiKeyClients"),
+        ({"orders:intakeClientRoleArns": '["storefront"]'}, "orders:intakeClientRoleArns"),
+        ({"orders:intakeApiKeyClients": '["a", "a"]'}, "orders:intakeApiKeyClients"),
+    ],
+)
+def test_bad_auth_config_is_refused_with_the_key_name(overrides: dict[str, str], needle: str) -> None:
+    with pytest.raises(Exception, match=needle):
+        build(False, **overrides)
