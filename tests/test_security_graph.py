@@ -309,3 +309,43 @@ def test_auth_off_is_explicit_and_tagged(preview: bool) -> None:
 def test_bad_auth_config_is_refused_with_the_key_name(overrides: dict[str, str], needle: str) -> None:
     with pytest.raises(Exception, match=needle):
         build(False, **overrides)
+
+
+def test_the_documented_sigv4_client_signs_for_execute_api(monkeypatch: pytest.MonkeyPatch) -> None:
+    """docs/front-door.md's Python example, run as written with the network and credentials stubbed."""
+    import re
+    from pathlib import Path
+
+    import boto3
+    import requests
+    from botocore.credentials import Credentials
+
+    page = (Path(__file__).resolve().parent.parent / "docs" / "front-door.md").read_text()
+    [code] = [block for block in re.findall(r"```python\n(.*?)```", page, re.S) if "SigV4Auth" in block]
+    sent: dict[str, Any] = {}
+
+    class Session:
+        def get_credentials(self) -> Credentials:
+            return Credentials("AKIDEXAMPLE", "secret", "token")
+
+    class Response:
+        status_code = 202
+
+        def json(self) -> dict[str, str]:
+            return {"status": "accepted"}
+
+    def post(url: str, **kwargs: Any) -> Response:
+        sent.update(url=url, **kwargs)
+        return Response()
+
+    monkeypatch.setattr(boto3, "Session", Session)
+    monkeypatch.setattr(requests, "post", post)
+    exec(compile(code, "front-door.md", "exec"), {})  # the documented example, with stubs
+    headers = sent["headers"]
+    assert sent["url"].endswith("/v1/orders")
+    assert re.match(
+        r"AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/\d{8}/us-east-1/execute-api/aws4_request, SignedHeaders=",
+        headers["Authorization"],
+    )
+    assert headers["X-Amz-Security-Token"] == "token"
+    assert json.loads(sent["data"])["OrderID"] == "ord-1"
