@@ -399,6 +399,74 @@ class DatabaseConfig:
         )
 
 
+INTAKE_AUTH_MODES = ("iam", "apiKey", "none")
+_ROLE_ARN = re.compile(r"^arn:aws(-[a-z]+)*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
+_API_KEY_CLIENT = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+WAF_MIN_RATE_LIMIT = 10
+"""AWS WAF: a rate-based rule's limit is 10..2,000,000,000 requests per evaluation window (since 2024; 100 before)."""
+
+
+@dataclass(frozen=True)
+class SecurityConfig:
+    """Issue 13: flow logs, RDS log exports, the intake's WAF and its authentication."""
+
+    flow_log_retention_days: int
+    db_log_retention_days: int
+    db_slow_statement_ms: int
+    waf_enabled: bool
+    waf_rate_limit: int
+    intake_auth: str
+    """"iam" (SigV4 + resource policy) | "apiKey" (usage plan, one key per client) | "none" (tagged)."""
+    intake_client_role_arns: tuple[str, ...]
+    intake_api_key_clients: tuple[str, ...]
+    intake_api_key_daily_quota: int
+
+    @staticmethod
+    def load(cfg: pulumi.Config) -> SecurityConfig:
+        retention = {k: cfg.require_int(k) for k in ("flowLogRetentionDays", "dbLogRetentionDays")}
+        for key, days in retention.items():
+            if days not in _LOG_RETENTION_DAYS:
+                raise ConfigError(f"orders:{key} = {days}: CloudWatch accepts {list(_LOG_RETENTION_DAYS)}")
+        slow = cfg.require_int("dbSlowStatementMs")
+        if not 0 <= slow <= 2147483647:
+            raise ConfigError(f"orders:dbSlowStatementMs = {slow}: PostgreSQL accepts 0..2147483647 ms")
+        rate = cfg.require_int("wafRateLimit")
+        if not WAF_MIN_RATE_LIMIT <= rate <= 2_000_000_000:
+            raise ConfigError(
+                f"orders:wafRateLimit = {rate}: AWS WAF accepts {WAF_MIN_RATE_LIMIT}..2000000000 requests per 5 minutes"
+            )
+        auth = cfg.require("intakeAuth")
+        if auth not in INTAKE_AUTH_MODES:
+            raise ConfigError(f"orders:intakeAuth = {auth!r}: expected one of {INTAKE_AUTH_MODES}")
+        roles = tuple(cfg.require_object("intakeClientRoleArns"))
+        for arn in roles:
+            if not isinstance(arn, str) or not _ROLE_ARN.match(arn):
+                raise ConfigError(f"orders:intakeClientRoleArns entry {arn!r} is not an IAM role ARN")
+        clients = tuple(cfg.require_object("intakeApiKeyClients"))
+        if len(set(clients)) != len(clients) or not all(
+            isinstance(c, str) and _API_KEY_CLIENT.match(c) for c in clients
+        ):
+            raise ConfigError(
+                f"orders:intakeApiKeyClients = {list(clients)}: distinct names of letters, digits, '-' and '_'"
+            )
+        quota = cfg.require_int("intakeApiKeyDailyQuota")
+        if quota < 1:
+            raise ConfigError(f"orders:intakeApiKeyDailyQuota = {quota}: must be >= 1 request per day")
+        if auth == "apiKey" and not clients:
+            raise ConfigError("orders:intakeAuth = 'apiKey' needs at least one name in orders:intakeApiKeyClients")
+        return SecurityConfig(
+            flow_log_retention_days=retention["flowLogRetentionDays"],
+            db_log_retention_days=retention["dbLogRetentionDays"],
+            db_slow_statement_ms=slow,
+            waf_enabled=cfg.require_bool("waf"),
+            waf_rate_limit=rate,
+            intake_auth=auth,
+            intake_client_role_arns=roles,
+            intake_api_key_clients=clients,
+            intake_api_key_daily_quota=quota,
+        )
+
+
 @dataclass(frozen=True)
 class StackConfig:
     project: str
@@ -412,6 +480,7 @@ class StackConfig:
     fleet: FleetConfig
     consumers: ConsumersConfig
     databases: DatabaseConfig
+    security: SecurityConfig
 
     @staticmethod
     def load(cfg: pulumi.Config | None = None) -> StackConfig:
@@ -447,4 +516,5 @@ class StackConfig:
             fleet=FleetConfig.load(cfg),
             consumers=ConsumersConfig.load(cfg, cfg.require_int("fanoutQueueVisibilitySeconds")),
             databases=DatabaseConfig.load(cfg),
+            security=SecurityConfig.load(cfg),
         )

@@ -26,6 +26,8 @@ POSTGRES_PORT = 5432
 SHIPPING_DB_NAME = "orders"
 """The database the shipping consumer migrates and writes (ORDERS_DB_NAME)."""
 SHIPPING_DB_ADMIN = "orders_admin"
+RDS_LOG_EXPORTS = ("postgresql", "upgrade")
+"""What RDS for PostgreSQL can export to CloudWatch Logs (iam-db-auth-error only with IAM auth, which is off)."""
 WAREHOUSE_DB_NAME = "sales"
 """The warehouse database (ORDERS_WAREHOUSE_DATABASE)."""
 
@@ -35,6 +37,8 @@ class DatabasesArgs:
     ctx: AwsContext
     network: NetworkRefs
     settings: DatabaseConfig
+    log_retention_days: int = 30
+    slow_statement_ms: int = 500
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -169,6 +173,7 @@ class ConsumerDatabases(pulumi.ComponentResource):
             opts=ctx.opts(self),
         )
         self.db_identifier = ctx.name("shipping")
+        log_groups, parameters = self._logging(args)
         db = aws.rds.Instance(
             "shipping-db",
             identifier=self.db_identifier,
@@ -193,12 +198,46 @@ class ConsumerDatabases(pulumi.ComponentResource):
             final_snapshot_identifier=ctx.name("shipping-final") if cfg.deletion_protection else None,
             performance_insights_enabled=True,
             auto_minor_version_upgrade=True,
+            parameter_group_name=parameters.name,
+            enabled_cloudwatch_logs_exports=list(RDS_LOG_EXPORTS),
             # PostgreSQL 15+ on RDS defaults rds.force_ssl=1: the consumer connects with sslmode=require.
-            opts=ctx.opts(self),
+            # The log groups exist first, so RDS does not create them itself without retention.
+            opts=ctx.opts(self, depends_on=log_groups),
         )
         self.db_address = db.address
         self.db_port = db.port
         self.db_secret_arn = db.master_user_secrets.apply(lambda secrets: secrets[0]["secret_arn"] if secrets else "")
+
+    def _logging(self, args: DatabasesArgs) -> tuple[list[aws.cloudwatch.LogGroup], aws.rds.ParameterGroup]:
+        """The exported log groups (owned by the stack, retention-bounded) and the logging parameters.
+
+        `log_connections` logs every connection attempt and its authentication; a failed login is a
+        FATAL ("password authentication failed for user ...") that PostgreSQL 16 logs at the default
+        `log_min_messages` (WARNING) anyway. `log_min_duration_statement` logs slow statements with
+        their duration (bind values included: keep the threshold high enough that order data stays rare).
+        """
+        ctx, cfg = args.ctx, args.settings
+        log_groups = [
+            aws.cloudwatch.LogGroup(
+                f"shipping-db-{kind}",
+                name=f"/aws/rds/instance/{self.db_identifier}/{kind}",
+                retention_in_days=args.log_retention_days,
+                opts=ctx.opts(self),
+            )
+            for kind in RDS_LOG_EXPORTS
+        ]
+        parameters = aws.rds.ParameterGroup(
+            "shipping-db",
+            name=ctx.name("shipping-db"),
+            family=parameter_group_family(cfg.engine_version),
+            description="Shipping PostgreSQL: log connections, disconnections and slow statements",
+            parameters=[
+                aws.rds.ParameterGroupParameterArgs(name=key, value=value, apply_method="immediate")
+                for key, value in logging_parameters(args.slow_statement_ms).items()
+            ],
+            opts=ctx.opts(self),
+        )
+        return log_groups, parameters
 
     def _warehouse(self, args: DatabasesArgs) -> None:
         """Redshift Serverless namespace and workgroup in the private subnets; reached through the Data API."""
@@ -232,6 +271,22 @@ class ConsumerDatabases(pulumi.ComponentResource):
             opts=ctx.opts(self),
         )
         self.workgroup_arn = workgroup.arn
+
+
+def parameter_group_family(engine_version: str) -> str:
+    """`16` or `16.4` -> `postgres16` (PostgreSQL 10+ families are named after the major version)."""
+    major = engine_version.split(".", 1)[0]
+    if not major.isdigit() or int(major) < 10:
+        raise ValueError(f"orders:dbEngineVersion = {engine_version!r}: expected a PostgreSQL major version >= 10")
+    return f"postgres{major}"
+
+
+def logging_parameters(slow_statement_ms: int) -> dict[str, str]:
+    return {
+        "log_connections": "1",
+        "log_disconnections": "1",
+        "log_min_duration_statement": str(slow_statement_ms),
+    }
 
 
 def database_alarms(db_identifier: str, cfg: DatabaseConfig) -> list[AlarmSpec]:

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
@@ -21,7 +22,7 @@ import pulumi_aws as aws
 
 from components.aws_context import AwsContext
 from components.config import FrontDoorConfig
-from components.iam import assume_role_policy
+from components.iam import VERSION, assume_role_policy
 from components.monitoring import AlarmSpec, MetricWidget, metric_widget
 from worker.model import order_json_schema
 
@@ -176,6 +177,58 @@ ACCESS_LOG_FORMAT = json.dumps(
 )
 
 
+AUTH_TAG = "orders:intakeAuth"
+"""Tag on the RestApi naming its POST /orders authentication; `none` is what the policy pack reports."""
+ORDERS_INVOKE = f"execute-api:/*/POST/{ORDERS_PATH}"
+HEALTH_INVOKE = f"execute-api:/*/GET/{HEALTH_PATH}"
+"""API Gateway's shorthand for this API's own method ARNs: known at preview, unlike the API id."""
+
+
+def method_authorization(auth: str) -> str:
+    return "AWS_IAM" if auth == "iam" else "NONE"
+
+
+def resource_policy(partition: str, account_id: str, client_role_arns: Sequence[str]) -> str:
+    """The REST API's resource policy for `intakeAuth = iam`.
+
+    - GET /health: anyone (Route 53 health checkers are anonymous); it only reads the queue's depth.
+    - POST /orders: the listed roles, or with none listed the account root, which delegates to the
+      account's IAM: a principal of this account whose IAM policy allows execute-api:Invoke.
+    - With roles listed, an explicit Deny for every other principal: in the same account an IAM
+      policy alone would otherwise be enough, so the list would not be the only way in.
+    SigV4 itself is enforced by the method's AWS_IAM authorization; anonymous POSTs get 403.
+    """
+    principals: list[str] = sorted(client_role_arns) or [f"arn:{partition}:iam::{account_id}:root"]
+    statements: list[dict[str, Any]] = [
+        {
+            "Sid": "AnonymousHealth",
+            "Effect": "Allow",
+            "Principal": "*",
+            "Action": "execute-api:Invoke",
+            "Resource": HEALTH_INVOKE,
+        },
+        {
+            "Sid": "ClientsSendOrders",
+            "Effect": "Allow",
+            "Principal": {"AWS": principals},
+            "Action": "execute-api:Invoke",
+            "Resource": ORDERS_INVOKE,
+        },
+    ]
+    if client_role_arns:
+        statements.append(
+            {
+                "Sid": "NobodyElseSendsOrders",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "execute-api:Invoke",
+                "Resource": ORDERS_INVOKE,
+                "Condition": {"ArnNotEquals": {"aws:PrincipalArn": sorted(client_role_arns)}},
+            }
+        )
+    return json.dumps({"Version": VERSION, "Statement": statements}, sort_keys=True)
+
+
 def _queue_policy(action: str, queue_arn: str) -> str:
     return json.dumps(
         {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": action, "Resource": queue_arn}]}
@@ -190,6 +243,11 @@ class IntakeApiArgs:
     settings: FrontDoorConfig
     hosted_zone_id: pulumi.Input[str] | None = None
     """Required with `settings.domain_name`: the zone where the certificate's validation record goes."""
+    auth: str = "iam"
+    """POST /orders: "iam" (SigV4 + resource policy), "apiKey" (usage plan, one key per client), "none"."""
+    client_role_arns: Sequence[str] = field(default_factory=tuple)
+    api_key_clients: Sequence[str] = field(default_factory=tuple)
+    api_key_daily_quota: int = 1_000_000
 
 
 Role = tuple[pulumi.Output[str], list[pulumi.Resource]]
@@ -199,6 +257,7 @@ Role = tuple[pulumi.Output[str], list[pulumi.Resource]]
 class IntakeApi(pulumi.ComponentResource):
     api: aws.apigateway.RestApi
     stage: aws.apigateway.Stage
+    stage_arn: pulumi.Output[str]
     invoke_url: pulumi.Output[str]
     """`https://<api>.execute-api.<region>.amazonaws.com/<stage>` (no trailing slash)."""
     health_fqdn: pulumi.Output[str]
@@ -219,12 +278,19 @@ class IntakeApi(pulumi.ComponentResource):
             name=self.api_name,
             description="Order intake: validates orders and sends them to the FIFO order queue (no compute).",
             endpoint_configuration=aws.apigateway.RestApiEndpointConfigurationArgs(types="REGIONAL"),
+            tags={AUTH_TAG: args.auth},
             opts=ctx.opts(self),
         )
-        definition = [*self._validation(name), *self._routes(name, args)]
-        deployment = self._deployment(name, args.queue_name, definition)
+        self.auth = args.auth
+        definition = [*self._validation(name), *self._routes(name, args), *self._resource_policy(name, args)]
+        deployment = self._deployment(name, args.queue_name, definition, auth=self._auth_definition(args))
         self.stage = self._stage(name, settings, deployment)
+        self.api_key_ids = self._api_keys(name, args) if args.auth == "apiKey" else {}
         self.invoke_url = self.stage.invoke_url.apply(lambda url: url.rstrip("/"))
+        # From the stage's own output, so whatever attaches to it (the WAF association) waits for the stage.
+        self.stage_arn = pulumi.Output.all(ctx.partition, self.api.id, self.stage.stage_name).apply(
+            lambda pas: f"arn:{pas[0]}:apigateway:{ctx.region}::/restapis/{pas[1]}/stages/{pas[2]}"
+        )
         self.health_fqdn = self.api.id.apply(lambda i: f"{i}.execute-api.{ctx.region}.amazonaws.com")
         self.domain = None
         if settings.has_domain:
@@ -298,7 +364,9 @@ class IntakeApi(pulumi.ComponentResource):
                 rest_api=api_id,
                 resource_id=resource.id,
                 http_method=verb,
-                authorization="NONE",
+                # GET /health stays anonymous: Route 53 health checkers cannot sign or send a key.
+                authorization=method_authorization(args.auth) if path == ORDERS_PATH else "NONE",
+                api_key_required=args.auth == "apiKey" and path == ORDERS_PATH,
                 request_models={JSON: self._model.name} if validated else None,
                 request_validator_id=self._validator.id if validated else None,
                 opts=ctx.opts(self),
@@ -309,9 +377,66 @@ class IntakeApi(pulumi.ComponentResource):
             parts += [method, *integration]
         return parts
 
-    def _deployment(self, name: str, queue_name: str, parts: list[pulumi.Resource]) -> aws.apigateway.Deployment:
-        """A deployment is a snapshot: redeploy whenever the definition changes."""
+    def _auth_definition(self, args: IntakeApiArgs) -> dict[str, Any]:
+        return {"auth": args.auth, "roles": sorted(args.client_role_arns)}
+
+    def _resource_policy(self, name: str, args: IntakeApiArgs) -> list[pulumi.Resource]:
+        """With `iam`, the resource policy that names who may POST /orders (see `resource_policy`)."""
+        if args.auth != "iam":
+            return []
+        ctx = self._ctx
+        roles = tuple(args.client_role_arns)
+        policy = aws.apigateway.RestApiPolicy(
+            name,
+            rest_api_id=self.api.id,
+            policy=pulumi.Output.all(ctx.partition, ctx.account_id).apply(
+                lambda pa: resource_policy(pa[0], pa[1], roles)
+            ),
+            opts=ctx.opts(self),
+        )
+        return [policy]
+
+    def _api_keys(self, name: str, args: IntakeApiArgs) -> dict[str, pulumi.Output[str]]:
+        """One usage plan on the stage; one key per client in it, each with its own quota and throttle.
+
+        A usage plan's limits apply per key, so one client cannot spend another's budget; each key's
+        throttle is the stage's divided by the number of clients, so all of them together fit the stage.
+        """
+        ctx, settings, clients = self._ctx, args.settings, list(args.api_key_clients)
+        share = max(1, len(clients))
+        plan = aws.apigateway.UsagePlan(
+            name,
+            name=ctx.name(name),
+            description="Order intake clients: per-key daily quota and throttle",
+            api_stages=[aws.apigateway.UsagePlanApiStageArgs(api_id=self.api.id, stage=self.stage.stage_name)],
+            quota_settings=aws.apigateway.UsagePlanQuotaSettingsArgs(limit=args.api_key_daily_quota, period="DAY"),
+            throttle_settings=aws.apigateway.UsagePlanThrottleSettingsArgs(
+                rate_limit=max(1, settings.throttle_rate_limit // share),
+                burst_limit=max(1, settings.throttle_burst_limit // share),
+            ),
+            opts=ctx.opts(self),
+        )
+        ids: dict[str, pulumi.Output[str]] = {}
+        for client in clients:
+            key = aws.apigateway.ApiKey(
+                f"{name}-{client}",
+                name=ctx.name(f"{name}-{client}"),
+                description=f"Order intake key of client {client}",
+                enabled=True,
+                opts=ctx.opts(self),
+            )
+            aws.apigateway.UsagePlanKey(
+                f"{name}-{client}", key_id=key.id, key_type="API_KEY", usage_plan_id=plan.id, opts=ctx.opts(self)
+            )
+            ids[client] = key.id
+        return ids
+
+    def _deployment(
+        self, name: str, queue_name: str, parts: list[pulumi.Resource], *, auth: dict[str, Any]
+    ) -> aws.apigateway.Deployment:
+        """A deployment is a snapshot: redeploy whenever the definition (auth and resource policy included) changes."""
         definition = {
+            "auth": auth,
             "model": order_model_schema(),
             "requests": [send_message_template(), HEALTH_TEMPLATE, INTEGRATION_HEADERS],
             "responses": [POST_RESPONSES, HEALTH_RESPONSES],

@@ -18,6 +18,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.aws_context import AwsContext
+from components.iam import policy_document, statement
 
 GATEWAY_SERVICES: tuple[str, ...] = ("s3", "dynamodb")
 INTERFACE_SERVICES: tuple[str, ...] = (
@@ -73,6 +74,7 @@ class NetworkArgs:
     vpc_cidr: str
     az_count: int
     enable_nat: bool
+    flow_log_retention_days: int = 30
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -100,6 +102,7 @@ class Network(pulumi.ComponentResource):
     s3_prefix_list_id: pulumi.Output[str]
     dynamodb_prefix_list_id: pulumi.Output[str]
     nat_enabled: bool
+    flow_log: aws.ec2.FlowLog
     refs: NetworkRefs
 
     def __init__(self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None) -> None:
@@ -120,6 +123,7 @@ class Network(pulumi.ComponentResource):
         # The default security group allows all traffic between its members; strip its rules so
         # nothing can use it by accident.
         aws.ec2.DefaultSecurityGroup(f"{name}-default-sg", vpc_id=self.vpc.id, opts=ctx.opts(self))
+        self.flow_log = flow_logs(self, name, ctx, self.vpc, args.flow_log_retention_days)
         self._private_subnets(name, args)
         self._endpoints(name, args)
         if args.enable_nat:
@@ -255,3 +259,65 @@ class Network(pulumi.ComponentResource):
             nat_gateway_id=nat.id,
             opts=ctx.opts(self),
         )
+
+
+VPC_FLOW_LOGS = "vpc-flow-logs.amazonaws.com"
+FLOW_LOG_ACTIONS = ("logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams")
+
+
+def flow_log_trust_policy(account_id: str) -> str:
+    """Only the flow-logs service, and only on behalf of this account (confused-deputy guard)."""
+    return policy_document(
+        [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": VPC_FLOW_LOGS},
+                "Action": "sts:AssumeRole",
+                "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
+            }
+        ]
+    )
+
+
+def flow_log_delivery_policy(log_group_arn: str) -> str:
+    return policy_document([statement("DeliverFlowLogs", FLOW_LOG_ACTIONS, [log_group_arn, f"{log_group_arn}:*"])])
+
+
+def flow_logs(
+    parent: pulumi.Resource, name: str, ctx: AwsContext, vpc: aws.ec2.Vpc, retention_days: int
+) -> aws.ec2.FlowLog:
+    """Every accepted and rejected flow of the VPC into a retention-bounded CloudWatch log group.
+
+    The log group keeps CloudWatch Logs' default encryption at rest (service-managed keys): the stack's
+    only customer key (components/messaging_key.py) grants S3 and CloudWatch alarms, not
+    `logs.<region>.amazonaws.com`, and widening it for logs is a separate decision.
+    """
+    group_name = f"/aws/vpc/{ctx.name(name)}/flow-logs"
+    group = aws.cloudwatch.LogGroup(
+        f"{name}-flow-logs", name=group_name, retention_in_days=retention_days, opts=ctx.opts(parent)
+    )
+    group_arn = ctx.arn("logs", f"log-group:{group_name}")  # derived: known at preview
+    role_name = f"{ctx.name(name + '-flow-logs')}-{ctx.region}"
+    role = aws.iam.Role(
+        f"{name}-flow-logs",
+        name=role_name,
+        assume_role_policy=ctx.account_id.apply(flow_log_trust_policy),
+        opts=ctx.opts(parent),
+    )
+    policy = aws.iam.RolePolicy(
+        f"{name}-flow-logs",
+        role=role.id,
+        policy=group_arn.apply(flow_log_delivery_policy),
+        opts=ctx.opts(parent),
+    )
+    return aws.ec2.FlowLog(
+        f"{name}-flow-logs",
+        vpc_id=vpc.id,
+        traffic_type="ALL",
+        log_destination_type="cloud-watch-logs",
+        log_destination=group_arn,
+        iam_role_arn=ctx.arn("iam", f"role/{role_name}", regional=False),
+        max_aggregation_interval=600,
+        tags={"Name": ctx.name(f"{name}-flow-logs")},
+        opts=ctx.opts(parent, depends_on=[group, policy]),
+    )

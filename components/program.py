@@ -22,6 +22,7 @@ from components.failover_dns import FailoverDns, FailoverDnsArgs, hosted_zone_id
 from components.fanout import FanoutArgs, OrderEventsFanout
 from components.game_day import GameDay, GameDayArgs
 from components.intake_api import IntakeApi, IntakeApiArgs
+from components.intake_waf import IntakeWaf, IntakeWafArgs
 from components.messaging_key import MessagingKey, MessagingKeyArgs
 from components.monitoring import Monitoring, MonitoringArgs, Watched
 from components.network import Network, NetworkArgs
@@ -89,9 +90,35 @@ def front_door(
             queue_arn=order_queue.arn,
             settings=settings,
             hosted_zone_id=zone_id,
+            auth=config.security.intake_auth,
+            client_role_arns=config.security.intake_client_role_arns,
+            api_key_clients=config.security.intake_api_key_clients,
+            api_key_daily_quota=config.security.intake_api_key_daily_quota,
         ),
     )
+    if config.security.intake_auth == "none":
+        pulumi.log.warn(
+            "orders:intakeAuth is none: anyone who knows the URL can POST /orders (the RestApi is tagged "
+            "orders:intakeAuth=none and the policy pack reports it)."
+        )
+    security = config.security
+    if security.waf_enabled:
+        IntakeWaf(
+            "intake-waf",
+            IntakeWafArgs(
+                ctx=primary,
+                stage_arn=intake.stage_arn,
+                rate_limit=security.waf_rate_limit,
+                log_retention_days=settings.access_log_retention_days,
+            ),
+        )
+    else:
+        pulumi.log.warn(
+            "orders:waf is false: the intake stage has no web ACL (no per-IP rate limit, no managed rules)."
+        )
     outputs: Outputs = {
+        "intakeAuth": config.security.intake_auth,
+        **({"intakeApiKeyIds": intake.api_key_ids} if intake.api_key_ids else {}),
         "intakeInvokeUrl": intake.invoke_url,
         "intakeOrdersUrl": intake.invoke_url.apply(lambda url: f"{url}/orders"),
     }
@@ -135,7 +162,14 @@ def build(config: StackConfig) -> Outputs:
     queue, table, fanout = msg.order_queue, msg.table, msg.fanout
     net = config.network
     network = Network(
-        "network", NetworkArgs(ctx=primary, vpc_cidr=net.vpc_cidr, az_count=net.az_count, enable_nat=net.enable_nat)
+        "network",
+        NetworkArgs(
+            ctx=primary,
+            vpc_cidr=net.vpc_cidr,
+            az_count=net.az_count,
+            enable_nat=net.enable_nat,
+            flow_log_retention_days=config.security.flow_log_retention_days,
+        ),
     )
     fleet = WorkerFleet(
         "workers",
@@ -154,7 +188,14 @@ def build(config: StackConfig) -> Outputs:
     )
     # The fan-out consumers and their databases (RDS PostgreSQL for shipping, Redshift Serverless for analytics).
     databases = ConsumerDatabases(
-        "consumer-databases", DatabasesArgs(ctx=primary, network=network.refs, settings=config.databases)
+        "consumer-databases",
+        DatabasesArgs(
+            ctx=primary,
+            network=network.refs,
+            settings=config.databases,
+            log_retention_days=config.security.db_log_retention_days,
+            slow_statement_ms=config.security.db_slow_statement_ms,
+        ),
     )
     consumers = FanoutConsumers(
         "consumers",

@@ -105,21 +105,30 @@ class QueueWithDlq(pulumi.ComponentResource):
         self.url = self.queue.url
         self.dlq_url = self.dlq.url
         self.ref = QueueRef(name=self.queue_name, arn=self.arn, url=self.url)
-        self.alarms = queue_alarms(name, self.queue_name, self.dlq_name, args.alarm_age_seconds, args.alarm_depth)
+        self.alarms = queue_alarms(
+            name, self.queue_name, self.dlq_name, args.alarm_age_seconds, args.alarm_depth, fifo=args.fifo
+        )
         self.widgets = [queue_widget(name, ctx.region, self.queue_name, self.dlq_name)]
         self.register_outputs(
             {"name": self.queue_name, "arn": self.arn, "url": self.url, "dlqArn": self.dlq_arn, "dlqUrl": self.dlq_url}
         )
 
 
-def queue_alarms(base: str, queue: str, dlq: str, age_seconds: int, depth: int) -> list[AlarmSpec]:
-    """DLQ not empty, oldest message too old, backlog too deep."""
+FIFO_DLQ_CONSEQUENCE = "For the FIFO queue this means later orders of that customer went ahead without it: "
+STANDARD_DLQ_CONSEQUENCE = "The consumer never processed these events: "
+
+
+def queue_alarms(
+    base: str, queue: str, dlq: str, age_seconds: int, depth: int, *, fifo: bool = False
+) -> list[AlarmSpec]:
+    """DLQ not empty (its consequence told per queue kind), oldest message too old, backlog too deep."""
+    consequence = FIFO_DLQ_CONSEQUENCE if fifo else STANDARD_DLQ_CONSEQUENCE
     return [
         AlarmSpec(
             name=f"{base}-dlq-not-empty",
             description=(
-                f"Messages reached {dlq} after {topology.MAX_RECEIVE_COUNT} receives. For the FIFO queue this "
-                "means later orders of that customer went ahead without it: inspect, fix, then redrive (docs/operations.md, the DLQ runbook)."
+                f"Messages reached {dlq} after {topology.MAX_RECEIVE_COUNT} receives. {consequence}"
+                "inspect, fix, then redrive (docs/operations.md, the DLQ runbook)."
             ),
             namespace="AWS/SQS",
             metric="ApproximateNumberOfMessagesVisible",

@@ -159,7 +159,9 @@ def test_post_orders_sends_the_validated_body_to_the_fifo_queue(stack: Stack) ->
     assert policy["Statement"] == [{"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": queue_arn}]
 
     post = graph.one("aws:apigateway/method:Method", "orders-post")
-    assert post.inputs["httpMethod"] == "POST" and post.inputs["authorization"] == "NONE"
+    assert (
+        post.inputs["httpMethod"] == "POST" and post.inputs["authorization"] == "AWS_IAM"
+    )  # orders:intakeAuth defaults to iam
     assert post.inputs["requestModels"] == {"application/json": "Order"}
     validator = graph.one("aws:apigateway/requestValidator:RequestValidator", "intake")
     assert validator.inputs["validateRequestBody"] is True
