@@ -137,7 +137,8 @@ _PLACEHOLDER_ARN_TYPES = frozenset(
         "aws:s3/bucketNotification:BucketNotification",
         "aws:lambda/eventSourceMapping:EventSourceMapping",
         *BUCKET_OBJECT_TYPES,
-        *(t for t in ("aws:apigateway/method:Method", "aws:apigateway/integration:Integration")),
+        "aws:apigateway/method:Method",
+        "aws:apigateway/integration:Integration",
         "aws:apigateway/account:Account",
         "aws:apigateway/deployment:Deployment",
     }
