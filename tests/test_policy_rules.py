@@ -48,6 +48,9 @@ def test_the_pack_has_the_two_mandatory_rules_and_at_least_15_advisory_ones() ->
         "sqs-queue-has-dlq",
         "sqs-dlq-same-kind",
         "asg-spot-only",
+        "apigateway-method-authorized",
+        "vpc-flow-logs",
+        "rds-log-exports",
     }
     assert levels.count("advisory") >= 15
     for rule in RULES:
