@@ -39,10 +39,12 @@ def test_every_kind_of_principal_is_there(principals: dict[str, Principal]) -> N
         "role:intake-send",
         "role:intake-health",
         "role:intake-cloudwatch",
+        "role:network-flow-logs",
     }
     services = {k for k in principals if k.startswith("service:")}
     assert services == {"service:sns.amazonaws.com", "service:s3.amazonaws.com", "service:cloudwatch.amazonaws.com"}
     assert principals["role:workers-instance"].trusted_by == ["`ec2.amazonaws.com`"]
+    assert principals["role:network-flow-logs"].trusted_by == ["`vpc-flow-logs.amazonaws.com`"]
     assert principals["role:shipping-consumer"].used_by == ["Function `shipping-consumer` (`role`)"]
     assert principals["role:intake-send"].used_by == ["Integration `orders-post` (`credentials`)"]
 
