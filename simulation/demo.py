@@ -34,11 +34,14 @@ from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
 
+from simulation.imds_standin import ImdsStub, running_imds
 from simulation.producer import Outgoing, Produced, Spike, generate_spike, send_fifo, upload_s3
-from simulation.stack import ROOT, EmulatedStack, default_stock, emulated_stack
+from simulation.stack import ROOT, Child, EmulatedStack, default_stock, emulated_stack
 from worker.model import Order
 from worker.topology import MAX_RECEIVE_COUNT
 
+SPOT_NOTICE_SECONDS = 120
+"""A Spot interruption notice comes two minutes before the instance is reclaimed."""
 BOTO = Config(retries={"mode": "standard", "max_attempts": 3}, max_pool_connections=20, read_timeout=60)
 
 
@@ -164,6 +167,137 @@ class Probe:
     def close(self) -> None:
         self.pg.close()
         self.wh.close()
+
+
+@dataclass
+class Drilled:
+    name: str
+    notice_at: float
+    depth_at_notice: int
+    child: Child
+    stub: ImdsStub
+    exited_at: float | None = None
+    replacement: str = ""
+
+
+class SpotDrill:
+    """`--spot-drill N`: the Spot game day on one machine.
+
+    Every FIFO worker gets its own IMDS stand-in, as every instance has its own metadata service. Mid-spike
+    (at the first progress sample where the table holds half the FIFO orders) the first N workers' stand-ins
+    start serving the interruption notice (`terminate` in 120 s); each worker is timed from the notice to
+    its process exit, and when it exits a replacement worker (with its own stand-in) starts, as the Auto
+    Scaling group replaces a reclaimed instance. Whether anything was lost or duplicated is the verify
+    step's exactly-once checks, read from the stores.
+    """
+
+    def __init__(self, stack: EmulatedStack, count: int, standins: contextlib.ExitStack) -> None:
+        self.stack = stack
+        self.count = count
+        self.standins = standins
+        self.workers: list[tuple[Child, ImdsStub]] = []
+        self.drilled: list[Drilled] = []
+        self.sent_at_seconds: float | None = None
+
+    def start_worker(self) -> str:
+        n = len(self.workers) + 1
+        stub = self.standins.enter_context(running_imds(f"i-{n:017x}"))
+        child = self.stack.spawn(f"worker-{n}", ["run", "--wait-seconds", "5"], self.stack.worker_env(stub.url))
+        self.workers.append((child, stub))
+        return child.name
+
+    def step(self, t: float, trigger: bool, depth: int) -> None:
+        """Called on every progress sample: send the notices once `trigger` holds, replace who has exited."""
+        if self.sent_at_seconds is None and trigger:
+            self.sent_at_seconds = round(t, 1)
+            for child, stub in self.workers[: self.count]:
+                stub.interrupt("terminate", SPOT_NOTICE_SECONDS)
+                d = Drilled(child.name, time.time(), depth, child, stub)
+                threading.Thread(target=self._await_exit, args=(d,), name=f"exit-{child.name}", daemon=True).start()
+                self.drilled.append(d)
+        for d in self.drilled:
+            if d.exited_at is not None and not d.replacement:
+                d.replacement = self.start_worker()
+
+    @staticmethod
+    def _await_exit(d: Drilled) -> None:
+        d.child.proc.wait()
+        d.exited_at = time.time()
+
+    def done(self) -> bool:
+        return self.sent_at_seconds is not None and all(d.replacement for d in self.drilled)
+
+    def report(self) -> dict[str, Any]:
+        rows = []
+        for d in self.drilled:
+            summary = _stopped_summary(d.child.log_path)
+            seen = d.stub.notice_served_at
+            rows.append(
+                {
+                    "worker": d.name,
+                    "queue_depth_at_notice": d.depth_at_notice,
+                    "notice_seen_after_seconds": round(seen - d.notice_at, 2) if seen else None,
+                    "drain_seconds": round(d.exited_at - d.notice_at, 2) if d.exited_at else None,
+                    "worker_drained_in_seconds": summary.get("drained_in_seconds"),
+                    "stop_reason": summary.get("reason"),
+                    "within_worker_deadline": summary.get("within_deadline"),
+                    "left_held": summary.get("left_held"),
+                    "exit_code": d.child.proc.returncode,
+                    "replacement": d.replacement,
+                }
+            )
+        drains = [r["drain_seconds"] for r in rows if r["drain_seconds"] is not None]
+        return {
+            "workers_interrupted": len(rows),
+            "notice_sent_at_seconds": self.sent_at_seconds,
+            "trigger": "first sample with half the FIFO orders stored",
+            "notice_seconds": SPOT_NOTICE_SECONDS,
+            "replacements_started": sum(1 for r in rows if r["replacement"]),
+            "max_drain_seconds": max(drains) if drains else None,
+            "per_worker": rows,
+        }
+
+    def checks(self, report: dict[str, Any], exactly_once: list[Check]) -> list[Check]:
+        rows = report["per_worker"]
+        drains = [r["drain_seconds"] for r in rows]
+        return [
+            Check(
+                f"spot drill: {self.count} notices sent, drained on the notice and replaced",
+                len(rows) == self.count
+                and all(r["stop_reason"] == "spot-interruption" and r["exit_code"] == 0 for r in rows)
+                and report["replacements_started"] == self.count,
+                f"{len(rows)} notices at {report['notice_sent_at_seconds']}s, stop reasons "
+                f"{[r['stop_reason'] for r in rows]}, {report['replacements_started']} replacements",
+            ),
+            Check(
+                f"spot drill: every drain within the {SPOT_NOTICE_SECONDS} s notice",
+                bool(rows) and all(x is not None and x < SPOT_NOTICE_SECONDS for x in drains),
+                f"notice -> exit {drains} s (max {report['max_drain_seconds']})",
+            ),
+            Check(
+                "spot drill: nothing lost or duplicated",
+                bool(exactly_once) and all(c.ok for c in exactly_once),
+                "; ".join(f"{c.name}: {'ok' if c.ok else 'FAIL'}" for c in exactly_once),
+            ),
+        ]
+
+
+def _stopped_summary(log_path: Path) -> dict[str, Any]:
+    """The summary of a worker's "worker stopped" log line ({} if it never wrote one)."""
+    with contextlib.suppress(OSError):
+        for line in reversed(log_path.read_text(errors="replace").splitlines()):
+            if '"worker stopped"' in line:
+                with contextlib.suppress(ValueError, KeyError):
+                    return dict(json.loads(line)["summary"])
+    return {}
+
+
+EXACTLY_ONCE = (
+    "every valid order exactly once in DynamoDB",
+    "one invoice per stored order (fan-out started once)",
+    "one shipment per valid order (both paths)",
+    "nothing lost: produced = processed + dead-lettered",
+)
 
 
 def progress_view(samples: list[Sample], expected: dict[str, int], workers: int) -> Group:
@@ -515,6 +649,14 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=float, default=1800, help="seconds to wait for the queues to drain")
     p.add_argument("--out", default=str(ROOT / ".demo"), help="report.json, report.png and logs (default .demo/)")
     p.add_argument("--plain", action="store_true", help="no live view (default when stdout is not a terminal)")
+    p.add_argument(
+        "--spot-drill",
+        type=int,
+        default=0,
+        metavar="N",
+        help="mid-spike (half the FIFO orders stored), send N workers a Spot interruption notice through their "
+        "IMDS stand-ins, time their drains and start replacements (default 0: no drill)",
+    )
     return p
 
 
@@ -542,14 +684,22 @@ def run(args: argparse.Namespace, console: Console) -> int:
         f"{len(plan.s3)} objects to S3), {spike.count('duplicate')} duplicate sends, {spike.count('malformed')} malformed, "
         f"{args.customers} customers, {args.workers} FIFO workers"
     )
-    with emulated_stack(out, stock=default_stock(args.orders, args.skus), stack_name="demo") as stack:
+    with (
+        emulated_stack(out, stock=default_stock(args.orders, args.skus), stack_name="demo") as stack,
+        contextlib.ExitStack() as standins,
+    ):
         setup_seconds = time.monotonic() - started
         console.print(
             f"stack up in {setup_seconds:.1f}s: emulator {stack.emulator.endpoint}, PostgreSQL "
             f"(ready in {stack.postgres.started_in:.2f}s), {len(stack.provisioned.created)} resources created from the "
             f"Pulumi program, {len(stack.provisioned.aws_only)} AWS-only"
         )
-        stack.start_workers(args.workers)
+        drill = SpotDrill(stack, args.spot_drill, standins) if args.spot_drill else None
+        if drill:
+            for _ in range(args.workers):
+                drill.start_worker()
+        else:
+            stack.start_workers(args.workers)
         stack.start_consumers(args.pollers)
         progress = Progress(max_backlog=args.max_backlog)
         producer = threading.Thread(target=produce, args=(plan, stack, progress, args.rate), name="producer")
@@ -568,6 +718,8 @@ def run(args: argparse.Namespace, console: Console) -> int:
                 samples.append(probe.sample(time.monotonic() - t0, lambda: progress.produced))
                 s = samples[-1]
                 progress.backlog = s.depth["orders"]
+                if drill:
+                    drill.step(s.t, s.processed >= expected["fifo"] / 2, s.depth["orders"])
                 if live_on:
                     live.update(progress_view(samples, expected, args.workers))
                 elif len(samples) % 10 == 1:
@@ -576,7 +728,8 @@ def run(args: argparse.Namespace, console: Console) -> int:
                         f"analysed {s.analysed} dead {s.dead} depth {s.depth}"
                     )
                 work = sum(v for k, v in s.depth.items() if not k.endswith("DLQ"))
-                quiet = quiet + 1 if progress.producing_done and work == 0 else 0
+                settled = progress.producing_done and work == 0 and (not drill or drill.done())
+                quiet = quiet + 1 if settled else 0
                 if quiet >= 3:
                     drained = True
                     break
@@ -599,6 +752,9 @@ def run(args: argparse.Namespace, console: Console) -> int:
         checks.append(
             Check("every process exited cleanly", all(c == 0 for c in exit_codes.values()), json.dumps(exit_codes))
         )
+        spot_drill = drill.report() if drill else None
+        if drill and spot_drill:
+            checks += drill.checks(spot_drill, [c for c in checks if c.name in EXACTLY_ONCE])
         figures["worker_counters"] = worker_summaries(stack)
         report = {
             "orders": args.orders,
@@ -618,6 +774,8 @@ def run(args: argparse.Namespace, console: Console) -> int:
             "not_applied": [list(x) for x in stack.provisioned.not_applied],
             "timeline": [s.__dict__ for s in samples],
         }
+        if spot_drill:
+            report["spot_drill"] = spot_drill
     (out / "report.json").write_text(json.dumps(report, indent=1, default=str))
     if samples:
         chart(samples, out / "report.png")
@@ -655,6 +813,32 @@ def print_report(console: Console, report: dict[str, Any], out: Path) -> None:
     )
     console.print(f"latency sent->stored {lat}; sent->shipped {ship}")
     console.print(f"worker counters {f.get('worker_counters')}")
+    if drill := report.get("spot_drill"):
+        spot = Table(
+            title=f"Spot drill: {drill['workers_interrupted']} notices at {drill['notice_sent_at_seconds']}s "
+            f"({drill['trigger']}), {drill['replacements_started']} replacements, max drain {drill['max_drain_seconds']}s"
+        )
+        for col in (
+            "worker",
+            "queue depth",
+            "notice seen (s)",
+            "notice -> exit (s)",
+            "worker drain (s)",
+            "reason",
+            "replacement",
+        ):
+            spot.add_column(col, justify="right")
+        for r in drill["per_worker"]:
+            spot.add_row(
+                r["worker"],
+                str(r["queue_depth_at_notice"]),
+                str(r["notice_seen_after_seconds"]),
+                str(r["drain_seconds"]),
+                str(r["worker_drained_in_seconds"]),
+                str(r["stop_reason"]),
+                r["replacement"],
+            )
+        console.print(spot)
     console.print(f"emulated from the Pulumi program: {', '.join(t.split(':')[-1] for t in report['emulated'])}")
     console.print(f"deployed to AWS only: {', '.join(t.split(':')[-1] for t in report['aws_only'])}")
     if report["not_applied"]:
@@ -666,6 +850,8 @@ def main(argv: list[str]) -> int:
     args = parser().parse_args(argv)
     if args.orders < 1 or args.workers < 1 or not 0 <= args.to_s3 <= 1:
         parser().error("--orders >= 1, --workers >= 1 and 0 <= --to-s3 <= 1 are required")
+    if not 0 <= args.spot_drill <= args.workers:
+        parser().error("--spot-drill N needs 0 <= N <= --workers")
     console = Console()
     if not console.is_terminal:
         console = Console(width=140)  # logs and CI: wide enough for the report table

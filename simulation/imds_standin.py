@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import secrets
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -17,15 +18,17 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 class ImdsStub:
-    def __init__(self) -> None:
+    def __init__(self, instance_id: str = "i-0123456789abcdef0") -> None:
         self.token = secrets.token_hex(16)
-        self.instance_id = "i-0123456789abcdef0"
+        self.instance_id = instance_id
         self.paths: dict[str, str] = {
             "instance-id": self.instance_id,
             "autoscaling/target-lifecycle-state": "InService",
         }
         self.log: list[tuple[str, str, int]] = []
         """(method, path, status) of every request, to check the client fetched a token first."""
+        self.notice_served_at: float | None = None
+        """time.time() when a client first read the interruption notice (the drill's detection time)."""
         self._lock = threading.Lock()
         self.url = ""
 
@@ -55,12 +58,14 @@ class ImdsStub:
             return 401, ""
         with self._lock:
             body = self.paths.get(path.removeprefix("/latest/meta-data/"))
+            if body is not None and path.endswith("/spot/instance-action") and self.notice_served_at is None:
+                self.notice_served_at = time.time()
         return (200, body) if body is not None else (404, "")
 
 
 @contextmanager
-def running_imds() -> Iterator[ImdsStub]:
-    stub = ImdsStub()
+def running_imds(instance_id: str = "i-0123456789abcdef0") -> Iterator[ImdsStub]:
+    stub = ImdsStub(instance_id)
 
     class Handler(BaseHTTPRequestHandler):
         def _reply(self) -> None:
@@ -82,7 +87,7 @@ def running_imds() -> Iterator[ImdsStub]:
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     stub.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, name="imds-stub", daemon=True)
+    thread = threading.Thread(target=server.serve_forever, name=f"imds-{instance_id}", daemon=True)
     thread.start()
     try:
         yield stub

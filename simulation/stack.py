@@ -93,20 +93,24 @@ class EmulatedStack:
         return child
 
     def start_workers(self, count: int, *, wait_seconds: int = 5) -> None:
-        env = self.child_env(
+        env = self.worker_env()
+        for i in range(count):
+            self.spawn(f"worker-{i + 1}", ["run", "--wait-seconds", str(wait_seconds)], env)
+
+    def worker_env(self, imds_url: str = "") -> dict[str, str]:
+        """A FIFO worker's environment; `imds_url` points its Spot/lifecycle watch at an IMDS stand-in."""
+        return self.child_env(
             ORDERS_QUEUE_URL=self.exports["orderQueueUrl"],
             ORDERS_TABLE=self.exports["orderTableName"],
             ORDERS_BUCKET=self.exports["invoicesBucketName"],
             ORDERS_INVOICE_PREFIX=self.exports["invoicePrefix"],
-            ORDERS_IMDS_URL="",  # no instance metadata on a laptop: no Spot or lifecycle watch
+            ORDERS_IMDS_URL=imds_url,  # "" (the default): no instance metadata on a laptop, no watch
             ORDERS_DRAIN_SECONDS="15",
             ORDERS_METRICS_INTERVAL="3600",
             # Two long-polling receivers per process: every receive scans the emulator's queue, and with
             # several processes more receivers only add scans (one emulator core serves them all).
             ORDERS_RECEIVERS="2",
         )
-        for i in range(count):
-            self.spawn(f"worker-{i + 1}", ["run", "--wait-seconds", str(wait_seconds)], env)
 
     def start_consumers(self, pollers: int = 2, *, wait_seconds: int = 5, retry_delay: int = 1) -> None:
         """`pollers` processes per fan-out queue (both consumers are idempotent and safe concurrently);
