@@ -6,6 +6,8 @@ import re
 
 from components.worker_fleet import artifact_files
 
+RUNTIME_DATA = ("worker/requirements.txt", "worker/consumers/Dockerfile")
+"""Non-Python runtime files besides the playbook and the consumers' SQL migrations."""
 TOOLING = ("simulation", "tests", "offline", "bench", "components", "tools", "policy")
 
 
@@ -22,7 +24,12 @@ def test_artifact_holds_only_worker_runtime_files_and_the_playbook() -> None:
         for name in names
         if not name.startswith("worker/")
         or any(part in TOOLING for part in name.split("/"))
-        or not (name.startswith("worker/ansible/") or name.endswith(".py") or name == "worker/requirements.txt")
+        or not (
+            name.startswith("worker/ansible/")
+            or name.endswith(".py")
+            or name in RUNTIME_DATA
+            or (name.startswith("worker/consumers/migrations/") and name.endswith(".sql"))
+        )
     ]
     assert strays == []
 
