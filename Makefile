@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 
 .PHONY: venv lint typecheck test demo local-up bench clean lambda-layer wheelhouse artifacts lint-workflows policy-deps
 
-$(STAMP): requirements.txt requirements-dev.txt worker/requirements.txt policy/requirements.txt
+$(STAMP): requirements.txt requirements-dev.txt worker/requirements.txt worker/requirements-core.txt policy/requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check --upgrade pip
 	$(PY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt

@@ -6,7 +6,7 @@ import re
 
 from components.worker_fleet import artifact_files
 
-RUNTIME_DATA = ("worker/requirements.txt", "worker/consumers/Dockerfile")
+RUNTIME_DATA = ("worker/requirements.txt", "worker/requirements-core.txt", "worker/consumers/Dockerfile")
 """Non-Python runtime files besides the playbook and the consumers' SQL migrations."""
 TOOLING = ("simulation", "tests", "offline", "bench", "components", "tools", "policy")
 
