@@ -14,7 +14,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -162,69 +162,64 @@ def patch_moto_sqs() -> None:
     models._orders_patched = True  # type: ignore[attr-defined]
 
 
-SERVER_THREADS = 64
-"""Request threads of the emulator's HTTP server. A long poll holds one for up to 20 s, so there are
-plenty; idle ones only wait on a condition."""
-
-
 class _Server:
-    """moto's WSGI app on a waitress server that can be stopped and restarted with its state kept.
-
-    waitress speaks HTTP/1.1 keep-alive: botocore's per-client connection pool reuses one connection
-    for many requests, where werkzeug's dev server closed the connection after every response (a new
-    TCP connection and a new thread per request, ~100/s under the demo; docs/demo-performance.md).
-    Requests run on a fixed pool of `SERVER_THREADS`; one I/O thread accepts, reads and writes.
+    """moto's WSGI app on a werkzeug server that can be stopped and restarted with its state kept.
 
     moto keeps every resource in module-level backends, so a new HTTP server in the same process sees
     the same queues, tables and buckets. Stopping also cuts open keep-alive connections, so clients
-    really see the emulator go away. One difference from moto's own server: waitress drops request
-    headers whose name contains an underscore (moto's werkzeug handler keeps them for S3 metadata
-    keys such as `x-amz-meta-my_key`); nothing here sends such a header.
+    really see the emulator go away (werkzeug would otherwise keep serving them).
     """
 
     def __init__(self, host: str, port: int) -> None:
         self.host, self.port = host, port
         self._server: Any = None
         self._thread: threading.Thread | None = None
+        self._conns: set[socket.socket] = set()
+        self._lock = threading.Lock()
 
     def start(self) -> None:
-        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
-        from waitress.server import create_server
+        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+        from werkzeug.serving import make_server
+
+        outer = self
+
+        class Handler(MotoRequestHandler):  # type: ignore[misc, valid-type]
+            def setup(self) -> None:
+                super().setup()
+                with outer._lock:
+                    outer._conns.add(self.connection)
+
+            def finish(self) -> None:
+                with outer._lock:
+                    outer._conns.discard(self.connection)
+                super().finish()
 
         app = DomainDispatcherApplication(create_backend_app)
         deadline = time.monotonic() + 10
         while True:  # the port may linger briefly after a restart
             try:
-                self._server = create_server(
-                    app,
-                    host=self.host,
-                    port=self.port,
-                    threads=SERVER_THREADS,
-                    connection_limit=1000,
-                    channel_timeout=300,  # idle keep-alive connections; botocore retries a closed one
-                    asyncore_use_poll=True,  # no select() limit of 1024 descriptors
-                    ident="moto",
-                )
+                self._server = make_server(self.host, self.port, app, threaded=True, request_handler=Handler)
                 break
             except OSError:
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.1)
-        self._thread = threading.Thread(target=self._server.run, name="moto", daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, name="moto", daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
         if self._server is None:
             return
-        from waitress import wasyncore
-
-        server, self._server = self._server, None
-        # Close the listening socket and every connection from the I/O thread itself (the loop ends
-        # when its map is empty), then let the request threads finish (a long poll may still run).
-        server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))
+        self._server.shutdown()
+        self._server.server_close()
+        with self._lock:
+            conns, self._conns = list(self._conns), set()
+        for conn in conns:
+            with suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
         if self._thread:
-            self._thread.join(timeout=10)
-        server.task_dispatcher.shutdown(cancel_pending=True, timeout=1)
+            self._thread.join()
+        self._server = None
 
 
 @dataclass
@@ -283,7 +278,6 @@ def running_emulator(
     With `export_env`, this process's boto3 clients also reach it (AWS_ENDPOINT_URL + dummy credentials).
     """
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    logging.getLogger("waitress").setLevel(logging.ERROR)  # "Task queue depth is N" under bursts
     patch_moto_sqs()
     server = _Server("127.0.0.1", port or free_port())
     server.start()
