@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from components import naming
 from worker import topology
 
 
@@ -41,8 +42,10 @@ class AwsContext:
             partition=aws.get_partition_output(opts=invoke).partition,
         )
 
-    def name(self, base: str, *, fifo: bool = False) -> str:
-        return topology.physical_name(self.project, self.stack, base, fifo=fifo)
+    def name(self, *parts: str, kind: naming.Kind, fifo: bool = False) -> str:
+        """`<project>-<stack>-<parts...>[.fifo]`, valid for `kind` for any project, stack and region
+        (`components/naming.py`: unchanged when already valid, else sanitized, shortened and hashed)."""
+        return naming.physical_name(kind, self.project, self.stack, *parts, suffix=topology.FIFO_SUFFIX if fifo else "")
 
     def arn(self, service: str, resource: str, *, regional: bool = True, account: bool = True) -> pulumi.Output[str]:
         """`arn:<partition>:<service>:<region>:<account>:<resource>` without waiting for the resource."""

@@ -26,6 +26,7 @@ from pathlib import Path
 import pulumi
 import pulumi_aws as aws
 
+from components import naming
 from components.aws_context import AwsContext
 from components.config import ConsumersConfig
 from components.databases import SHIPPING_DB_NAME, WAREHOUSE_DB_NAME, DatabaseRefs
@@ -164,12 +165,13 @@ class FanoutConsumers(pulumi.ComponentResource):
                 private_dns_enabled=True,
                 subnet_ids=args.network.private_subnet_ids,
                 security_group_ids=[args.network.endpoint_security_group_id],
-                tags={"Name": ctx.name(f"consumers-{service}")},
+                tags={"Name": ctx.name(f"consumers-{service}", kind="tag")},
                 opts=ctx.opts(self),
             )
 
         self._layer: aws.lambda_.LayerVersion | None = None
         self._cluster: aws.ecs.Cluster | None = None
+        self._cluster_name = ctx.name("consumers", kind="ecs")
         self._egress_sg: aws.ec2.SecurityGroup | None = None
         for consumer, runtime in runtimes.items():
             if runtime == "lambda":
@@ -206,7 +208,7 @@ class FanoutConsumers(pulumi.ComponentResource):
         ctx, args = self._ctx, self._args
         role = aws.iam.Role(
             f"{consumer}-consumer",
-            name=ctx.name(f"{consumer}-consumer"),
+            name=ctx.name(f"{consumer}-consumer", kind="iam-role"),
             assume_role_policy=assume_role_policy(service),
             opts=ctx.opts(self),
         )
@@ -242,7 +244,7 @@ class FanoutConsumers(pulumi.ComponentResource):
                 )
             self._layer = aws.lambda_.LayerVersion(
                 "consumer-deps",
-                layer_name=self._ctx.name("consumer-deps"),
+                layer_name=self._ctx.name("consumer-deps", kind="lambda-layer"),
                 description="worker/requirements.txt for the fan-out consumers (make lambda-layer)",
                 code=pulumi.FileArchive(str(layer_dir)),
                 compatible_runtimes=[LAMBDA_RUNTIME],
@@ -253,7 +255,7 @@ class FanoutConsumers(pulumi.ComponentResource):
 
     def _lambda(self, consumer: str, queue: QueueRef) -> None:
         ctx, args, cfg = self._ctx, self._args, self._args.settings
-        function_name = ctx.name(f"{consumer}-consumer")
+        function_name = ctx.name(f"{consumer}-consumer", kind="lambda")
         in_vpc = consumer == "shipping"
         log_group = aws.cloudwatch.LogGroup(
             f"{consumer}-consumer",
@@ -351,7 +353,7 @@ class FanoutConsumers(pulumi.ComponentResource):
             ctx = self._ctx
             self._cluster = aws.ecs.Cluster(
                 "consumers",
-                name=ctx.name("consumers"),
+                name=self._cluster_name,
                 settings=[{"name": "containerInsights", "value": "enabled"}],
                 opts=ctx.opts(self),
             )
@@ -370,7 +372,7 @@ class FanoutConsumers(pulumi.ComponentResource):
             ctx, net = self._ctx, self._args.network
             self._egress_sg = aws.ec2.SecurityGroup(
                 "consumer-egress",
-                name=ctx.name("consumer-egress"),
+                name=ctx.name("consumer-egress", kind="security-group"),
                 description="Fan-out pollers without database access: HTTPS out to AWS endpoints only",
                 vpc_id=net.vpc_id,
                 opts=ctx.opts(self),
@@ -398,16 +400,17 @@ class FanoutConsumers(pulumi.ComponentResource):
     def _ecs(self, consumer: str, queue: QueueRef) -> None:
         ctx, args, cfg = self._ctx, self._args, self._args.settings
         cluster = self._ecs_cluster()
+        poller = ctx.name(f"{consumer}-poller", kind="ecs")
         log_group = aws.cloudwatch.LogGroup(
             f"{consumer}-poller",
-            name=f"/ecs/{ctx.name(consumer + '-poller')}",
+            name=naming.fit("log-group", f"/ecs/{poller}"),
             retention_in_days=cfg.log_retention_days,
             opts=ctx.opts(self),
         )
         task_role, task_policy = self._role(consumer, "ecs-tasks.amazonaws.com", log_group, in_vpc=False)
         execution_role = aws.iam.Role(
             f"{consumer}-poller-execution",
-            name=ctx.name(f"{consumer}-poller-execution"),
+            name=ctx.name(f"{consumer}-poller-execution", kind="iam-role"),
             assume_role_policy=assume_role_policy("ecs-tasks.amazonaws.com"),
             opts=ctx.opts(self),
         )
@@ -449,7 +452,7 @@ class FanoutConsumers(pulumi.ComponentResource):
         )
         task = aws.ecs.TaskDefinition(
             f"{consumer}-poller",
-            family=ctx.name(f"{consumer}-poller"),
+            family=poller,
             requires_compatibilities=["FARGATE"],
             network_mode="awsvpc",
             cpu=str(cfg.ecs_cpu),
@@ -463,7 +466,7 @@ class FanoutConsumers(pulumi.ComponentResource):
         group = args.databases.client_security_group_id if consumer == "shipping" else self._egress_only_group().id
         service = aws.ecs.Service(
             f"{consumer}-poller",
-            name=ctx.name(f"{consumer}-poller"),
+            name=poller,
             cluster=cluster.arn,
             task_definition=task.arn,
             desired_count=cfg.ecs_desired_count,
@@ -487,17 +490,17 @@ class FanoutConsumers(pulumi.ComponentResource):
                         "AWS/ECS",
                         "CPUUtilization",
                         "ClusterName",
-                        ctx.name("consumers"),
+                        self._cluster_name,
                         "ServiceName",
-                        ctx.name(f"{consumer}-poller"),
+                        poller,
                     ],
                     [
                         "AWS/ECS",
                         "MemoryUtilization",
                         "ClusterName",
-                        ctx.name("consumers"),
+                        self._cluster_name,
                         "ServiceName",
-                        ctx.name(f"{consumer}-poller"),
+                        poller,
                     ],
                 ],
                 stat="Average",

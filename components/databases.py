@@ -107,14 +107,14 @@ class ConsumerDatabases(pulumi.ComponentResource):
         ctx, net = args.ctx, args.network
         client_sg = aws.ec2.SecurityGroup(
             "consumer-db-client",
-            name=ctx.name("consumer-db-client"),
+            name=ctx.name("consumer-db-client", kind="security-group"),
             description="Consumers that may reach the shipping database; admits nothing inbound",
             vpc_id=net.vpc_id,
             opts=ctx.opts(self),
         )
         db_sg = aws.ec2.SecurityGroup(
             "shipping-db",
-            name=ctx.name("shipping-db"),
+            name=ctx.name("shipping-db", kind="security-group"),
             description="Shipping PostgreSQL: port 5432 from the consumer security group only",
             vpc_id=net.vpc_id,
             opts=ctx.opts(self),
@@ -167,12 +167,12 @@ class ConsumerDatabases(pulumi.ComponentResource):
         ctx, cfg = args.ctx, args.settings
         subnets = aws.rds.SubnetGroup(
             "shipping-db",
-            name=ctx.name("shipping-db"),
+            name=ctx.name("shipping-db", kind="rds-subnet-group"),
             description="Private subnets of the shipping database",
             subnet_ids=args.network.private_subnet_ids,
             opts=ctx.opts(self),
         )
-        self.db_identifier = ctx.name("shipping")
+        self.db_identifier = ctx.name("shipping", kind="rds")
         log_groups, parameters = self._logging(args)
         db = aws.rds.Instance(
             "shipping-db",
@@ -193,16 +193,22 @@ class ConsumerDatabases(pulumi.ComponentResource):
             manage_master_user_password=True,
             backup_retention_period=cfg.backup_retention_days,
             copy_tags_to_snapshot=True,
+            # Protected (orders:dbDeletionProtection): RDS refuses deletion, a deliberate delete leaves a final
+            # snapshot and the automated backups, and Pulumi refuses to delete or replace the instance.
+            # Unprotected (dev): nothing blocks `pulumi destroy` and nothing is left behind.
             deletion_protection=cfg.deletion_protection,
             skip_final_snapshot=not cfg.deletion_protection,
-            final_snapshot_identifier=ctx.name("shipping-final") if cfg.deletion_protection else None,
+            final_snapshot_identifier=ctx.name("shipping-final", kind="rds-snapshot")
+            if cfg.deletion_protection
+            else None,
+            delete_automated_backups=not cfg.deletion_protection,
             performance_insights_enabled=True,
             auto_minor_version_upgrade=True,
             parameter_group_name=parameters.name,
             enabled_cloudwatch_logs_exports=list(RDS_LOG_EXPORTS),
             # PostgreSQL 15+ on RDS defaults rds.force_ssl=1: the consumer connects with sslmode=require.
             # The log groups exist first, so RDS does not create them itself without retention.
-            opts=ctx.opts(self, depends_on=log_groups),
+            opts=ctx.opts(self, depends_on=log_groups, protect=cfg.deletion_protection),
         )
         self.db_address = db.address
         self.db_port = db.port
@@ -228,7 +234,7 @@ class ConsumerDatabases(pulumi.ComponentResource):
         ]
         parameters = aws.rds.ParameterGroup(
             "shipping-db",
-            name=ctx.name("shipping-db"),
+            name=ctx.name("shipping-db", kind="rds-parameter-group"),
             family=parameter_group_family(cfg.engine_version),
             description="Shipping PostgreSQL: log connections, disconnections and slow statements",
             parameters=[
@@ -242,23 +248,25 @@ class ConsumerDatabases(pulumi.ComponentResource):
     def _warehouse(self, args: DatabasesArgs) -> None:
         """Redshift Serverless namespace and workgroup in the private subnets; reached through the Data API."""
         ctx, net = args.ctx, args.network
-        self.namespace_name = ctx.name("sales")
+        self.namespace_name = ctx.name("sales", kind="redshift-serverless")
         namespace = aws.redshiftserverless.Namespace(
             "sales",
             namespace_name=self.namespace_name,
             db_name=WAREHOUSE_DB_NAME,
             manage_admin_password=True,
             log_exports=["userlog", "connectionlog", "useractivitylog"],
-            opts=ctx.opts(self),
+            # The provider has no final-snapshot input for a namespace (pulumi-aws 7.x): Pulumi's `protect` is
+            # the only guard against `pulumi destroy` or a replacement deleting the warehouse's data.
+            opts=ctx.opts(self, protect=args.settings.deletion_protection),
         )
         warehouse_sg = aws.ec2.SecurityGroup(
             "sales-warehouse",
-            name=ctx.name("sales-warehouse"),
+            name=ctx.name("sales-warehouse", kind="security-group"),
             description="Redshift Serverless workgroup: nothing inbound (consumers use the Data API)",
             vpc_id=net.vpc_id,
             opts=ctx.opts(self),
         )
-        self.workgroup_name = ctx.name("sales")
+        self.workgroup_name = ctx.name("sales", kind="redshift-serverless")
         workgroup = aws.redshiftserverless.Workgroup(
             "sales",
             workgroup_name=self.workgroup_name,

@@ -62,7 +62,7 @@ class FailoverDns(pulumi.ComponentResource):
             enable_sni=True,
             request_interval=args.health_check_interval_seconds,
             failure_threshold=args.health_check_failure_threshold,
-            tags={"Name": ctx.name("intake-health")},
+            tags={"Name": ctx.name("intake-health", kind="tag")},
             opts=ctx.opts(self),
         )
         self.primary = aws.route53.Record(

@@ -70,6 +70,8 @@ class FanoutArgs:
     kms_key_arn: pulumi.Input[str]
     queue_names: Sequence[str] = topology.FANOUT_QUEUES
     force_destroy_bucket: bool = True
+    """Let `pulumi destroy` empty the invoices bucket; off (and `protect_bucket` on) where invoices must survive."""
+    protect_bucket: bool = False
     alarm_age_seconds: int = 300
     alarm_depth: int = 5000
 
@@ -87,12 +89,12 @@ class OrderEventsFanout(pulumi.ComponentResource):
         ctx = args.ctx
         # Bucket names are global: account and region make the deterministic name unique.
         self.bucket_name = ctx.account_id.apply(
-            lambda account: f"{ctx.name(topology.INVOICES_BUCKET)}-{account}-{ctx.region}"
+            lambda account: ctx.name(topology.INVOICES_BUCKET, account, ctx.region, kind="s3")
         )
         self.bucket_arn = pulumi.Output.all(ctx.partition, self.bucket_name).apply(
             lambda pb: f"arn:{pb[0]}:s3:::{pb[1]}"
         )
-        topic_name = ctx.name(topology.ORDER_EVENTS_TOPIC)
+        topic_name = ctx.name(topology.ORDER_EVENTS_TOPIC, kind="sns")
         self.topic_arn = ctx.arn("sns", topic_name)
 
         self.bucket = private_bucket(
@@ -103,6 +105,7 @@ class OrderEventsFanout(pulumi.ComponentResource):
             parent=self,
             force_destroy=args.force_destroy_bucket,
             versioned=True,
+            protect=args.protect_bucket,
         ).bucket
 
         self.topic = aws.sns.Topic(

@@ -50,7 +50,7 @@ class GameDay(pulumi.ComponentResource):
         ctx = args.ctx
         self.role = aws.iam.Role(
             f"{name}-fis",
-            name=ctx.name(f"{name}-fis"),
+            name=ctx.name(f"{name}-fis", kind="iam-role"),
             assume_role_policy=assume_role_policy("fis.amazonaws.com"),
             opts=ctx.opts(self),
         )

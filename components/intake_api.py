@@ -20,6 +20,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from components import naming
 from components.aws_context import AwsContext
 from components.config import FrontDoorConfig
 from components.iam import VERSION, assume_role_policy
@@ -270,7 +271,7 @@ class IntakeApi(pulumi.ComponentResource):
         super().__init__("orders:frontdoor:IntakeApi", name, None, opts)
         ctx = self._ctx = args.ctx
         settings = args.settings
-        self.api_name = ctx.name(name)
+        self.api_name = ctx.name(name, kind="api")
         self.stage_name = settings.stage_name
         self.health_path = f"/{settings.stage_name}/{HEALTH_PATH}"
         self.api = aws.apigateway.RestApi(
@@ -406,7 +407,7 @@ class IntakeApi(pulumi.ComponentResource):
         share = max(1, len(clients))
         plan = aws.apigateway.UsagePlan(
             name,
-            name=ctx.name(name),
+            name=ctx.name(name, kind="api"),
             description="Order intake clients: per-key daily quota and throttle",
             api_stages=[aws.apigateway.UsagePlanApiStageArgs(api_id=self.api.id, stage=self.stage.stage_name)],
             quota_settings=aws.apigateway.UsagePlanQuotaSettingsArgs(limit=args.api_key_daily_quota, period="DAY"),
@@ -420,7 +421,7 @@ class IntakeApi(pulumi.ComponentResource):
         for client in clients:
             key = aws.apigateway.ApiKey(
                 f"{name}-{client}",
-                name=ctx.name(f"{name}-{client}"),
+                name=ctx.name(f"{name}-{client}", kind="api"),
                 description=f"Order intake key of client {client}",
                 enabled=True,
                 opts=ctx.opts(self),
@@ -458,7 +459,7 @@ class IntakeApi(pulumi.ComponentResource):
         ctx = self._ctx
         log_group = aws.cloudwatch.LogGroup(
             f"{name}-access",
-            name=f"/aws/apigateway/{self.api_name}/access",
+            name=naming.fit("log-group", f"/aws/apigateway/{self.api_name}/access"),
             retention_in_days=settings.access_log_retention_days,
             opts=ctx.opts(self),
         )
@@ -473,6 +474,14 @@ class IntakeApi(pulumi.ComponentResource):
             ),
             opts=ctx.opts(self, depends_on=stage_deps),
         )
+        # Execution logging (logging_level below) writes to a group API Gateway creates on first use unless it
+        # exists: created here, it has a retention and goes with the stack on `pulumi destroy`.
+        execution_logs = aws.cloudwatch.LogGroup(
+            f"{name}-execution",
+            name=self.api.id.apply(lambda api_id: f"API-Gateway-Execution-Logs_{api_id}/{settings.stage_name}"),
+            retention_in_days=settings.access_log_retention_days,
+            opts=ctx.opts(self),
+        )
         aws.apigateway.MethodSettings(
             name,
             rest_api=self.api.id,
@@ -485,7 +494,7 @@ class IntakeApi(pulumi.ComponentResource):
                 logging_level="ERROR",
                 data_trace_enabled=False,  # bodies are customer data: never in execution logs
             ),
-            opts=ctx.opts(self),
+            opts=ctx.opts(self, depends_on=[execution_logs]),
         )
         return stage
 
@@ -494,7 +503,7 @@ class IntakeApi(pulumi.ComponentResource):
         ctx = self._ctx
         logs_role = aws.iam.Role(
             f"{name}-cloudwatch",
-            name=f"{ctx.name(name + '-cloudwatch')}-{ctx.region}",
+            name=ctx.name(f"{name}-cloudwatch", ctx.region, kind="iam-role"),
             assume_role_policy=assume_role_policy(APIGATEWAY),
             opts=ctx.opts(self),
         )
@@ -511,7 +520,7 @@ class IntakeApi(pulumi.ComponentResource):
     def _queue_role(self, name: str, action: str, queue_arn: pulumi.Input[str]) -> Role:
         """A role API Gateway assumes for one SQS action on the order queue: its derived ARN and resources."""
         ctx = self._ctx
-        role_name = f"{ctx.name(name)}-{ctx.region}"  # IAM is global: the region keeps stacks apart
+        role_name = ctx.name(name, ctx.region, kind="iam-role")  # IAM is global: the region keeps stacks apart
         role = aws.iam.Role(
             name,
             name=role_name,

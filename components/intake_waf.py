@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from components import naming
 from components.aws_context import AwsContext
 from worker.model import MAX_ORDER_BYTES
 
@@ -123,7 +124,7 @@ class IntakeWaf(pulumi.ComponentResource):
     def __init__(self, name: str, args: IntakeWafArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("orders:frontdoor:IntakeWaf", name, None, opts)
         ctx = args.ctx
-        acl_name = ctx.name(name)
+        acl_name = ctx.name(name, kind="waf")
         self.web_acl = aws.wafv2.WebAcl(
             name,
             name=acl_name,
@@ -143,7 +144,7 @@ class IntakeWaf(pulumi.ComponentResource):
             visibility_config=_visibility(acl_name),
             opts=ctx.opts(self),
         )
-        self.log_group_name = f"aws-waf-logs-{ctx.project}-{ctx.stack}-intake"
+        self.log_group_name = naming.fit("log-group", f"aws-waf-logs-{ctx.project}-{ctx.stack}-intake")
         group = aws.cloudwatch.LogGroup(
             f"{name}-logs",
             name=self.log_group_name,

@@ -66,6 +66,8 @@ class MessagingKey(pulumi.ComponentResource):
             ),
             opts=ctx.opts(self),
         )
-        aws.kms.Alias(name, name=f"alias/{ctx.name(name)}", target_key_id=self.key.key_id, opts=ctx.opts(self))
+        aws.kms.Alias(
+            name, name=f"alias/{ctx.name(name, kind='kms-alias')}", target_key_id=self.key.key_id, opts=ctx.opts(self)
+        )
         self.arn = self.key.arn
         self.register_outputs({"arn": self.arn})

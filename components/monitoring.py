@@ -110,10 +110,10 @@ class Monitoring(pulumi.ComponentResource):
     def __init__(self, name: str, args: MonitoringArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("orders:monitoring:Monitoring", name, None, opts)
         ctx = args.ctx
-        self.dashboard_name = ctx.name(topology.DASHBOARD)
+        self.dashboard_name = ctx.name(topology.DASHBOARD, kind="dashboard")
         self.alarm_topic = aws.sns.Topic(
             topology.ALARM_TOPIC,
-            name=ctx.name(topology.ALARM_TOPIC),
+            name=ctx.name(topology.ALARM_TOPIC, kind="sns"),
             kms_master_key_id=args.kms_key_arn,
             opts=ctx.opts(self),
         )
@@ -138,7 +138,7 @@ class Monitoring(pulumi.ComponentResource):
     def _alarm(self, spec: AlarmSpec, ctx: AwsContext) -> aws.cloudwatch.MetricAlarm:
         return aws.cloudwatch.MetricAlarm(
             spec.name,
-            name=ctx.name(spec.name),
+            name=ctx.name(spec.name, kind="alarm"),
             alarm_description=spec.description,
             namespace=spec.namespace,
             metric_name=spec.metric,

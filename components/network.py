@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from components import naming
 from components.aws_context import AwsContext
 from components.iam import policy_document, statement
 
@@ -116,7 +117,7 @@ class Network(pulumi.ComponentResource):
             cidr_block=args.vpc_cidr,
             enable_dns_support=True,
             enable_dns_hostnames=True,  # required for interface endpoints' private DNS
-            tags={"Name": ctx.name(name)},
+            tags={"Name": ctx.name(name, kind="tag")},
             opts=ctx.opts(self),
         )
         self.vpc_id = self.vpc.id
@@ -150,7 +151,10 @@ class Network(pulumi.ComponentResource):
         """One private subnet per zone, all on one route table (the gateway endpoints' routes land there)."""
         ctx = args.ctx
         self.private_route_table = aws.ec2.RouteTable(
-            f"{name}-private", vpc_id=self.vpc.id, tags={"Name": ctx.name(f"{name}-private")}, opts=ctx.opts(self)
+            f"{name}-private",
+            vpc_id=self.vpc.id,
+            tags={"Name": ctx.name(f"{name}-private", kind="tag")},
+            opts=ctx.opts(self),
         )
         self.private_subnets = []
         for zone, cidr in zip(self.availability_zones, subnet_cidrs(args.vpc_cidr, args.az_count), strict=True):
@@ -160,7 +164,7 @@ class Network(pulumi.ComponentResource):
                 cidr_block=cidr,
                 availability_zone=zone,
                 map_public_ip_on_launch=False,
-                tags={"Name": ctx.name(f"private-{zone}"), "tier": "private"},
+                tags={"Name": ctx.name(f"private-{zone}", kind="tag"), "tier": "private"},
                 opts=ctx.opts(self),
             )
             aws.ec2.RouteTableAssociation(
@@ -177,7 +181,7 @@ class Network(pulumi.ComponentResource):
         ctx = args.ctx
         endpoint_sg = aws.ec2.SecurityGroup(
             f"{name}-endpoints",
-            name=ctx.name(f"{name}-endpoints"),
+            name=ctx.name(f"{name}-endpoints", kind="security-group"),
             description="Interface VPC endpoints: HTTPS from inside the VPC only",
             vpc_id=self.vpc.id,
             ingress=[
@@ -201,7 +205,7 @@ class Network(pulumi.ComponentResource):
                 service_name=f"com.amazonaws.{ctx.region}.{service}",
                 vpc_endpoint_type="Gateway",
                 route_table_ids=[self.private_route_table.id],
-                tags={"Name": ctx.name(f"{name}-{service}")},
+                tags={"Name": ctx.name(f"{name}-{service}", kind="tag")},
                 opts=ctx.opts(self),
             )
             prefix_lists[service] = endpoint.prefix_list_id
@@ -216,40 +220,44 @@ class Network(pulumi.ComponentResource):
                 private_dns_enabled=True,
                 subnet_ids=self.private_subnet_ids,
                 security_group_ids=[endpoint_sg.id],
-                tags={"Name": ctx.name(f"{name}-{service}")},
+                tags={"Name": ctx.name(f"{name}-{service}", kind="tag")},
                 opts=ctx.opts(self),
             )
 
     def _nat(self, name: str, args: NetworkArgs, ctx: AwsContext) -> None:
         """One public subnet (still no auto-assigned public IPs), an internet gateway and a NAT gateway."""
         zone = self.availability_zones[0]
-        igw = aws.ec2.InternetGateway(name, vpc_id=self.vpc.id, tags={"Name": ctx.name(name)}, opts=ctx.opts(self))
+        igw = aws.ec2.InternetGateway(
+            name, vpc_id=self.vpc.id, tags={"Name": ctx.name(name, kind="tag")}, opts=ctx.opts(self)
+        )
         public = aws.ec2.Subnet(
             f"{name}-public-{zone}",
             vpc_id=self.vpc.id,
             cidr_block=public_subnet_cidr(args.vpc_cidr),
             availability_zone=zone,
             map_public_ip_on_launch=False,  # only the NAT gateway's Elastic IP is public
-            tags={"Name": ctx.name(f"public-{zone}"), "tier": "public"},
+            tags={"Name": ctx.name(f"public-{zone}", kind="tag"), "tier": "public"},
             opts=ctx.opts(self),
         )
         public_rt = aws.ec2.RouteTable(
             f"{name}-public",
             vpc_id=self.vpc.id,
             routes=[aws.ec2.RouteTableRouteArgs(cidr_block="0.0.0.0/0", gateway_id=igw.id)],
-            tags={"Name": ctx.name(f"{name}-public")},
+            tags={"Name": ctx.name(f"{name}-public", kind="tag")},
             opts=ctx.opts(self),
         )
         aws.ec2.RouteTableAssociation(
             f"{name}-public-{zone}", subnet_id=public.id, route_table_id=public_rt.id, opts=ctx.opts(self)
         )
-        eip = aws.ec2.Eip(f"{name}-nat", domain="vpc", tags={"Name": ctx.name(f"{name}-nat")}, opts=ctx.opts(self))
+        eip = aws.ec2.Eip(
+            f"{name}-nat", domain="vpc", tags={"Name": ctx.name(f"{name}-nat", kind="tag")}, opts=ctx.opts(self)
+        )
         nat = aws.ec2.NatGateway(
             name,
             allocation_id=eip.id,
             subnet_id=public.id,
             connectivity_type="public",
-            tags={"Name": ctx.name(name)},
+            tags={"Name": ctx.name(name, kind="tag")},
             opts=ctx.opts(self, depends_on=[igw]),
         )
         aws.ec2.Route(
@@ -292,12 +300,12 @@ def flow_logs(
     only customer key (components/messaging_key.py) grants S3 and CloudWatch alarms, not
     `logs.<region>.amazonaws.com`, and widening it for logs is a separate decision.
     """
-    group_name = f"/aws/vpc/{ctx.name(name)}/flow-logs"
+    group_name = naming.fit("log-group", f"/aws/vpc/{ctx.project}-{ctx.stack}-{name}/flow-logs")
     group = aws.cloudwatch.LogGroup(
         f"{name}-flow-logs", name=group_name, retention_in_days=retention_days, opts=ctx.opts(parent)
     )
     group_arn = ctx.arn("logs", f"log-group:{group_name}")  # derived: known at preview
-    role_name = f"{ctx.name(name + '-flow-logs')}-{ctx.region}"
+    role_name = ctx.name(f"{name}-flow-logs", ctx.region, kind="iam-role")  # IAM is global
     role = aws.iam.Role(
         f"{name}-flow-logs",
         name=role_name,
@@ -318,6 +326,6 @@ def flow_logs(
         log_destination=group_arn,
         iam_role_arn=ctx.arn("iam", f"role/{role_name}", regional=False),
         max_aggregation_interval=600,
-        tags={"Name": ctx.name(f"{name}-flow-logs")},
+        tags={"Name": ctx.name(f"{name}-flow-logs", kind="tag")},
         opts=ctx.opts(parent, depends_on=[group, policy]),
     )

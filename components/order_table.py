@@ -21,6 +21,7 @@ from worker import topology
 class OrderTableArgs:
     ctx: AwsContext
     deletion_protection: bool
+    """DynamoDB deletion protection and Pulumi's `protect`: `pulumi destroy` and replacements stop at the table."""
 
 
 class OrderTable(pulumi.ComponentResource):
@@ -31,7 +32,7 @@ class OrderTable(pulumi.ComponentResource):
     def __init__(self, name: str, args: OrderTableArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("orders:data:OrderStore", name, None, opts)  # type token kept: it is part of every URN
         ctx = args.ctx
-        self.table_name = ctx.name(topology.ORDER_TABLE)
+        self.table_name = ctx.name(topology.ORDER_TABLE, kind="dynamodb")
         self.table_arn = ctx.arn("dynamodb", f"table/{self.table_name}")
         self.table = aws.dynamodb.Table(
             topology.ORDER_TABLE,
@@ -42,7 +43,7 @@ class OrderTable(pulumi.ComponentResource):
             point_in_time_recovery=aws.dynamodb.TablePointInTimeRecoveryArgs(enabled=True),
             server_side_encryption=aws.dynamodb.TableServerSideEncryptionArgs(enabled=True),
             deletion_protection_enabled=args.deletion_protection,
-            opts=ctx.opts(self),
+            opts=ctx.opts(self, protect=args.deletion_protection),
         )
         self.alarms = [
             AlarmSpec(

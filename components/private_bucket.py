@@ -50,9 +50,17 @@ def private_bucket(
     parent: pulumi.Resource,
     force_destroy: bool,
     versioned: bool = False,
+    protect: bool = False,
 ) -> PrivateBucket:
-    """A bucket and its hardening, all named `logical_name` and parented to `parent`."""
-    bucket = aws.s3.Bucket(logical_name, bucket=bucket_name, force_destroy=force_destroy, opts=ctx.opts(parent))
+    """A bucket and its hardening, all named `logical_name` and parented to `parent`.
+
+    `force_destroy` lets `pulumi destroy` empty the bucket (every object version) before deleting it;
+    without it S3 refuses to delete a bucket that holds objects. `protect` makes Pulumi refuse to delete
+    or replace the bucket at all (docs/operations.md, "Destroying a stack").
+    """
+    bucket = aws.s3.Bucket(
+        logical_name, bucket=bucket_name, force_destroy=force_destroy, opts=ctx.opts(parent, protect=protect)
+    )
     child = ctx.opts(parent, depends_on=[bucket])
     public_block = aws.s3.BucketPublicAccessBlock(
         logical_name,

@@ -69,6 +69,9 @@ def messaging(config: StackConfig, ctx: AwsContext) -> Messaging:
             retention_seconds=retention,
             kms_key_arn=key.arn,
             queue_names=settings.fanout_queues,
+            # The invoices are order records like the table's items: protected with it.
+            force_destroy_bucket=not settings.table_deletion_protection,
+            protect_bucket=settings.table_deletion_protection,
             alarm_age_seconds=alarms.queue_age_seconds,
             alarm_depth=alarms.queue_depth,
         ),

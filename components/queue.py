@@ -62,8 +62,8 @@ class QueueWithDlq(pulumi.ComponentResource):
     def __init__(self, name: str, args: QueueArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("orders:messaging:QueueWithDlq", name, None, opts)
         ctx = args.ctx
-        self.queue_name = ctx.name(name, fifo=args.fifo)
-        self.dlq_name = topology.dlq_name(ctx.project, ctx.stack, name, fifo=args.fifo)
+        self.queue_name = ctx.name(name, kind="sqs", fifo=args.fifo)
+        self.dlq_name = ctx.name(name + topology.DLQ_SUFFIX, kind="sqs", fifo=args.fifo)
         self.arn = ctx.arn("sqs", self.queue_name)
         self.dlq_arn = ctx.arn("sqs", self.dlq_name)
 

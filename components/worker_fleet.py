@@ -24,6 +24,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from components import naming
 from components.aws_context import AwsContext
 from components.config import FleetConfig
 from components.iam import assume_role_policy, policy_document, statement
@@ -328,10 +329,10 @@ class WorkerFleet(pulumi.ComponentResource):
     def __init__(self, name: str, args: WorkerFleetArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("orders:fleet:WorkerFleet", name, None, opts)
         ctx = args.ctx
-        self.asg_name = ctx.name(name)
-        self.lifecycle_hook_name = ctx.name(f"{name}-drain")
-        self.role_name = ctx.name(f"{name}-instance")
-        self.log_group_name = f"/{ctx.project}/{ctx.stack}/{name}"
+        self.asg_name = ctx.name(name, kind="asg")
+        self.lifecycle_hook_name = ctx.name(f"{name}-drain", kind="lifecycle-hook")
+        self.role_name = ctx.name(f"{name}-instance", kind="iam-role")  # also the instance profile's (128)
+        self.log_group_name = naming.fit("log-group", f"/{ctx.project}/{ctx.stack}/{name}")
         # The queue URL has the documented form https://sqs.<region>.amazonaws.com/<account>/<name>; deriving it
         # keeps the user data a known value in the preview of a fresh stack.
         self.queue_url = ctx.account_id.apply(
@@ -341,7 +342,7 @@ class WorkerFleet(pulumi.ComponentResource):
         identity = self._identity(name, args, artifact.bucket_arn)
         security_group = aws.ec2.SecurityGroup(
             f"{name}-instances",
-            name=ctx.name(f"{name}-instances"),
+            name=ctx.name(f"{name}-instances", kind="security-group"),
             description="Spot order workers: nothing inbound, HTTPS out to AWS endpoints only",
             vpc_id=args.network.vpc_id,
             ingress=[],
@@ -353,7 +354,7 @@ class WorkerFleet(pulumi.ComponentResource):
         self.group = self._group(name, args, template, depends_on=[*identity.grants, artifact.obj, identity.log_group])
         aws.autoscaling.Policy(
             f"{name}-backlog",
-            name=ctx.name(f"{name}-backlog-per-instance"),
+            name=ctx.name(f"{name}-backlog-per-instance", kind="asg-policy"),
             autoscaling_group_name=self.group.name,
             policy_type="TargetTrackingScaling",
             target_tracking_configuration=aws.autoscaling.PolicyTargetTrackingConfigurationArgs(
@@ -391,7 +392,7 @@ class WorkerFleet(pulumi.ComponentResource):
         files = list(artifact_files()) + wheels
         self.artifact_key = f"worker/{content_digest(files)}.zip"
         self.artifact_bucket_name = ctx.account_id.apply(
-            lambda account: f"{ctx.name(f'{name}-artifacts')}-{account}-{ctx.region}"
+            lambda account: ctx.name(f"{name}-artifacts", account, ctx.region, kind="s3")
         )
         bucket_arn = pulumi.Output.all(ctx.partition, self.artifact_bucket_name).apply(
             lambda pb: f"arn:{pb[0]}:s3:::{pb[1]}"
@@ -507,7 +508,7 @@ class WorkerFleet(pulumi.ComponentResource):
         tags = self._instance_tags()
         return aws.ec2.LaunchTemplate(
             name,
-            name=ctx.name(name),
+            name=ctx.name(name, kind="launch-template"),
             description="Spot order worker (Amazon Linux 2023 x86_64, bootstrapped by Ansible)",
             image_id=ami.id,
             iam_instance_profile=aws.ec2.LaunchTemplateIamInstanceProfileArgs(arn=profile.arn),

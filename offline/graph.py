@@ -67,6 +67,10 @@ class Resource:
     property_dependencies: dict[str, list[str]]
     outputs: dict[str, Any] = field(default_factory=dict)
     id: str = ""
+    protect: bool = False
+    """The `protect` resource option: the engine refuses to delete or replace the resource."""
+    retain_on_delete: bool = False
+    """The `retainOnDelete` resource option: a delete only drops the resource from the state."""
 
     @property
     def provider_urn(self) -> str:
@@ -133,6 +137,8 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                 property_dependencies={k: list(v.urns) for k, v in request.propertyDependencies.items()},
                 outputs=_plain(json_format.MessageToDict(response.object)),
                 id=response.id,
+                protect=bool(request.protect),
+                retain_on_delete=bool(request.retainOnDelete),
             )
         )
         return response

@@ -576,6 +576,14 @@ EMULATED_TYPES: tuple[str, ...] = tuple(sorted(_HANDLERS))
 """Resource types the provisioner creates in the emulator; every other custom type is AWS-only."""
 
 
+def local_config(region: str, config: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The local stack's settings: the dev stack's file with the emulator's region as primary, plus `config`."""
+    settings = {**stack_config("dev"), "orders:primaryRegion": region, **(config or {})}
+    if settings.get("orders:failoverRegion") == region:
+        settings["orders:failoverRegion"] = "us-west-2" if region != "us-west-2" else "us-east-2"
+    return settings
+
+
 def provision(
     region: str,
     *,
@@ -595,9 +603,7 @@ def provision(
         holder.append(mocks)
         return mocks
 
-    settings = {**stack_config("dev"), "orders:primaryRegion": region, **(config or {})}
-    if settings.get("orders:failoverRegion") == region:
-        settings["orders:failoverRegion"] = "us-west-2" if region != "us-west-2" else "us-east-2"
+    settings = local_config(region, config)
     # The program warns about deploy-time artifacts (Lambda layer, worker wheelhouse) that a local
     # stack never uploads; keep those out of the demo's output, errors still show.
     level = PROGRAM_LOG.level

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
 
 from worker.commands import dispatch
 
 COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("simulation.demo", "the Black Friday simulation on the embedded emulator"),
-    "local": ("simulation.stack", "local up: keep the emulated stack running for manual use"),
+    "local": ("simulation.stack", "local up: keep the emulated stack running; local down: tear it down and check"),
     "produce": ("simulation.producer", "send orders to the FIFO queue or upload them to S3"),
 }
 
 
 def main(argv: list[str]) -> int:
+    if argv[:2] == ["local", "down"]:  # `local up` is simulation/stack.py; `local down` is simulation/teardown.py
+        return int(importlib.import_module("simulation.teardown").main(argv[2:]))
     return dispatch("simulation", COMMANDS, argv)
 
 
