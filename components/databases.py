@@ -179,13 +179,7 @@ class ConsumerDatabases(pulumi.ComponentResource):
     def _shipping_db(self, args: DatabasesArgs, db_sg: aws.ec2.SecurityGroup) -> None:
         """RDS PostgreSQL in the private subnets; AWS creates and rotates the master password."""
         ctx, cfg = args.ctx, args.settings
-        subnets = aws.rds.SubnetGroup(
-            "shipping-db",
-            name=ctx.name("shipping-db", kind="rds-subnet-group"),
-            description="Private subnets of the shipping database",
-            subnet_ids=args.network.private_subnet_ids,
-            opts=ctx.opts(self),
-        )
+        subnets = self._subnet_group(args)
         self.db_identifier = ctx.name("shipping", kind="rds")
         log_groups, parameters = self._logging(args)
         db = aws.rds.Instance(
@@ -227,6 +221,16 @@ class ConsumerDatabases(pulumi.ComponentResource):
         self.db_address = db.address
         self.db_port = db.port
         self.db_secret_arn = db.master_user_secrets.apply(lambda secrets: secrets[0]["secret_arn"] if secrets else "")
+
+    def _subnet_group(self, args: DatabasesArgs) -> aws.rds.SubnetGroup:
+        ctx = args.ctx
+        return aws.rds.SubnetGroup(
+            "shipping-db",
+            name=ctx.name("shipping-db", kind="rds-subnet-group"),
+            description="Private subnets of the shipping database",
+            subnet_ids=args.network.private_subnet_ids,
+            opts=ctx.opts(self),
+        )
 
     def _logging(self, args: DatabasesArgs) -> tuple[list[aws.cloudwatch.LogGroup], aws.rds.ParameterGroup]:
         """The exported log groups (owned by the stack, retention-bounded) and the logging parameters.
