@@ -131,6 +131,26 @@ def function_archive(root: Path = ROOT) -> pulumi.AssetArchive:
     return pulumi.AssetArchive({name: pulumi.FileAsset(str(path)) for name, path in packaged_files(root)})
 
 
+def poller_container(
+    consumer: str, *, image: str, environment: Mapping[str, object], log_group: str, region: str
+) -> dict[str, object]:
+    """The ECS poller's container definition: the consumer's command, its environment and the awslogs driver."""
+    return {
+        "name": f"{consumer}-poller",
+        "image": image,
+        "essential": True,
+        "command": ["python", "-m", "worker", "consume", consumer],
+        "environment": [{"name": k, "value": str(value)} for k, value in environment.items()],
+        # SIGTERM -> the poller finishes its batch; 30 s is a batch of 10 at the Lambda timeout.
+        "stopTimeout": 30,
+        "readonlyRootFilesystem": True,
+        "logConfiguration": {
+            "logDriver": "awslogs",
+            "options": {"awslogs-group": log_group, "awslogs-region": region, "awslogs-stream-prefix": consumer},
+        },
+    }
+
+
 @dataclass(frozen=True, kw_only=True)
 class ConsumersArgs:
     ctx: AwsContext
@@ -296,7 +316,7 @@ class FanoutConsumers(pulumi.ComponentResource):
             batch_size=cfg.batch_size,
             maximum_batching_window_in_seconds=cfg.batching_window_seconds,
             function_response_types=["ReportBatchItemFailures"],
-            scaling_config={"maximum_concurrency": cfg.max_concurrency},
+            scaling_config=aws.lambda_.EventSourceMappingScalingConfigArgs(maximum_concurrency=cfg.max_concurrency),
             enabled=True,
             opts=ctx.opts(self, depends_on=[function, role_policy]),
         )
@@ -354,14 +374,18 @@ class FanoutConsumers(pulumi.ComponentResource):
             self._cluster = aws.ecs.Cluster(
                 "consumers",
                 name=self._cluster_name,
-                settings=[{"name": "containerInsights", "value": "enabled"}],
+                settings=[aws.ecs.ClusterSettingArgs(name="containerInsights", value="enabled")],
                 opts=ctx.opts(self),
             )
             aws.ecs.ClusterCapacityProviders(
                 "consumers",
                 cluster_name=self._cluster.name,
                 capacity_providers=["FARGATE_SPOT", "FARGATE"],
-                default_capacity_provider_strategies=[{"capacity_provider": "FARGATE_SPOT", "weight": 1}],
+                default_capacity_provider_strategies=[
+                    aws.ecs.ClusterCapacityProvidersDefaultCapacityProviderStrategyArgs(
+                        capacity_provider="FARGATE_SPOT", weight=1
+                    )
+                ],
                 opts=ctx.opts(self),
             )
         return self._cluster
@@ -398,17 +422,29 @@ class FanoutConsumers(pulumi.ComponentResource):
         return self._egress_sg
 
     def _ecs(self, consumer: str, queue: QueueRef) -> None:
-        ctx, args, cfg = self._ctx, self._args, self._args.settings
-        cluster = self._ecs_cluster()
-        poller = ctx.name(f"{consumer}-poller", kind="ecs")
+        """A Fargate Spot service running `python -m worker consume <consumer>` against its queue."""
+        poller = self._ctx.name(f"{consumer}-poller", kind="ecs")
         log_group = aws.cloudwatch.LogGroup(
             f"{consumer}-poller",
             name=naming.fit("log-group", f"/ecs/{poller}"),
-            retention_in_days=cfg.log_retention_days,
-            opts=ctx.opts(self),
+            retention_in_days=self._args.settings.log_retention_days,
+            opts=self._ctx.opts(self),
         )
         task_role, task_policy = self._role(consumer, "ecs-tasks.amazonaws.com", log_group, in_vpc=False)
-        execution_role = aws.iam.Role(
+        task = self._task_definition(
+            consumer,
+            poller,
+            task_role,
+            self._execution_role(consumer),
+            self._container_definitions(consumer, queue, log_group),
+        )
+        self.services[consumer] = self._service(consumer, poller, task, task_policy)
+        self._watch_service(consumer, poller)
+
+    def _execution_role(self, consumer: str) -> aws.iam.Role:
+        """The role ECS itself uses for the task: pull the image, write the awslogs stream."""
+        ctx = self._ctx
+        role = aws.iam.Role(
             f"{consumer}-poller-execution",
             name=ctx.name(f"{consumer}-poller-execution", kind="iam-role"),
             assume_role_policy=assume_role_policy("ecs-tasks.amazonaws.com"),
@@ -417,91 +453,90 @@ class FanoutConsumers(pulumi.ComponentResource):
         # AWS-managed: pull from ECR and write the awslogs stream; the task's own permissions are task_role's.
         aws.iam.RolePolicyAttachment(
             f"{consumer}-poller-execution",
-            role=execution_role.name,
+            role=role.name,
             policy_arn=ctx.partition.apply(
                 lambda p: f"arn:{p}:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"
             ),
             opts=ctx.opts(self),
         )
+        return role
+
+    def _container_definitions(
+        self, consumer: str, queue: QueueRef, log_group: aws.cloudwatch.LogGroup
+    ) -> pulumi.Output[str]:
+        """The task's one container, as the JSON document ECS takes, once the log group and environment resolve."""
+        ctx = self._ctx
         env = {**self._environment(consumer), "ORDERS_CONSUMER_QUEUE_URL": queue.url, "AWS_REGION": ctx.region}
-        container = pulumi.Output.all(log_group.name, *(pulumi.Output.from_input(v) for v in env.values())).apply(
+        return pulumi.Output.all(log_group.name, *(pulumi.Output.from_input(v) for v in env.values())).apply(
             lambda v: json.dumps(
                 [
-                    {
-                        "name": f"{consumer}-poller",
-                        "image": cfg.image,
-                        "essential": True,
-                        "command": ["python", "-m", "worker", "consume", consumer],
-                        "environment": [
-                            {"name": k, "value": str(value)} for k, value in zip(env.keys(), v[1:], strict=True)
-                        ],
-                        # SIGTERM -> the poller finishes its batch; 30 s is a batch of 10 at the Lambda timeout.
-                        "stopTimeout": 30,
-                        "readonlyRootFilesystem": True,
-                        "logConfiguration": {
-                            "logDriver": "awslogs",
-                            "options": {
-                                "awslogs-group": v[0],
-                                "awslogs-region": ctx.region,
-                                "awslogs-stream-prefix": consumer,
-                            },
-                        },
-                    }
+                    poller_container(
+                        consumer,
+                        image=self._args.settings.image,
+                        environment=dict(zip(env.keys(), v[1:], strict=True)),
+                        log_group=v[0],
+                        region=ctx.region,
+                    )
                 ]
             )
         )
-        task = aws.ecs.TaskDefinition(
+
+    def _task_definition(
+        self,
+        consumer: str,
+        poller: str,
+        task_role: aws.iam.Role,
+        execution_role: aws.iam.Role,
+        containers: pulumi.Output[str],
+    ) -> aws.ecs.TaskDefinition:
+        cfg = self._args.settings
+        return aws.ecs.TaskDefinition(
             f"{consumer}-poller",
             family=poller,
             requires_compatibilities=["FARGATE"],
             network_mode="awsvpc",
             cpu=str(cfg.ecs_cpu),
             memory=str(cfg.ecs_memory_mb),
-            runtime_platform={"operating_system_family": "LINUX", "cpu_architecture": "X86_64"},
+            runtime_platform=aws.ecs.TaskDefinitionRuntimePlatformArgs(
+                operating_system_family="LINUX", cpu_architecture="X86_64"
+            ),
             execution_role_arn=execution_role.arn,
             task_role_arn=task_role.arn,
-            container_definitions=container,
-            opts=ctx.opts(self),
+            container_definitions=containers,
+            opts=self._ctx.opts(self),
         )
+
+    def _service(
+        self, consumer: str, poller: str, task: aws.ecs.TaskDefinition, task_policy: aws.iam.RolePolicy
+    ) -> aws.ecs.Service:
+        """On FARGATE_SPOT in the private subnets; shipping gets the database's client group, analytics egress only."""
+        args = self._args
         group = args.databases.client_security_group_id if consumer == "shipping" else self._egress_only_group().id
-        service = aws.ecs.Service(
+        return aws.ecs.Service(
             f"{consumer}-poller",
             name=poller,
-            cluster=cluster.arn,
+            cluster=self._ecs_cluster().arn,
             task_definition=task.arn,
-            desired_count=cfg.ecs_desired_count,
-            capacity_provider_strategies=[{"capacity_provider": "FARGATE_SPOT", "weight": 1}],
-            network_configuration={
-                "subnets": args.network.private_subnet_ids,
-                "security_groups": [group],
-                "assign_public_ip": False,
-            },
-            deployment_circuit_breaker={"enable": True, "rollback": True},
+            desired_count=args.settings.ecs_desired_count,
+            capacity_provider_strategies=[
+                aws.ecs.ServiceCapacityProviderStrategyArgs(capacity_provider="FARGATE_SPOT", weight=1)
+            ],
+            network_configuration=aws.ecs.ServiceNetworkConfigurationArgs(
+                subnets=args.network.private_subnet_ids, security_groups=[group], assign_public_ip=False
+            ),
+            deployment_circuit_breaker=aws.ecs.ServiceDeploymentCircuitBreakerArgs(enable=True, rollback=True),
             propagate_tags="SERVICE",
-            opts=ctx.opts(self, depends_on=[task_policy]),
+            opts=self._ctx.opts(self, depends_on=[task_policy]),
         )
-        self.services[consumer] = service
+
+    def _watch_service(self, consumer: str, poller: str) -> None:
         self.widgets.append(
             metric_widget(
                 f"Consumer {consumer} (ECS Fargate Spot)",
-                ctx.region,
+                self._ctx.region,
                 [
-                    [
-                        "AWS/ECS",
-                        "CPUUtilization",
-                        "ClusterName",
-                        self._cluster_name,
-                        "ServiceName",
-                        poller,
-                    ],
-                    [
-                        "AWS/ECS",
-                        "MemoryUtilization",
-                        "ClusterName",
-                        self._cluster_name,
-                        "ServiceName",
-                        poller,
-                    ],
+                    ["AWS/ECS", metric, "ClusterName", self._cluster_name, "ServiceName", poller]
+                    for metric in ("CPUUtilization", "MemoryUtilization")
                 ],
                 stat="Average",
             )

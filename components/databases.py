@@ -112,11 +112,18 @@ class ConsumerDatabases(pulumi.ComponentResource):
             vpc_id=net.vpc_id,
             opts=ctx.opts(self),
         )
+        db_sg = self._database_group(args, client_sg)
+        self._client_egress(args, client_sg, db_sg)
+        return client_sg, db_sg
+
+    def _database_group(self, args: DatabasesArgs, client_sg: aws.ec2.SecurityGroup) -> aws.ec2.SecurityGroup:
+        """The database's group: PostgreSQL in from the client group, nothing else."""
+        ctx = args.ctx
         db_sg = aws.ec2.SecurityGroup(
             "shipping-db",
             name=ctx.name("shipping-db", kind="security-group"),
             description="Shipping PostgreSQL: port 5432 from the consumer security group only",
-            vpc_id=net.vpc_id,
+            vpc_id=args.network.vpc_id,
             opts=ctx.opts(self),
         )
         aws.vpc.SecurityGroupIngressRule(
@@ -129,8 +136,16 @@ class ConsumerDatabases(pulumi.ComponentResource):
             description="PostgreSQL from the shipping consumer",
             opts=ctx.opts(self),
         )
-        # The client group's egress: the database, HTTPS to the VPC's interface endpoints, S3 via its gateway.
-        # The endpoints' own group already admits HTTPS from the whole VPC range (components/network.py).
+        return db_sg
+
+    def _client_egress(
+        self, args: DatabasesArgs, client_sg: aws.ec2.SecurityGroup, db_sg: aws.ec2.SecurityGroup
+    ) -> None:
+        """The client group's egress: the database, HTTPS to the VPC's interface endpoints, S3 via its gateway.
+
+        The endpoints' own group already admits HTTPS from the whole VPC range (components/network.py).
+        """
+        net = args.network
         rules: list[tuple[str, pulumi.Input[str] | None, pulumi.Input[str] | None, int, str]] = [
             ("consumers-to-shipping-db", db_sg.id, None, POSTGRES_PORT, "PostgreSQL to the shipping database"),
             (
@@ -158,20 +173,13 @@ class ConsumerDatabases(pulumi.ComponentResource):
                 from_port=port,
                 to_port=port,
                 description=description,
-                opts=ctx.opts(self),
+                opts=args.ctx.opts(self),
             )
-        return client_sg, db_sg
 
     def _shipping_db(self, args: DatabasesArgs, db_sg: aws.ec2.SecurityGroup) -> None:
         """RDS PostgreSQL in the private subnets; AWS creates and rotates the master password."""
         ctx, cfg = args.ctx, args.settings
-        subnets = aws.rds.SubnetGroup(
-            "shipping-db",
-            name=ctx.name("shipping-db", kind="rds-subnet-group"),
-            description="Private subnets of the shipping database",
-            subnet_ids=args.network.private_subnet_ids,
-            opts=ctx.opts(self),
-        )
+        subnets = self._subnet_group(args)
         self.db_identifier = ctx.name("shipping", kind="rds")
         log_groups, parameters = self._logging(args)
         db = aws.rds.Instance(
@@ -213,6 +221,16 @@ class ConsumerDatabases(pulumi.ComponentResource):
         self.db_address = db.address
         self.db_port = db.port
         self.db_secret_arn = db.master_user_secrets.apply(lambda secrets: secrets[0]["secret_arn"] if secrets else "")
+
+    def _subnet_group(self, args: DatabasesArgs) -> aws.rds.SubnetGroup:
+        ctx = args.ctx
+        return aws.rds.SubnetGroup(
+            "shipping-db",
+            name=ctx.name("shipping-db", kind="rds-subnet-group"),
+            description="Private subnets of the shipping database",
+            subnet_ids=args.network.private_subnet_ids,
+            opts=ctx.opts(self),
+        )
 
     def _logging(self, args: DatabasesArgs) -> tuple[list[aws.cloudwatch.LogGroup], aws.rds.ParameterGroup]:
         """The exported log groups (owned by the stack, retention-bounded) and the logging parameters.

@@ -64,11 +64,30 @@ class ErrorPage(pulumi.ComponentResource):
     def __init__(self, name: str, args: ErrorPageArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         """`name` is the logical name of the component and of its resources (the program passes RESOURCE_NAME)."""
         super().__init__("orders:frontdoor:ErrorPage", name, None, opts)
-        ctx = args.ctx
+        self._name, self._ctx = name, args.ctx
         pages = {page: (args.site_dir / page).read_text(encoding="utf-8") for page in PAGES}
         self.bucket_name = args.bucket_name
-        self.bucket = aws.s3.Bucket(name, bucket=args.bucket_name, force_destroy=True, opts=ctx.opts(self))
-        child = ctx.opts(self, depends_on=[self.bucket])
+        self.bucket = aws.s3.Bucket(name, bucket=args.bucket_name, force_destroy=True, opts=self._ctx.opts(self))
+        child = self._ctx.opts(self, depends_on=[self.bucket])
+        access_block = self._lock_down(child)
+        website = self._website(child)
+        objects = self._pages(pages, child)
+        self._public_read(depends_on=[access_block, *objects])
+        self.hosted_zone_id = self.bucket.hosted_zone_id
+        self.website_endpoint = website.website_endpoint
+        self.website_domain = website.website_domain
+        self.register_outputs(
+            {
+                "bucket": args.bucket_name,
+                "hostedZoneId": self.hosted_zone_id,
+                "websiteEndpoint": self.website_endpoint,
+                "websiteDomain": self.website_domain,
+            }
+        )
+
+    def _lock_down(self, child: pulumi.ResourceOptions) -> aws.s3.BucketPublicAccessBlock:
+        """Access block (ACLs never public), owner-enforced ownership, default encryption; returns the block."""
+        name = self._name
         # Relaxed only for policies: a policy may grant public read; ACLs can never make anything public.
         access_block = aws.s3.BucketPublicAccessBlock(
             name,
@@ -97,16 +116,22 @@ class ErrorPage(pulumi.ComponentResource):
             ],
             opts=child,
         )
-        website = aws.s3.BucketWebsiteConfiguration(
-            name,
+        return access_block
+
+    def _website(self, child: pulumi.ResourceOptions) -> aws.s3.BucketWebsiteConfiguration:
+        return aws.s3.BucketWebsiteConfiguration(
+            self._name,
             bucket=self.bucket.id,
             index_document=aws.s3.BucketWebsiteConfigurationIndexDocumentArgs(suffix="index.html"),
             error_document=aws.s3.BucketWebsiteConfigurationErrorDocumentArgs(key="error.html"),
             opts=child,
         )
-        objects = [
+
+    def _pages(self, pages: dict[str, str], child: pulumi.ResourceOptions) -> list[aws.s3.BucketObjectv2]:
+        """The two pages, short-cached so a recovered primary is seen at once."""
+        return [
             aws.s3.BucketObjectv2(
-                f"{name}-{page.removesuffix('.html')}",
+                f"{self._name}-{page.removesuffix('.html')}",
                 bucket=self.bucket.id,
                 key=page,
                 content=body,
@@ -116,21 +141,13 @@ class ErrorPage(pulumi.ComponentResource):
             )
             for page, body in pages.items()
         ]
+
+    def _public_read(self, depends_on: list[pulumi.Resource]) -> None:
+        """Anonymous read of the pages only; S3 rejects a public policy while the access block still blocks it."""
+        bucket_name = self.bucket_name
         aws.s3.BucketPolicy(
-            name,
+            self._name,
             bucket=self.bucket.id,
-            policy=ctx.partition.apply(lambda p: public_read_policy(p, args.bucket_name, PAGES)),
-            # S3 rejects a public policy while the access block still blocks public policies.
-            opts=ctx.opts(self, depends_on=[access_block, *objects]),
-        )
-        self.hosted_zone_id = self.bucket.hosted_zone_id
-        self.website_endpoint = website.website_endpoint
-        self.website_domain = website.website_domain
-        self.register_outputs(
-            {
-                "bucket": args.bucket_name,
-                "hostedZoneId": self.hosted_zone_id,
-                "websiteEndpoint": self.website_endpoint,
-                "websiteDomain": self.website_domain,
-            }
+            policy=self._ctx.partition.apply(lambda p: public_read_policy(p, bucket_name, PAGES)),
+            opts=self._ctx.opts(self, depends_on=depends_on),
         )

@@ -83,10 +83,12 @@ class OrderEventsFanout(pulumi.ComponentResource):
     topic: aws.sns.Topic
     topic_arn: pulumi.Output[str]
     queues: dict[str, QueueWithDlq]
+    _subscriptions: list[pulumi.Resource]
+    """Every queue's topic subscription: the bucket notification waits for all of them."""
 
     def __init__(self, name: str, args: FanoutArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("orders:messaging:OrderEventsFanout", name, None, opts)
-        ctx = args.ctx
+        ctx = self._ctx = args.ctx
         # Bucket names are global: account and region make the deterministic name unique.
         self.bucket_name = ctx.account_id.apply(
             lambda account: ctx.name(topology.INVOICES_BUCKET, account, ctx.region, kind="s3")
@@ -107,37 +109,57 @@ class OrderEventsFanout(pulumi.ComponentResource):
             versioned=True,
             protect=args.protect_bucket,
         ).bucket
+        policy = self._topic(topic_name, args.kms_key_arn)
+        self._subscriptions = []
+        self.queues = {queue_name: self._queue(queue_name, args) for queue_name in args.queue_names}
+        self._notify_topic(depends_on=[policy, *self._subscriptions])
 
-        self.topic = aws.sns.Topic(
-            topology.ORDER_EVENTS_TOPIC, name=topic_name, kms_master_key_id=args.kms_key_arn, opts=ctx.opts(self)
+        self.queue_refs = {n: q.ref for n, q in self.queues.items()}
+        self.alarms = [alarm for q in self.queues.values() for alarm in q.alarms]
+        self.widgets = [widget for q in self.queues.values() for widget in q.widgets]
+        self.register_outputs(
+            {
+                "bucketName": self.bucket_name,
+                "topicArn": self.topic_arn,
+                "queues": {n: q.url for n, q in self.queues.items()},
+            }
         )
-        policy = aws.sns.TopicPolicy(
+
+    def _topic(self, topic_name: str, kms_key_arn: pulumi.Input[str]) -> aws.sns.TopicPolicy:
+        """The order-events topic and its policy (only the invoices bucket publishes); returns the policy."""
+        ctx = self._ctx
+        self.topic = aws.sns.Topic(
+            topology.ORDER_EVENTS_TOPIC, name=topic_name, kms_master_key_id=kms_key_arn, opts=ctx.opts(self)
+        )
+        return aws.sns.TopicPolicy(
             topology.ORDER_EVENTS_TOPIC,
             arn=self.topic.arn,
             policy=pulumi.Output.all(self.topic_arn, self.bucket_arn, ctx.account_id).apply(lambda t: topic_policy(*t)),
             opts=ctx.opts(self),
         )
-        self.queues = {}
-        subscriptions: list[pulumi.Resource] = []
-        for queue_name in args.queue_names:
-            queue = QueueWithDlq(
-                queue_name,
-                QueueArgs(
-                    ctx=ctx,
-                    visibility_timeout_seconds=args.visibility_timeout_seconds,
-                    retention_seconds=args.retention_seconds,
-                    alarm_age_seconds=args.alarm_age_seconds,
-                    alarm_depth=args.alarm_depth,
-                ),
-                opts=pulumi.ResourceOptions(parent=self),
-            )
-            access = aws.sqs.QueuePolicy(
-                queue_name,
-                queue_url=queue.url,
-                policy=pulumi.Output.all(queue.arn, self.topic_arn).apply(lambda qt: queue_policy(*qt)),
-                opts=ctx.opts(self),
-            )
-            subscription = aws.sns.TopicSubscription(
+
+    def _queue(self, queue_name: str, args: FanoutArgs) -> QueueWithDlq:
+        """One consumer's queue (with DLQ), its policy (only the topic sends) and its subscription to the topic."""
+        ctx = self._ctx
+        queue = QueueWithDlq(
+            queue_name,
+            QueueArgs(
+                ctx=ctx,
+                visibility_timeout_seconds=args.visibility_timeout_seconds,
+                retention_seconds=args.retention_seconds,
+                alarm_age_seconds=args.alarm_age_seconds,
+                alarm_depth=args.alarm_depth,
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        access = aws.sqs.QueuePolicy(
+            queue_name,
+            queue_url=queue.url,
+            policy=pulumi.Output.all(queue.arn, self.topic_arn).apply(lambda qt: queue_policy(*qt)),
+            opts=ctx.opts(self),
+        )
+        self._subscriptions.append(
+            aws.sns.TopicSubscription(
                 queue_name,
                 topic=self.topic.arn,
                 protocol="sqs",
@@ -145,9 +167,11 @@ class OrderEventsFanout(pulumi.ComponentResource):
                 raw_message_delivery=True,
                 opts=ctx.opts(self, depends_on=[access]),
             )
-            subscriptions.append(subscription)
-            self.queues[queue_name] = queue
+        )
+        return queue
 
+    def _notify_topic(self, depends_on: list[pulumi.Resource]) -> None:
+        """New invoices (under the invoice prefix) are published to the topic."""
         aws.s3.BucketNotification(
             topology.INVOICES_BUCKET,
             bucket=self.bucket.id,
@@ -159,16 +183,5 @@ class OrderEventsFanout(pulumi.ComponentResource):
             # S3 tests the destination when the notification is set: the topic policy must exist first.
             # Events start flowing only once every subscriber is wired, so none is published to a
             # topic that has no subscriptions yet (lost) during the first deployment.
-            opts=ctx.opts(self, depends_on=[policy, *subscriptions]),
-        )
-
-        self.queue_refs = {n: q.ref for n, q in self.queues.items()}
-        self.alarms = [alarm for q in self.queues.values() for alarm in q.alarms]
-        self.widgets = [widget for q in self.queues.values() for widget in q.widgets]
-        self.register_outputs(
-            {
-                "bucketName": self.bucket_name,
-                "topicArn": self.topic_arn,
-                "queues": {n: q.url for n, q in self.queues.items()},
-            }
+            opts=self._ctx.opts(self, depends_on=depends_on),
         )

@@ -40,6 +40,42 @@ class GameDayArgs:
     """Share of the group's running Spot instances that get a notice, 1-100."""
 
 
+def interruption_policy(instance_arns: str, asg_name: str) -> str:
+    """The FIS role's policy: interrupt only instances tagged with the worker group, and resolve targets."""
+    return policy_document(
+        [
+            statement(
+                "InterruptOnlyTheWorkerGroup",
+                ["ec2:SendSpotInstanceInterruptions"],
+                [instance_arns],
+                Condition={"StringEquals": {f"aws:ResourceTag/{GROUP_TAG}": asg_name}},
+            ),
+            statement("ResolveTargets", ["ec2:DescribeInstances"], ["*"]),
+        ]
+    )
+
+
+def interrupt_action() -> aws.fis.ExperimentTemplateActionArgs:
+    """The two-minute Spot interruption notice, sent to the `workers` target."""
+    return aws.fis.ExperimentTemplateActionArgs(
+        name="interrupt-workers",
+        action_id=ACTION_ID,
+        parameters=[aws.fis.ExperimentTemplateActionParameterArgs(key="durationBeforeInterruption", value=NOTICE)],
+        target=aws.fis.ExperimentTemplateActionTargetArgs(key="SpotInstances", value="workers"),
+    )
+
+
+def worker_target(asg_name: str, percent: int) -> aws.fis.ExperimentTemplateTargetArgs:
+    """`percent`% of the group's running Spot instances, selected by the tag Auto Scaling puts on them."""
+    return aws.fis.ExperimentTemplateTargetArgs(
+        name="workers",
+        resource_type="aws:ec2:spot-instance",
+        selection_mode=f"PERCENT({percent})",
+        resource_tags=[aws.fis.ExperimentTemplateTargetResourceTagArgs(key=GROUP_TAG, value=asg_name)],
+        filters=[aws.fis.ExperimentTemplateTargetFilterArgs(path="State.Name", values=["running"])],
+    )
+
+
 class GameDay(pulumi.ComponentResource):
     template_id: pulumi.Output[str]
 
@@ -47,59 +83,34 @@ class GameDay(pulumi.ComponentResource):
         super().__init__("orders:resilience:GameDay", name, None, opts)
         if not 1 <= args.percent <= 100:
             raise ValueError(f"game day percent must be 1-100, got {args.percent}")
+        self.role = self._role(name, args)
+        self.template = aws.fis.ExperimentTemplate(
+            name,
+            description=f"Spot game day: 2-minute interruption notice to {args.percent}% of {args.asg_name}",
+            role_arn=self.role.arn,
+            actions=[interrupt_action()],
+            targets=[worker_target(args.asg_name, args.percent)],
+            stop_conditions=[
+                aws.fis.ExperimentTemplateStopConditionArgs(source="aws:cloudwatch:alarm", value=args.stop_alarm_arn)
+            ],
+            opts=args.ctx.opts(self),
+        )
+        self.template_id = self.template.id
+        self.register_outputs({"templateId": self.template_id})
+
+    def _role(self, name: str, args: GameDayArgs) -> aws.iam.Role:
+        """The role FIS assumes to run the experiment, with `interruption_policy` inline."""
         ctx = args.ctx
-        self.role = aws.iam.Role(
+        role = aws.iam.Role(
             f"{name}-fis",
             name=ctx.name(f"{name}-fis", kind="iam-role"),
             assume_role_policy=assume_role_policy("fis.amazonaws.com"),
             opts=ctx.opts(self),
         )
-        instances = ctx.arn("ec2", "instance/*")
         aws.iam.RolePolicy(
             f"{name}-fis",
-            role=self.role.id,
-            policy=instances.apply(
-                lambda arn: policy_document(
-                    [
-                        statement(
-                            "InterruptOnlyTheWorkerGroup",
-                            ["ec2:SendSpotInstanceInterruptions"],
-                            [arn],
-                            Condition={"StringEquals": {f"aws:ResourceTag/{GROUP_TAG}": args.asg_name}},
-                        ),
-                        statement("ResolveTargets", ["ec2:DescribeInstances"], ["*"]),
-                    ]
-                )
-            ),
+            role=role.id,
+            policy=ctx.arn("ec2", "instance/*").apply(lambda arn: interruption_policy(arn, args.asg_name)),
             opts=ctx.opts(self),
         )
-        self.template = aws.fis.ExperimentTemplate(
-            name,
-            description=f"Spot game day: 2-minute interruption notice to {args.percent}% of {args.asg_name}",
-            role_arn=self.role.arn,
-            actions=[
-                aws.fis.ExperimentTemplateActionArgs(
-                    name="interrupt-workers",
-                    action_id=ACTION_ID,
-                    parameters=[
-                        aws.fis.ExperimentTemplateActionParameterArgs(key="durationBeforeInterruption", value=NOTICE)
-                    ],
-                    target=aws.fis.ExperimentTemplateActionTargetArgs(key="SpotInstances", value="workers"),
-                )
-            ],
-            targets=[
-                aws.fis.ExperimentTemplateTargetArgs(
-                    name="workers",
-                    resource_type="aws:ec2:spot-instance",
-                    selection_mode=f"PERCENT({args.percent})",
-                    resource_tags=[aws.fis.ExperimentTemplateTargetResourceTagArgs(key=GROUP_TAG, value=args.asg_name)],
-                    filters=[aws.fis.ExperimentTemplateTargetFilterArgs(path="State.Name", values=["running"])],
-                )
-            ],
-            stop_conditions=[
-                aws.fis.ExperimentTemplateStopConditionArgs(source="aws:cloudwatch:alarm", value=args.stop_alarm_arn)
-            ],
-            opts=ctx.opts(self),
-        )
-        self.template_id = self.template.id
-        self.register_outputs({"templateId": self.template_id})
+        return role

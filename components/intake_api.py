@@ -569,29 +569,45 @@ class IntakeApi(pulumi.ComponentResource):
         )
         parts: list[pulumi.Resource] = [integration]
         for status, pattern, body in responses:
-            method_response = aws.apigateway.MethodResponse(
-                f"{name}-{status}",
-                rest_api=api_id,
-                resource_id=resource.id,
-                http_method=method.http_method,
-                status_code=status,
-                response_models={JSON: "Empty"},
-                opts=ctx.opts(self),
-            )
-            parts.append(method_response)
-            parts.append(
-                aws.apigateway.IntegrationResponse(
-                    f"{name}-{status}",
-                    rest_api=api_id,
-                    resource_id=resource.id,
-                    http_method=method.http_method,
-                    status_code=status,
-                    selection_pattern=pattern,
-                    response_templates={JSON: body},
-                    opts=ctx.opts(self, depends_on=[integration, method_response]),
-                )
+            parts += self._status_response(
+                f"{name}-{status}", api_id, resource, method, integration, status, pattern, body
             )
         return parts
+
+    def _status_response(
+        self,
+        name: str,
+        api_id: pulumi.Output[str],
+        resource: aws.apigateway.Resource,
+        method: aws.apigateway.Method,
+        integration: aws.apigateway.Integration,
+        status: str,
+        pattern: str | None,
+        body: str,
+    ) -> list[pulumi.Resource]:
+        """One status the method can answer: its method response, and the integration response that maps
+        SQS replies matching `pattern` (None: the default) to it with `body` as the template."""
+        ctx = self._ctx
+        method_response = aws.apigateway.MethodResponse(
+            name,
+            rest_api=api_id,
+            resource_id=resource.id,
+            http_method=method.http_method,
+            status_code=status,
+            response_models={JSON: "Empty"},
+            opts=ctx.opts(self),
+        )
+        integration_response = aws.apigateway.IntegrationResponse(
+            name,
+            rest_api=api_id,
+            resource_id=resource.id,
+            http_method=method.http_method,
+            status_code=status,
+            selection_pattern=pattern,
+            response_templates={JSON: body},
+            opts=ctx.opts(self, depends_on=[integration, method_response]),
+        )
+        return [method_response, integration_response]
 
     def _custom_domain(self, name: str, domain_name: str, zone_id: pulumi.Input[str]) -> aws.apigateway.DomainName:
         """ACM certificate validated through DNS, the regional custom domain, and the stage mapped at its root."""

@@ -62,34 +62,9 @@ def private_bucket(
         logical_name, bucket=bucket_name, force_destroy=force_destroy, opts=ctx.opts(parent, protect=protect)
     )
     child = ctx.opts(parent, depends_on=[bucket])
-    public_block = aws.s3.BucketPublicAccessBlock(
-        logical_name,
-        bucket=bucket.id,
-        block_public_acls=True,
-        block_public_policy=True,
-        ignore_public_acls=True,
-        restrict_public_buckets=True,
-        opts=child,
-    )
-    aws.s3.BucketOwnershipControls(
-        logical_name,
-        bucket=bucket.id,
-        rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"),
-        opts=child,
-    )
-    encryption = aws.s3.BucketServerSideEncryptionConfiguration(
-        logical_name,
-        bucket=bucket.id,
-        rules=[
-            aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
-                apply_server_side_encryption_by_default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
-                    sse_algorithm="AES256"
-                ),
-                bucket_key_enabled=True,
-            )
-        ],
-        opts=child,
-    )
+    public_block = _block_public_access(logical_name, bucket, child)
+    _disable_acls(logical_name, bucket, child)
+    encryption = _encrypt(logical_name, bucket, child)
     if versioned:
         aws.s3.BucketVersioning(
             logical_name,
@@ -104,3 +79,47 @@ def private_bucket(
         opts=ctx.opts(parent, depends_on=[public_block]),
     )
     return PrivateBucket(bucket=bucket, encryption=encryption, policy=policy)
+
+
+def _block_public_access(
+    logical_name: str, bucket: aws.s3.Bucket, opts: pulumi.ResourceOptions
+) -> aws.s3.BucketPublicAccessBlock:
+    """Every public path closed: public ACLs and public policies are refused and ignored."""
+    return aws.s3.BucketPublicAccessBlock(
+        logical_name,
+        bucket=bucket.id,
+        block_public_acls=True,
+        block_public_policy=True,
+        ignore_public_acls=True,
+        restrict_public_buckets=True,
+        opts=opts,
+    )
+
+
+def _disable_acls(logical_name: str, bucket: aws.s3.Bucket, opts: pulumi.ResourceOptions) -> None:
+    """The bucket owner owns every object: ACLs no longer grant anything."""
+    aws.s3.BucketOwnershipControls(
+        logical_name,
+        bucket=bucket.id,
+        rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"),
+        opts=opts,
+    )
+
+
+def _encrypt(
+    logical_name: str, bucket: aws.s3.Bucket, opts: pulumi.ResourceOptions
+) -> aws.s3.BucketServerSideEncryptionConfiguration:
+    """Default encryption of every new object with S3-managed keys (SSE-S3)."""
+    return aws.s3.BucketServerSideEncryptionConfiguration(
+        logical_name,
+        bucket=bucket.id,
+        rules=[
+            aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
+                apply_server_side_encryption_by_default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
+                    sse_algorithm="AES256"
+                ),
+                bucket_key_enabled=True,
+            )
+        ],
+        opts=opts,
+    )

@@ -16,7 +16,7 @@ import base64
 import hashlib
 import json
 import shlex
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -298,6 +298,90 @@ class WorkerFleetArgs:
     settings: FleetConfig
 
 
+def worker_ami(ctx: AwsContext) -> pulumi.Output[aws.ec2.GetAmiResult]:
+    """The newest Amazon Linux 2023 x86_64 HVM EBS image of the stack's region."""
+    return aws.ec2.get_ami_output(
+        most_recent=True,
+        owners=["amazon"],
+        filters=[
+            aws.ec2.GetAmiFilterArgs(name="name", values=[AMI_NAME]),
+            aws.ec2.GetAmiFilterArgs(name="architecture", values=["x86_64"]),
+            aws.ec2.GetAmiFilterArgs(name="virtualization-type", values=["hvm"]),
+            aws.ec2.GetAmiFilterArgs(name="root-device-type", values=["ebs"]),
+        ],
+        opts=pulumi.InvokeOutputOptions(provider=ctx.provider),
+    )
+
+
+def imdsv2_only() -> aws.ec2.LaunchTemplateMetadataOptionsArgs:
+    return aws.ec2.LaunchTemplateMetadataOptionsArgs(
+        http_endpoint="enabled",  # the worker watches spot/instance-action and its lifecycle state
+        http_tokens="required",  # IMDSv2 only
+        http_put_response_hop_limit=1,  # no containers: tokens never leave the instance
+        instance_metadata_tags="disabled",
+    )
+
+
+def encrypted_root_volume(size_gb: int) -> aws.ec2.LaunchTemplateBlockDeviceMappingArgs:
+    return aws.ec2.LaunchTemplateBlockDeviceMappingArgs(
+        device_name="/dev/xvda",
+        ebs=aws.ec2.LaunchTemplateBlockDeviceMappingEbsArgs(
+            volume_size=size_gb, volume_type="gp3", encrypted="true", delete_on_termination="true"
+        ),
+    )
+
+
+def private_interface(security_group_id: pulumi.Input[str]) -> aws.ec2.LaunchTemplateNetworkInterfaceArgs:
+    """The primary interface: no public IP, only the fleet's security group."""
+    return aws.ec2.LaunchTemplateNetworkInterfaceArgs(
+        device_index=0,
+        associate_public_ip_address="false",
+        delete_on_termination="true",
+        security_groups=[security_group_id],
+    )
+
+
+GROUP_METRICS = (
+    aws.autoscaling.Metric.GROUP_IN_SERVICE_INSTANCES,
+    aws.autoscaling.Metric.GROUP_DESIRED_CAPACITY,
+    aws.autoscaling.Metric.GROUP_PENDING_INSTANCES,
+    aws.autoscaling.Metric.GROUP_TERMINATING_INSTANCES,
+)
+"""GroupInServiceInstances feeds the backlog-per-instance metric math; it exists only when collected."""
+
+
+def spot_only_mix(
+    template: aws.ec2.LaunchTemplate, instance_types: Sequence[str]
+) -> aws.autoscaling.GroupMixedInstancesPolicyArgs:
+    """No On-Demand at all; Spot price-capacity-optimized over every listed instance type."""
+    asg = aws.autoscaling
+    return asg.GroupMixedInstancesPolicyArgs(
+        instances_distribution=asg.GroupMixedInstancesPolicyInstancesDistributionArgs(
+            on_demand_base_capacity=0,
+            on_demand_percentage_above_base_capacity=0,
+            spot_allocation_strategy="price-capacity-optimized",
+        ),
+        launch_template=asg.GroupMixedInstancesPolicyLaunchTemplateArgs(
+            launch_template_specification=asg.GroupMixedInstancesPolicyLaunchTemplateLaunchTemplateSpecificationArgs(
+                launch_template_id=template.id, version=template.latest_version.apply(str)
+            ),
+            overrides=[
+                asg.GroupMixedInstancesPolicyLaunchTemplateOverrideArgs(instance_type=t) for t in instance_types
+            ],
+        ),
+    )
+
+
+def drain_hook(hook_name: str, heartbeat_seconds: int) -> aws.autoscaling.GroupInitialLifecycleHookArgs:
+    """Holds a terminating instance until the worker has drained and completed the hook (or the heartbeat ends)."""
+    return aws.autoscaling.GroupInitialLifecycleHookArgs(
+        name=hook_name,
+        lifecycle_transition="autoscaling:EC2_INSTANCE_TERMINATING",
+        heartbeat_timeout=heartbeat_seconds,
+        default_result="CONTINUE",
+    )
+
+
 @dataclass(frozen=True)
 class _Artifact:
     bucket_arn: pulumi.Output[str]
@@ -340,31 +424,11 @@ class WorkerFleet(pulumi.ComponentResource):
         )
         artifact = self._artifact(name, args)
         identity = self._identity(name, args, artifact.bucket_arn)
-        security_group = aws.ec2.SecurityGroup(
-            f"{name}-instances",
-            name=ctx.name(f"{name}-instances", kind="security-group"),
-            description="Spot order workers: nothing inbound, HTTPS out to AWS endpoints only",
-            vpc_id=args.network.vpc_id,
-            ingress=[],
-            egress=egress_rules(args.network),
-            opts=ctx.opts(self),
-        )
+        security_group = self._security_group(name, args)
         self.user_data = self._user_data(args, artifact.wheelhouse)
         template = self._launch_template(name, args, identity.profile, security_group)
         self.group = self._group(name, args, template, depends_on=[*identity.grants, artifact.obj, identity.log_group])
-        aws.autoscaling.Policy(
-            f"{name}-backlog",
-            name=ctx.name(f"{name}-backlog-per-instance", kind="asg-policy"),
-            autoscaling_group_name=self.group.name,
-            policy_type="TargetTrackingScaling",
-            target_tracking_configuration=aws.autoscaling.PolicyTargetTrackingConfigurationArgs(
-                target_value=args.settings.backlog_per_instance,
-                customized_metric_specification=aws.autoscaling.PolicyTargetTrackingConfigurationCustomizedMetricSpecificationArgs(
-                    metrics=backlog_metrics(args.queue_name, self.asg_name)
-                ),
-            ),
-            opts=ctx.opts(self),
-        )
+        self._scale_on_backlog(name, args)
         self.alarms = fleet_alarms(self.asg_name, args.settings, name)
         self.widgets = [fleet_widget(ctx.region, args.queue_name, self.asg_name)]
         self.register_outputs(
@@ -459,6 +523,35 @@ class WorkerFleet(pulumi.ComponentResource):
         profile = aws.iam.InstanceProfile(f"{name}-instance", name=self.role_name, role=role.name, opts=ctx.opts(self))
         return _Identity(profile=profile, log_group=log_group, grants=[role_policy, ssm])
 
+    def _security_group(self, name: str, args: WorkerFleetArgs) -> aws.ec2.SecurityGroup:
+        ctx = args.ctx
+        return aws.ec2.SecurityGroup(
+            f"{name}-instances",
+            name=ctx.name(f"{name}-instances", kind="security-group"),
+            description="Spot order workers: nothing inbound, HTTPS out to AWS endpoints only",
+            vpc_id=args.network.vpc_id,
+            ingress=[],
+            egress=egress_rules(args.network),
+            opts=ctx.opts(self),
+        )
+
+    def _scale_on_backlog(self, name: str, args: WorkerFleetArgs) -> None:
+        """Target tracking on FIFO backlog per in-service instance (the metric math of `backlog_metrics`)."""
+        ctx = args.ctx
+        aws.autoscaling.Policy(
+            f"{name}-backlog",
+            name=ctx.name(f"{name}-backlog-per-instance", kind="asg-policy"),
+            autoscaling_group_name=self.group.name,
+            policy_type="TargetTrackingScaling",
+            target_tracking_configuration=aws.autoscaling.PolicyTargetTrackingConfigurationArgs(
+                target_value=args.settings.backlog_per_instance,
+                customized_metric_specification=aws.autoscaling.PolicyTargetTrackingConfigurationCustomizedMetricSpecificationArgs(
+                    metrics=backlog_metrics(args.queue_name, self.asg_name)
+                ),
+            ),
+            opts=ctx.opts(self),
+        )
+
     def _user_data(self, args: WorkerFleetArgs, wheelhouse: bool) -> pulumi.Output[str]:
         """The boot script with the stack's real names (known at preview: every name is derived)."""
         ctx = args.ctx
@@ -494,49 +587,16 @@ class WorkerFleet(pulumi.ComponentResource):
     ) -> aws.ec2.LaunchTemplate:
         """Current AL2023 x86_64, IMDSv2 only, encrypted gp3 root, no public IP, the rendered user data."""
         ctx = args.ctx
-        ami = aws.ec2.get_ami_output(
-            most_recent=True,
-            owners=["amazon"],
-            filters=[
-                aws.ec2.GetAmiFilterArgs(name="name", values=[AMI_NAME]),
-                aws.ec2.GetAmiFilterArgs(name="architecture", values=["x86_64"]),
-                aws.ec2.GetAmiFilterArgs(name="virtualization-type", values=["hvm"]),
-                aws.ec2.GetAmiFilterArgs(name="root-device-type", values=["ebs"]),
-            ],
-            opts=pulumi.InvokeOutputOptions(provider=ctx.provider),
-        )
         tags = self._instance_tags()
         return aws.ec2.LaunchTemplate(
             name,
             name=ctx.name(name, kind="launch-template"),
             description="Spot order worker (Amazon Linux 2023 x86_64, bootstrapped by Ansible)",
-            image_id=ami.id,
+            image_id=worker_ami(ctx).id,
             iam_instance_profile=aws.ec2.LaunchTemplateIamInstanceProfileArgs(arn=profile.arn),
-            metadata_options=aws.ec2.LaunchTemplateMetadataOptionsArgs(
-                http_endpoint="enabled",  # the worker watches spot/instance-action and its lifecycle state
-                http_tokens="required",  # IMDSv2 only
-                http_put_response_hop_limit=1,  # no containers: tokens never leave the instance
-                instance_metadata_tags="disabled",
-            ),
-            block_device_mappings=[
-                aws.ec2.LaunchTemplateBlockDeviceMappingArgs(
-                    device_name="/dev/xvda",
-                    ebs=aws.ec2.LaunchTemplateBlockDeviceMappingEbsArgs(
-                        volume_size=args.settings.root_volume_gb,
-                        volume_type="gp3",
-                        encrypted="true",
-                        delete_on_termination="true",
-                    ),
-                )
-            ],
-            network_interfaces=[
-                aws.ec2.LaunchTemplateNetworkInterfaceArgs(
-                    device_index=0,
-                    associate_public_ip_address="false",
-                    delete_on_termination="true",
-                    security_groups=[security_group.id],
-                )
-            ],
+            metadata_options=imdsv2_only(),
+            block_device_mappings=[encrypted_root_volume(args.settings.root_volume_gb)],
+            network_interfaces=[private_interface(security_group.id)],
             monitoring=aws.ec2.LaunchTemplateMonitoringArgs(enabled=True),  # 1-minute EC2 metrics for the CPU alarm
             user_data=self.user_data.apply(lambda text: base64.b64encode(text.encode()).decode()),
             tag_specifications=[
@@ -556,21 +616,6 @@ class WorkerFleet(pulumi.ComponentResource):
         """Spot only, price-capacity-optimized over every instance type; a lifecycle hook holds terminations."""
         ctx, cfg = args.ctx, args.settings
         asg = aws.autoscaling
-        mixed = asg.GroupMixedInstancesPolicyArgs(
-            instances_distribution=asg.GroupMixedInstancesPolicyInstancesDistributionArgs(
-                on_demand_base_capacity=0,
-                on_demand_percentage_above_base_capacity=0,
-                spot_allocation_strategy="price-capacity-optimized",
-            ),
-            launch_template=asg.GroupMixedInstancesPolicyLaunchTemplateArgs(
-                launch_template_specification=asg.GroupMixedInstancesPolicyLaunchTemplateLaunchTemplateSpecificationArgs(
-                    launch_template_id=template.id, version=template.latest_version.apply(str)
-                ),
-                overrides=[
-                    asg.GroupMixedInstancesPolicyLaunchTemplateOverrideArgs(instance_type=t) for t in cfg.instance_types
-                ],
-            ),
-        )
         # Provider default tags do not reach a group's own tags (or, through them, its instances): name them here.
         tags = {**self._instance_tags(), "project": ctx.project, "stack": ctx.stack}
         return asg.Group(
@@ -585,22 +630,9 @@ class WorkerFleet(pulumi.ComponentResource):
             health_check_type="EC2",
             health_check_grace_period=300,
             metrics_granularity="1Minute",
-            # GroupInServiceInstances feeds the backlog-per-instance metric math; it exists only when collected.
-            enabled_metrics=[
-                asg.Metric.GROUP_IN_SERVICE_INSTANCES,
-                asg.Metric.GROUP_DESIRED_CAPACITY,
-                asg.Metric.GROUP_PENDING_INSTANCES,
-                asg.Metric.GROUP_TERMINATING_INSTANCES,
-            ],
-            mixed_instances_policy=mixed,
-            initial_lifecycle_hooks=[
-                asg.GroupInitialLifecycleHookArgs(
-                    name=self.lifecycle_hook_name,
-                    lifecycle_transition="autoscaling:EC2_INSTANCE_TERMINATING",
-                    heartbeat_timeout=cfg.lifecycle_hook_seconds,
-                    default_result="CONTINUE",
-                )
-            ],
+            enabled_metrics=list(GROUP_METRICS),
+            mixed_instances_policy=spot_only_mix(template, cfg.instance_types),
+            initial_lifecycle_hooks=[drain_hook(self.lifecycle_hook_name, cfg.lifecycle_hook_seconds)],
             instance_refresh=asg.GroupInstanceRefreshArgs(
                 strategy="Rolling",
                 preferences=asg.GroupInstanceRefreshPreferencesArgs(min_healthy_percentage=50, instance_warmup="180"),

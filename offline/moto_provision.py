@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -64,7 +64,7 @@ def _bool(value: Any) -> str:
     return "true" if value else "false"
 
 
-def _take(inputs: Mapping[str, Any], known: Mapping[str, Any], what: str, *, ignore: tuple[str, ...] = ()) -> None:
+def _take(inputs: Mapping[str, Any], known: Collection[str], what: str, *, ignore: tuple[str, ...] = ()) -> None:
     """Fail on any input the translator does not know: a silently dropped setting is a lie about AWS."""
     unknown = sorted(k for k in inputs if k not in known and k not in ignore and k != "__defaults")
     if unknown:
@@ -130,6 +130,77 @@ def _type_and_name(what: str) -> tuple[str, str]:
 
 def _dimensions(value: Mapping[str, Any] | None) -> list[dict[str, str]]:
     return [{"Name": k, "Value": str(v)} for k, v in (value or {}).items()]
+
+
+TABLE_INPUTS = frozenset(
+    {
+        "name",
+        "hashKey",
+        "rangeKey",
+        "attributes",
+        "billingMode",
+        "pointInTimeRecovery",
+        "serverSideEncryption",
+        "deletionProtectionEnabled",
+        "globalSecondaryIndexes",
+        "ttl",
+        "streamEnabled",
+        "streamViewType",
+        "readCapacity",
+        "writeCapacity",
+        "tags",
+    }
+)
+"""The `aws.dynamodb.Table` inputs the emulator translation knows."""
+
+
+def _key_schema(hash_key: str, range_key: str | None) -> list[dict[str, str]]:
+    keys = [{"AttributeName": hash_key, "KeyType": "HASH"}]
+    if range_key:
+        keys.append({"AttributeName": range_key, "KeyType": "RANGE"})
+    return keys
+
+
+def _sse_specification(sse: Mapping[str, Any]) -> dict[str, Any]:
+    """SSE with KMS: the table's own key when one is named, else the AWS-managed key."""
+    return {"Enabled": True, "SSEType": "KMS", **({"KMSMasterKeyId": sse["kmsKeyArn"]} if sse.get("kmsKeyArn") else {})}
+
+
+def _global_secondary_indexes(indexes: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    return [
+        {
+            "IndexName": g["name"],
+            "KeySchema": _key_schema(g["hashKey"], g.get("rangeKey")),
+            "Projection": {"ProjectionType": g.get("projectionType", "ALL")},
+        }
+        for g in indexes
+    ]
+
+
+def create_table_request(inputs: Outputs) -> dict[str, Any]:
+    """`aws.dynamodb.Table` inputs (camelCase) -> the parameters of DynamoDB CreateTable."""
+    request: dict[str, Any] = {
+        "TableName": inputs["name"],
+        "KeySchema": _key_schema(inputs["hashKey"], inputs.get("rangeKey")),
+        "AttributeDefinitions": [
+            {"AttributeName": a["name"], "AttributeType": a["type"]} for a in inputs["attributes"]
+        ],
+        "BillingMode": inputs.get("billingMode", "PROVISIONED"),
+        "DeletionProtectionEnabled": bool(inputs.get("deletionProtectionEnabled", False)),
+    }
+    if request["BillingMode"] == "PROVISIONED":
+        request["ProvisionedThroughput"] = {
+            "ReadCapacityUnits": int(inputs["readCapacity"]),
+            "WriteCapacityUnits": int(inputs["writeCapacity"]),
+        }
+    sse = inputs.get("serverSideEncryption") or {}
+    if sse.get("enabled"):
+        request["SSESpecification"] = _sse_specification(sse)
+    if inputs.get("streamEnabled"):
+        request["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": inputs["streamViewType"]}
+    if inputs.get("globalSecondaryIndexes"):
+        request["GlobalSecondaryIndexes"] = _global_secondary_indexes(inputs["globalSecondaryIndexes"])
+    return request
 
 
 class EmulatorMocks(AwsMocks):
@@ -404,63 +475,11 @@ class EmulatorMocks(AwsMocks):
     # --- DynamoDB, KMS, CloudWatch -----------------------------------------------------------------
 
     def table(self, inputs: Outputs, region: str, what: str) -> tuple[str, Outputs]:
-        known = {
-            "name": 1,
-            "hashKey": 1,
-            "rangeKey": 1,
-            "attributes": 1,
-            "billingMode": 1,
-            "pointInTimeRecovery": 1,
-            "serverSideEncryption": 1,
-            "deletionProtectionEnabled": 1,
-            "globalSecondaryIndexes": 1,
-            "ttl": 1,
-            "streamEnabled": 1,
-            "streamViewType": 1,
-            "readCapacity": 1,
-            "writeCapacity": 1,
-            "tags": 1,
-        }
-        _take(inputs, known, what)
+        """CreateTable, then the settings DynamoDB takes only on an existing table (PITR, TTL)."""
+        _take(inputs, TABLE_INPUTS, what)
         name = inputs["name"]
-        keys = [{"AttributeName": inputs["hashKey"], "KeyType": "HASH"}]
-        if inputs.get("rangeKey"):
-            keys.append({"AttributeName": inputs["rangeKey"], "KeyType": "RANGE"})
-        kwargs: dict[str, Any] = {
-            "TableName": name,
-            "KeySchema": keys,
-            "AttributeDefinitions": [
-                {"AttributeName": a["name"], "AttributeType": a["type"]} for a in inputs["attributes"]
-            ],
-            "BillingMode": inputs.get("billingMode", "PROVISIONED"),
-            "DeletionProtectionEnabled": bool(inputs.get("deletionProtectionEnabled", False)),
-        }
-        if kwargs["BillingMode"] == "PROVISIONED":
-            kwargs["ProvisionedThroughput"] = {
-                "ReadCapacityUnits": int(inputs["readCapacity"]),
-                "WriteCapacityUnits": int(inputs["writeCapacity"]),
-            }
-        sse = inputs.get("serverSideEncryption") or {}
-        if sse.get("enabled"):
-            kwargs["SSESpecification"] = {
-                "Enabled": True,
-                "SSEType": "KMS",
-                **({"KMSMasterKeyId": sse["kmsKeyArn"]} if sse.get("kmsKeyArn") else {}),
-            }
-        if inputs.get("streamEnabled"):
-            kwargs["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": inputs["streamViewType"]}
-        if inputs.get("globalSecondaryIndexes"):
-            kwargs["GlobalSecondaryIndexes"] = [
-                {
-                    "IndexName": g["name"],
-                    "KeySchema": [{"AttributeName": g["hashKey"], "KeyType": "HASH"}]
-                    + ([{"AttributeName": g["rangeKey"], "KeyType": "RANGE"}] if g.get("rangeKey") else []),
-                    "Projection": {"ProjectionType": g.get("projectionType", "ALL")},
-                }
-                for g in inputs["globalSecondaryIndexes"]
-            ]
         dynamodb = self.client("dynamodb", region)
-        table = dynamodb.create_table(**kwargs)["TableDescription"]
+        table = dynamodb.create_table(**create_table_request(inputs))["TableDescription"]
         if (inputs.get("pointInTimeRecovery") or {}).get("enabled"):
             dynamodb.update_continuous_backups(
                 TableName=name, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True}
