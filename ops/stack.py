@@ -43,8 +43,8 @@ def load_stack(stack: str, overrides: Mapping[str, str] | None = None) -> Any:
     settings.SETTINGS.project, settings.SETTINGS.stack = PROJECT, stack
     try:
         return StackConfig.load(pulumi.Config(PROJECT))
-    except ConfigError as exc:
-        raise StackError(f"Pulumi.{stack}.yaml: {exc}") from exc
+    except ConfigError as exc:  # the loader's message names the stack file already
+        raise StackError(str(exc)) from exc
     except pulumi.ConfigTypeError as exc:
         raise StackError(f"Pulumi.{stack}.yaml: {exc}") from exc
     except pulumi.ConfigMissingError as exc:
