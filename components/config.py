@@ -87,30 +87,7 @@ Int = Annotated[int, Strict(), BeforeValidator(_cli_int)]
 Bool = Annotated[bool, Strict(), BeforeValidator(_cli_bool)]
 Names = Annotated[tuple[str, ...], BeforeValidator(_cli_list)]
 
-_LOG_RETENTION_DAYS = (
-    1,
-    3,
-    5,
-    7,
-    14,
-    30,
-    60,
-    90,
-    120,
-    150,
-    180,
-    365,
-    400,
-    545,
-    731,
-    1096,
-    1827,
-    2192,
-    2557,
-    2922,
-    3288,
-    3653,
-)
+_LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)  # fmt: skip
 
 
 def _log_retention(days: int) -> int:
@@ -247,14 +224,13 @@ class FrontDoorConfig(_Section):
 _INSTANCE_TYPE = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")
 _GRAVITON = re.compile(r"^[a-z]+\d+g[a-z]*\.")
 """Graviton families carry a `g` after the generation digit: m6g, c7gn, t4g, r8g."""
-SPOT_NOTICE_SECONDS = 120
 
 
 class FleetConfig(_Section):
     """The Spot worker fleet: instance types, group sizes, scaling target and the drain budget."""
 
     MIN_INSTANCE_TYPES: ClassVar[int] = 6
-    SPOT_NOTICE_SECONDS: ClassVar[int] = SPOT_NOTICE_SECONDS
+    SPOT_NOTICE_SECONDS: ClassVar[int] = 120
 
     instance_types: Names = key("instanceTypes")
     min_size: Int = key("fleetMinSize")
@@ -415,6 +391,8 @@ class SecurityConfig(_Section):
 
 
 class StackConfig(_Section):
+    """The whole stack: its regions, one section per tier, and the rules that span sections."""
+
     project: str
     stack: str
     primary_region: Region = key("primaryRegion")
@@ -521,13 +499,14 @@ class ConfigKey:
         raise TypeError(f"no Pulumi type for {kind!r}")
 
 
-@cache
-def _sections() -> tuple[str, ...]:
-    return tuple(n for n, f in StackConfig.model_fields.items() if _is_section(f.annotation))
-
-
 def _is_section(kind: object) -> bool:
     return isinstance(kind, type) and issubclass(kind, _Section)
+
+
+@cache
+def _sections() -> tuple[str, ...]:
+    """StackConfig's section fields (messaging, network, ...), each a model of its own keys."""
+    return tuple(n for n, f in StackConfig.model_fields.items() if _is_section(f.annotation))
 
 
 @cache
@@ -577,7 +556,7 @@ def _explain(error: Any) -> str:
     spec = config_keys()[named[-1]]
     where = PREFIX + named[-1] + "".join(f"[{p}]" for p in error["loc"] if isinstance(p, int))
     if error["type"] == "missing":
-        return f"{where} is not set (Pulumi.yaml declares its default; is it missing there?)"
+        return f"{where} is not set, and Pulumi.yaml declares no default for it"
     if error["type"] in _CONSTRAINTS and spec.field.description:
         reason = spec.field.description
     value = error["input"]
