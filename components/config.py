@@ -1,23 +1,224 @@
-"""The stack's typed configuration, read once in `__main__.py` and handed to the components.
+"""The stack's typed configuration, declared once as pydantic models and handed to the components.
 
-Defaults live in `Pulumi.yaml` only (the CLI applies them, and so does the offline harness), so this
-module requires every key instead of repeating defaults. Validation happens here so a bad stack file
-fails at `pulumi preview` with a message that names the key.
+Each field's alias is its Pulumi key (`orders:<alias>`), so a refusal names the key the user set. Defaults live
+in `Pulumi.yaml` only (the CLI applies them, and so does the offline harness), so every field is required here
+instead of repeating a default. Validation happens here so a bad stack file fails at `pulumi preview`, before
+any resource is registered, with a message `Pulumi.<stack>.yaml: orders:<key> = <value>: <why>`.
 """
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
+import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Annotated, Any, ClassVar, Literal, get_args, get_origin
 
 import pulumi
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    Strict,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic.fields import FieldInfo
 
 from worker import topology
+
+PREFIX = "orders:"
+"""How messages name a key: the project's namespace, as `pulumi config set` spells it."""
+
+
+class ConfigError(ValueError):
+    """A stack setting that cannot work; raised before any resource is registered."""
+
+
+# --- values as the CLI hands them over (strings), parsed the way pulumi.Config parses them ---------------
+
+
+def _cli_int(value: object) -> object:
+    """`int(text)`, as `Config.require_int`; pydantic's lax parsing would also take '1.0' or a bool."""
+    if isinstance(value, str):
+        try:
+            return int(value)
+        except ValueError:
+            raise ValueError("not an integer") from None
+    return value
+
+
+def _cli_bool(value: object) -> object:
+    """Only 'true'/'True'/'false'/'False', as `Config.require_bool` (pydantic alone would also take 'yes' or '1')."""
+    if isinstance(value, str):
+        if value not in ("true", "True", "false", "False"):
+            raise ValueError("not a boolean (true or false)")
+        return value in ("true", "True")
+    return value
+
+
+def _cli_list(value: object) -> object:
+    """An array setting arrives as JSON text, as `Config.require_object` reads it."""
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError:
+            raise ValueError("not a JSON array") from None
+    return value
+
+
+def _cli_string(value: object) -> str:
+    """A stack file's YAML value as the CLI passes it to the program: text, arrays and objects as JSON."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return json.dumps(value) if isinstance(value, (list, dict)) else str(value)
+
+
+Int = Annotated[int, Strict(), BeforeValidator(_cli_int)]
+Bool = Annotated[bool, Strict(), BeforeValidator(_cli_bool)]
+Names = Annotated[tuple[str, ...], BeforeValidator(_cli_list)]
+
+_LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)  # fmt: skip
+
+
+def _log_retention(days: int) -> int:
+    if days not in _LOG_RETENTION_DAYS:
+        raise ValueError(f"CloudWatch accepts {list(_LOG_RETENTION_DAYS)}")
+    return days
+
+
+LogRetentionDays = Annotated[Int, AfterValidator(_log_retention)]
 
 _REGION = re.compile(
     r"^(us|eu|ap|sa|ca|me|af|il|mx)(-gov|-iso[a-z]?)?-(north|south|east|west|central|northeast|northwest|southeast|southwest)-\d$"
 )
+
+
+def _region(value: str) -> str:
+    if not _REGION.match(value):
+        raise ValueError("not an AWS region name (expected e.g. us-east-1)")
+    return value
+
+
+Region = Annotated[str, AfterValidator(_region)]
+
+
+def key(alias: str, why: str = "", **constraints: Any) -> Any:
+    """A field read from `orders:<alias>`; `why` explains its range or choices when a value falls outside them."""
+    return Field(alias=alias, description=why or None, **constraints)
+
+
+class _Section(BaseModel):
+    """Immutable, and blind to the other sections' keys: StackConfig hands every section the whole mapping."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+
+class MessagingConfig(_Section):
+    order_queue_visibility_seconds: Int = key("orderQueueVisibilitySeconds")
+    fanout_queue_visibility_seconds: Int = key("fanoutQueueVisibilitySeconds")
+    fifo_high_throughput: Bool = key("fifoHighThroughput")
+    content_based_deduplication: Bool = key("contentBasedDeduplication")
+    message_retention_days: Int = key("messageRetentionDays")
+    table_deletion_protection: Bool = key("tableDeletionProtection")
+
+    @property
+    def fanout_queues(self) -> tuple[str, ...]:
+        """From worker/topology.py, not from config: each fan-out queue needs a consumer in the runtime."""
+        return topology.FANOUT_QUEUES
+
+
+class MonitoringConfig(_Section):
+    alarm_email: str = key("alarmEmail")
+    queue_age_seconds: Int = key("alarmQueueAgeSeconds")
+    queue_depth: Int = key("alarmQueueDepth")
+
+
+class NetworkConfig(_Section):
+    vpc_cidr: str = key("vpcCidr")
+    az_count: Int = key("azCount", "Spot needs at least 2 zones to diversify (max 6)", ge=2, le=6)
+    enable_nat: Bool = key("enableNat")
+
+    @field_validator("vpc_cidr")
+    @classmethod
+    def _cidr(cls, cidr: str) -> str:
+        try:
+            network = ipaddress.ip_network(cidr)
+        except ValueError as exc:
+            raise ValueError(f"not a CIDR block ({exc})") from exc
+        if network.version != 4 or not 16 <= network.prefixlen <= 24:
+            raise ValueError("use an IPv4 block between /16 and /24")
+        return str(network)
+
+
+_DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+
+
+class FrontDoorConfig(_Section):
+    """The intake API and, when a domain is set, its custom domain and the Route 53 failover to the error page."""
+
+    domain_name: str = key("domainName")
+    """'' when no domain: the API is reached on its invoke URL and DNS/failover are skipped."""
+    hosted_zone_id: str = key(
+        "hostedZoneId", "not a Route 53 zone id (e.g. Z0123456789ABCDEFGHIJ)", pattern=r"^(Z[A-Z0-9]{4,31})?$"
+    )
+    hosted_zone_name: str = key("hostedZoneName")
+    stage_name: str = key("apiStageName", "use letters, digits and '_' only", pattern=r"^[A-Za-z0-9_]{1,64}$")
+    throttle_rate_limit: Int = key("apiThrottleRateLimit", "must be >= 1", ge=1)
+    throttle_burst_limit: Int = key("apiThrottleBurstLimit", "must be >= 1", ge=1)
+    access_log_retention_days: LogRetentionDays = key("apiAccessLogRetentionDays")
+    manage_account_log_role: Bool = key("apiManageAccountLogRole")
+    health_check_interval_seconds: Annotated[Literal[10, 30], BeforeValidator(_cli_int)] = key(
+        "healthCheckIntervalSeconds", "Route 53 supports 10 or 30"
+    )
+    health_check_failure_threshold: Int = key("healthCheckFailureThreshold", "Route 53 accepts 1-10", ge=1, le=10)
+
+    @property
+    def has_domain(self) -> bool:
+        return bool(self.domain_name)
+
+    @field_validator("domain_name", "hosted_zone_id", "hosted_zone_name", mode="before")
+    @classmethod
+    def _trim(cls, value: object) -> object:
+        """A trailing dot (the fully qualified form) and stray spaces are the same name to Route 53."""
+        return value.strip().rstrip(".") if isinstance(value, str) else value
+
+    @field_validator("domain_name")
+    @classmethod
+    def _dns_name(cls, domain: str) -> str:
+        # The error-page bucket is named exactly as the record, so the name must also be a valid bucket name.
+        labels = domain.split(".")
+        if domain and (len(domain) > 63 or len(labels) < 2 or not all(_DNS_LABEL.match(label) for label in labels)):
+            raise ValueError(
+                "use a lower-case DNS name of at most 63 characters (e.g. orders.example.com); "
+                "the failover bucket is named after it"
+            )
+        return domain
+
+    @model_validator(mode="after")
+    def _zone_holds_the_domain(self) -> FrontDoorConfig:
+        domain, zone_name = self.domain_name, self.hosted_zone_name
+        if domain and not self.hosted_zone_id and not zone_name:
+            raise ValueError(
+                f"{PREFIX}domainName = {domain!r} needs the Route 53 hosted zone that holds it: "
+                f"set {PREFIX}hostedZoneId or {PREFIX}hostedZoneName"
+            )
+        if domain and zone_name and not (domain == zone_name or domain.endswith("." + zone_name)):
+            raise ValueError(f"{PREFIX}domainName = {domain!r} is not inside {PREFIX}hostedZoneName = {zone_name!r}")
+        if not domain and (self.hosted_zone_id or zone_name):
+            raise ValueError(
+                f"{PREFIX}hostedZoneId/hostedZoneName is set but {PREFIX}domainName is empty; set both or neither"
+            )
+        return self
 
 
 _INSTANCE_TYPE = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")
@@ -25,454 +226,177 @@ _GRAVITON = re.compile(r"^[a-z]+\d+g[a-z]*\.")
 """Graviton families carry a `g` after the generation digit: m6g, c7gn, t4g, r8g."""
 
 
-class ConfigError(ValueError):
-    """A stack setting that cannot work; raised before any resource is registered."""
-
-
-def validate_region(key: str, value: str) -> str:
-    if not _REGION.match(value):
-        raise ConfigError(f"orders:{key} = {value!r} is not an AWS region name (expected e.g. us-east-1)")
-    return value
-
-
-@dataclass(frozen=True)
-class MessagingConfig:
-    fanout_queues: tuple[str, ...]
-    """From worker/topology.py, not from config: each fan-out queue needs a consumer in the runtime."""
-    order_queue_visibility_seconds: int
-    fanout_queue_visibility_seconds: int
-    fifo_high_throughput: bool
-    content_based_deduplication: bool
-    message_retention_days: int
-    table_deletion_protection: bool
-
-
-@dataclass(frozen=True)
-class MonitoringConfig:
-    alarm_email: str
-    queue_age_seconds: int
-    queue_depth: int
-
-
-@dataclass(frozen=True)
-class NetworkConfig:
-    vpc_cidr: str
-    az_count: int
-    enable_nat: bool
-
-    @staticmethod
-    def load(cfg: pulumi.Config) -> NetworkConfig:
-        cidr = cfg.require("vpcCidr")
-        try:
-            network = ipaddress.ip_network(cidr)
-        except ValueError as exc:
-            raise ConfigError(f"orders:vpcCidr = {cidr!r} is not a CIDR block ({exc})") from exc
-        if network.version != 4 or not 16 <= network.prefixlen <= 24:
-            raise ConfigError(f"orders:vpcCidr = {cidr!r}: use an IPv4 block between /16 and /24")
-        az_count = cfg.require_int("azCount")
-        if not 2 <= az_count <= 6:
-            raise ConfigError(f"orders:azCount = {az_count}: Spot needs at least 2 zones to diversify (max 6)")
-        return NetworkConfig(vpc_cidr=str(network), az_count=az_count, enable_nat=cfg.require_bool("enableNat"))
-
-
-_DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
-_LOG_RETENTION_DAYS = (
-    1,
-    3,
-    5,
-    7,
-    14,
-    30,
-    60,
-    90,
-    120,
-    150,
-    180,
-    365,
-    400,
-    545,
-    731,
-    1096,
-    1827,
-    2192,
-    2557,
-    2922,
-    3288,
-    3653,
-)
-
-
-@dataclass(frozen=True)
-class FrontDoorConfig:
-    """The intake API and, when a domain is set, its custom domain and the Route 53 failover to the error page."""
-
-    domain_name: str
-    """'' when no domain: the API is reached on its invoke URL and DNS/failover are skipped."""
-    hosted_zone_id: str
-    hosted_zone_name: str
-    stage_name: str
-    throttle_rate_limit: int
-    throttle_burst_limit: int
-    access_log_retention_days: int
-    manage_account_log_role: bool
-    health_check_interval_seconds: int
-    health_check_failure_threshold: int
-
-    @property
-    def has_domain(self) -> bool:
-        return bool(self.domain_name)
-
-    @staticmethod
-    def load(cfg: pulumi.Config) -> FrontDoorConfig:
-        domain = (cfg.get("domainName") or "").strip().rstrip(".")
-        zone_id = (cfg.get("hostedZoneId") or "").strip()
-        zone_name = (cfg.get("hostedZoneName") or "").strip().rstrip(".")
-        if domain:
-            # The error-page bucket is named exactly as the record, so the name must also be a valid bucket name.
-            labels = domain.split(".")
-            if len(domain) > 63 or len(labels) < 2 or not all(_DNS_LABEL.match(label) for label in labels):
-                raise ConfigError(
-                    f"orders:domainName = {domain!r}: use a lower-case DNS name of at most 63 characters "
-                    "(e.g. orders.example.com); the failover bucket is named after it"
-                )
-            if not zone_id and not zone_name:
-                raise ConfigError(
-                    f"orders:domainName = {domain!r} needs the Route 53 hosted zone that holds it: "
-                    "set orders:hostedZoneId or orders:hostedZoneName"
-                )
-            if zone_name and not (domain == zone_name or domain.endswith("." + zone_name)):
-                raise ConfigError(f"orders:domainName = {domain!r} is not inside orders:hostedZoneName = {zone_name!r}")
-            if zone_id and not re.fullmatch(r"Z[A-Z0-9]{4,31}", zone_id):
-                raise ConfigError(
-                    f"orders:hostedZoneId = {zone_id!r} is not a Route 53 zone id (e.g. Z0123456789ABCDEFGHIJ)"
-                )
-        elif zone_id or zone_name:
-            raise ConfigError(
-                "orders:hostedZoneId/hostedZoneName is set but orders:domainName is empty; set both or neither"
-            )
-        stage = cfg.require("apiStageName")
-        if not re.fullmatch(r"[A-Za-z0-9_]{1,64}", stage):
-            raise ConfigError(f"orders:apiStageName = {stage!r}: use letters, digits and '_' only")
-        rate = cfg.require_int("apiThrottleRateLimit")
-        burst = cfg.require_int("apiThrottleBurstLimit")
-        if rate < 1 or burst < 1:
-            raise ConfigError(
-                f"orders:apiThrottleRateLimit ({rate}) and orders:apiThrottleBurstLimit ({burst}) must be >= 1"
-            )
-        retention = cfg.require_int("apiAccessLogRetentionDays")
-        if retention not in _LOG_RETENTION_DAYS:
-            raise ConfigError(
-                f"orders:apiAccessLogRetentionDays = {retention}: CloudWatch accepts {list(_LOG_RETENTION_DAYS)}"
-            )
-        interval = cfg.require_int("healthCheckIntervalSeconds")
-        if interval not in (10, 30):
-            raise ConfigError(f"orders:healthCheckIntervalSeconds = {interval}: Route 53 supports 10 or 30")
-        threshold = cfg.require_int("healthCheckFailureThreshold")
-        if not 1 <= threshold <= 10:
-            raise ConfigError(f"orders:healthCheckFailureThreshold = {threshold}: Route 53 accepts 1-10")
-        return FrontDoorConfig(
-            domain_name=domain,
-            hosted_zone_id=zone_id,
-            hosted_zone_name=zone_name,
-            stage_name=stage,
-            throttle_rate_limit=rate,
-            throttle_burst_limit=burst,
-            access_log_retention_days=retention,
-            manage_account_log_role=cfg.require_bool("apiManageAccountLogRole"),
-            health_check_interval_seconds=interval,
-            health_check_failure_threshold=threshold,
-        )
-
-
-@dataclass(frozen=True)
-class FleetConfig:
+class FleetConfig(_Section):
     """The Spot worker fleet: instance types, group sizes, scaling target and the drain budget."""
 
-    instance_types: tuple[str, ...]
-    min_size: int
-    desired_capacity: int
-    max_size: int
-    backlog_per_instance: int
-    drain_seconds: int
-    lifecycle_hook_seconds: int
-    root_volume_gb: int
-    cpu_alarm_percent: int
-    wheelhouse_dir: str
-    spot_game_day: bool = False
-    spot_game_day_percent: int = 20
+    MIN_INSTANCE_TYPES: ClassVar[int] = 6
+    SPOT_NOTICE_SECONDS: ClassVar[int] = 120
 
-    MIN_INSTANCE_TYPES = 6
-    SPOT_NOTICE_SECONDS = 120
+    instance_types: Names = key("instanceTypes")
+    min_size: Int = key("fleetMinSize")
+    desired_capacity: Int = key("fleetDesiredCapacity")
+    max_size: Int = key("fleetMaxSize")
+    backlog_per_instance: Int = key("backlogPerInstance", "must be >= 1 message per instance", ge=1)
+    drain_seconds: Int = key(
+        "workerDrainSeconds",
+        f"must be 10..{SPOT_NOTICE_SECONDS - 1}, inside the 2-minute Spot interruption notice",
+        ge=10,
+        lt=SPOT_NOTICE_SECONDS,
+    )
+    lifecycle_hook_seconds: Int = key(
+        "lifecycleHookTimeoutSeconds", "Auto Scaling holds a terminating instance at most 7200 s", le=7200
+    )
+    root_volume_gb: Int = key("fleetRootVolumeGb", "the AMI needs >= 8 GiB (max 1024 here)", ge=8, le=1024)
+    cpu_alarm_percent: Int = key("fleetCpuAlarmPercent", "must be 1..100", ge=1, le=100)
+    wheelhouse_dir: str = key("workerWheelhouse")
+    spot_game_day: Bool = key("spotGameDay")
+    spot_game_day_percent: Int = key("spotGameDayPercent", "must be 1..100", ge=1, le=100)
 
-    @staticmethod
-    def load(cfg: pulumi.Config) -> FleetConfig:
-        types = tuple(cfg.require_object("instanceTypes"))
-        if len(types) < FleetConfig.MIN_INSTANCE_TYPES or len(set(types)) != len(types):
-            raise ConfigError(
-                f"orders:instanceTypes must list at least {FleetConfig.MIN_INSTANCE_TYPES} distinct instance types "
-                f"(Spot capacity comes from many pools), got {list(types)}"
+    @field_validator("instance_types")
+    @classmethod
+    def _many_x86_pools(cls, types: tuple[str, ...]) -> tuple[str, ...]:
+        if len(types) < cls.MIN_INSTANCE_TYPES or len(set(types)) != len(types):
+            raise ValueError(
+                f"must list at least {cls.MIN_INSTANCE_TYPES} distinct instance types "
+                "(Spot capacity comes from many pools)"
             )
         for t in types:
-            if not isinstance(t, str) or not _INSTANCE_TYPE.match(t):
-                raise ConfigError(f"orders:instanceTypes entry {t!r} is not an instance type name (e.g. m6i.large)")
+            if not _INSTANCE_TYPE.match(t):
+                raise ValueError(f"entry {t!r} is not an instance type name (e.g. m6i.large)")
             if _GRAVITON.match(t):
-                raise ConfigError(
-                    f"orders:instanceTypes entry {t!r} is Graviton (arm64); the launch template's AMI is x86_64"
-                )
-        lo, want, hi = (cfg.require_int(k) for k in ("fleetMinSize", "fleetDesiredCapacity", "fleetMaxSize"))
+                raise ValueError(f"entry {t!r} is Graviton (arm64); the launch template's AMI is x86_64")
+        return types
+
+    @model_validator(mode="after")
+    def _sizes_and_drain(self) -> FleetConfig:
+        lo, want, hi, drain = self.min_size, self.desired_capacity, self.max_size, self.drain_seconds
         if not 1 <= lo <= want <= hi:
-            raise ConfigError(
-                f"orders:fleetMinSize ({lo}) <= orders:fleetDesiredCapacity ({want}) <= orders:fleetMaxSize ({hi}) "
+            raise ValueError(
+                f"{PREFIX}fleetMinSize ({lo}) <= {PREFIX}fleetDesiredCapacity ({want}) <= {PREFIX}fleetMaxSize ({hi}) "
                 "must hold, with fleetMinSize >= 1 (the backlog-per-instance metric divides by in-service instances)"
             )
-        backlog = cfg.require_int("backlogPerInstance")
-        if backlog < 1:
-            raise ConfigError(f"orders:backlogPerInstance = {backlog}: must be >= 1 message per instance")
-        drain = cfg.require_int("workerDrainSeconds")
-        if not 10 <= drain < FleetConfig.SPOT_NOTICE_SECONDS:
-            raise ConfigError(
-                f"orders:workerDrainSeconds = {drain}: must be 10..{FleetConfig.SPOT_NOTICE_SECONDS - 1}, "
-                "inside the 2-minute Spot interruption notice"
+        if self.lifecycle_hook_seconds < drain + 30:
+            raise ValueError(
+                f"{PREFIX}lifecycleHookTimeoutSeconds = {self.lifecycle_hook_seconds}: must be >= workerDrainSeconds "
+                f"+ 30 ({drain + 30}) so the drain finishes before Auto Scaling gives up waiting, and <= 7200"
             )
-        hook = cfg.require_int("lifecycleHookTimeoutSeconds")
-        if not drain + 30 <= hook <= 7200:
-            raise ConfigError(
-                f"orders:lifecycleHookTimeoutSeconds = {hook}: must be >= workerDrainSeconds + 30 ({drain + 30}) "
-                "so the drain finishes before Auto Scaling gives up waiting, and <= 7200"
-            )
-        volume = cfg.require_int("fleetRootVolumeGb")
-        if not 8 <= volume <= 1024:
-            raise ConfigError(f"orders:fleetRootVolumeGb = {volume}: the AMI needs >= 8 GiB (max 1024 here)")
-        cpu = cfg.require_int("fleetCpuAlarmPercent")
-        if not 1 <= cpu <= 100:
-            raise ConfigError(f"orders:fleetCpuAlarmPercent = {cpu}: must be 1..100")
-        return FleetConfig(
-            instance_types=types,
-            min_size=lo,
-            desired_capacity=want,
-            max_size=hi,
-            backlog_per_instance=backlog,
-            drain_seconds=drain,
-            lifecycle_hook_seconds=hook,
-            root_volume_gb=volume,
-            cpu_alarm_percent=cpu,
-            wheelhouse_dir=cfg.require("workerWheelhouse"),
-            spot_game_day=cfg.require_bool("spotGameDay"),
-            spot_game_day_percent=FleetConfig._game_day_percent(cfg.require_int("spotGameDayPercent")),
-        )
-
-    @staticmethod
-    def _game_day_percent(percent: int) -> int:
-        if not 1 <= percent <= 100:
-            raise ConfigError(f"orders:spotGameDayPercent = {percent}: must be 1..100")
-        return percent
+        return self
 
 
-CONSUMER_RUNTIMES = ("lambda", "ecs")
+ConsumerRuntime = Literal["lambda", "ecs"]
+CONSUMER_RUNTIMES: tuple[str, ...] = get_args(ConsumerRuntime)
 VISIBILITY_PER_TIMEOUT = 6
 """AWS: an SQS queue feeding Lambda needs a visibility timeout of at least 6x the function timeout."""
 
 
-@dataclass(frozen=True)
-class ConsumersConfig:
+class ConsumersConfig(_Section):
     """The fan-out consumers: how each runs (Lambda or ECS Fargate Spot) and how Lambda is fed from SQS."""
 
-    runtimes: dict[str, str]
-    """consumer name (shipping, analytics) -> "lambda" | "ecs"."""
-    timeout_seconds: int
-    memory_mb: int
-    batch_size: int
-    batching_window_seconds: int
-    max_concurrency: int
-    layer_dir: str
-    image: str
-    ecs_desired_count: int
-    ecs_cpu: int
-    ecs_memory_mb: int
-    log_retention_days: int
+    shipping_runtime: ConsumerRuntime = key("shippingConsumerRuntime", f"expected one of {CONSUMER_RUNTIMES}")
+    analytics_runtime: ConsumerRuntime = key("analyticsConsumerRuntime", f"expected one of {CONSUMER_RUNTIMES}")
+    timeout_seconds: Int = key("consumerTimeoutSeconds", "Lambda allows 1..900 seconds", ge=1, le=900)
+    memory_mb: Int = key("consumerMemoryMb", "Lambda allows 128..10240 MB", ge=128, le=10240)
+    batch_size: Int = key("consumerBatchSize", "must be 1..10000", ge=1, le=10000)
+    batching_window_seconds: Int = key("consumerBatchingWindowSeconds", "must be 0..300", ge=0, le=300)
+    max_concurrency: Int = key("consumerMaxConcurrency", "SQS event sources allow 2..1000", ge=2, le=1000)
+    layer_dir: str = key("consumerLayerDir")
+    image: str = key("consumerImage")
+    ecs_desired_count: Int = key("consumerEcsDesiredCount")
+    ecs_cpu: Int = key("consumerEcsCpu")
+    ecs_memory_mb: Int = key("consumerEcsMemoryMb")
+    log_retention_days: LogRetentionDays = key("consumerLogRetentionDays")
 
-    @staticmethod
-    def load(cfg: pulumi.Config, fanout_visibility_seconds: int) -> ConsumersConfig:
-        runtimes = {
-            "shipping": cfg.require("shippingConsumerRuntime"),
-            "analytics": cfg.require("analyticsConsumerRuntime"),
-        }
-        for consumer, runtime in runtimes.items():
-            if runtime not in CONSUMER_RUNTIMES:
-                raise ConfigError(
-                    f"orders:{consumer}ConsumerRuntime = {runtime!r}: expected one of {CONSUMER_RUNTIMES}"
-                )
-        timeout = cfg.require_int("consumerTimeoutSeconds")
-        if not 1 <= timeout <= 900:
-            raise ConfigError(f"orders:consumerTimeoutSeconds = {timeout}: Lambda allows 1..900 seconds")
-        if fanout_visibility_seconds < VISIBILITY_PER_TIMEOUT * timeout:
-            raise ConfigError(
-                f"orders:fanoutQueueVisibilitySeconds = {fanout_visibility_seconds} is less than "
-                f"{VISIBILITY_PER_TIMEOUT}x orders:consumerTimeoutSeconds ({timeout}); raise it to at least "
-                f"{VISIBILITY_PER_TIMEOUT * timeout} or lower the timeout, or batches retried by Lambda are delivered twice"
+    @property
+    def runtimes(self) -> dict[str, str]:
+        """consumer name (shipping, analytics) -> "lambda" | "ecs"."""
+        return {"shipping": self.shipping_runtime, "analytics": self.analytics_runtime}
+
+    @model_validator(mode="after")
+    def _batching_and_image(self) -> ConsumersConfig:
+        if self.batch_size > 10 and self.batching_window_seconds < 1:
+            raise ValueError(
+                f"{PREFIX}consumerBatchSize = {self.batch_size} > 10 needs {PREFIX}consumerBatchingWindowSeconds >= 1"
             )
-        memory = cfg.require_int("consumerMemoryMb")
-        if not 128 <= memory <= 10240:
-            raise ConfigError(f"orders:consumerMemoryMb = {memory}: Lambda allows 128..10240 MB")
-        batch = cfg.require_int("consumerBatchSize")
-        window = cfg.require_int("consumerBatchingWindowSeconds")
-        if not 1 <= batch <= 10000 or not 0 <= window <= 300:
-            raise ConfigError(
-                f"orders:consumerBatchSize = {batch} must be 1..10000 and orders:consumerBatchingWindowSeconds = "
-                f"{window} must be 0..300"
-            )
-        if batch > 10 and window < 1:
-            raise ConfigError(
-                f"orders:consumerBatchSize = {batch} > 10 needs orders:consumerBatchingWindowSeconds >= 1"
-            )
-        concurrency = cfg.require_int("consumerMaxConcurrency")
-        if not 2 <= concurrency <= 1000:
-            raise ConfigError(f"orders:consumerMaxConcurrency = {concurrency}: SQS event sources allow 2..1000")
-        image = cfg.get("consumerImage") or ""
-        if "ecs" in runtimes.values() and not image:
-            raise ConfigError(
-                "orders:consumerImage is required when a consumer runs on ECS (an image built from worker/ "
+        if "ecs" in self.runtimes.values() and not self.image:
+            raise ValueError(
+                f"{PREFIX}consumerImage is required when a consumer runs on ECS (an image built from worker/ "
                 "that runs `python -m worker consume`, e.g. in ECR)"
             )
-        retention = cfg.require_int("consumerLogRetentionDays")
-        if retention not in _LOG_RETENTION_DAYS:
-            raise ConfigError(f"orders:consumerLogRetentionDays = {retention}: CloudWatch allows {_LOG_RETENTION_DAYS}")
-        return ConsumersConfig(
-            runtimes=runtimes,
-            timeout_seconds=timeout,
-            memory_mb=memory,
-            batch_size=batch,
-            batching_window_seconds=window,
-            max_concurrency=concurrency,
-            layer_dir=cfg.require("consumerLayerDir"),
-            image=image,
-            ecs_desired_count=cfg.require_int("consumerEcsDesiredCount"),
-            ecs_cpu=cfg.require_int("consumerEcsCpu"),
-            ecs_memory_mb=cfg.require_int("consumerEcsMemoryMb"),
-            log_retention_days=retention,
-        )
+        return self
 
 
-@dataclass(frozen=True)
-class DatabaseConfig:
+class DatabaseConfig(_Section):
     """RDS PostgreSQL for shipping and inventory; Redshift Serverless for sales facts."""
 
-    engine_version: str
-    instance_class: str
-    allocated_storage_gb: int
-    multi_az: bool
-    backup_retention_days: int
-    deletion_protection: bool
-    cpu_alarm_percent: int
-    connections_alarm: int
-    warehouse_base_capacity: int
-
-    @staticmethod
-    def load(cfg: pulumi.Config) -> DatabaseConfig:
-        storage = cfg.require_int("dbAllocatedStorageGb")
-        if not 20 <= storage <= 16384:
-            raise ConfigError(f"orders:dbAllocatedStorageGb = {storage}: gp3 allows 20..16384 GiB")
-        backups = cfg.require_int("dbBackupRetentionDays")
-        if not 1 <= backups <= 35:
-            raise ConfigError(f"orders:dbBackupRetentionDays = {backups}: must be 1..35 (0 would disable backups)")
-        rpu = cfg.require_int("warehouseBaseCapacity")
-        if rpu < 8 or rpu > 512 or rpu % 8:
-            raise ConfigError(
-                f"orders:warehouseBaseCapacity = {rpu}: Redshift Serverless takes 8..512 RPUs in steps of 8"
-            )
-        instance_class = cfg.require("dbInstanceClass")
-        if not instance_class.startswith("db."):
-            raise ConfigError(f"orders:dbInstanceClass = {instance_class!r} is not an RDS class (e.g. db.t4g.medium)")
-        cpu = cfg.require_int("dbCpuAlarmPercent")
-        if not 1 <= cpu <= 100:
-            raise ConfigError(f"orders:dbCpuAlarmPercent = {cpu}: must be 1..100")
-        return DatabaseConfig(
-            engine_version=cfg.require("dbEngineVersion"),
-            instance_class=instance_class,
-            allocated_storage_gb=storage,
-            multi_az=cfg.require_bool("dbMultiAz"),
-            backup_retention_days=backups,
-            deletion_protection=cfg.require_bool("dbDeletionProtection"),
-            cpu_alarm_percent=cpu,
-            connections_alarm=cfg.require_int("dbConnectionsAlarm"),
-            warehouse_base_capacity=rpu,
-        )
+    engine_version: str = key("dbEngineVersion")
+    instance_class: str = key("dbInstanceClass", "not an RDS class (e.g. db.t4g.medium)", pattern=r"^db\.")
+    allocated_storage_gb: Int = key("dbAllocatedStorageGb", "gp3 allows 20..16384 GiB", ge=20, le=16384)
+    multi_az: Bool = key("dbMultiAz")
+    backup_retention_days: Int = key("dbBackupRetentionDays", "must be 1..35 (0 would disable backups)", ge=1, le=35)
+    deletion_protection: Bool = key("dbDeletionProtection")
+    cpu_alarm_percent: Int = key("dbCpuAlarmPercent", "must be 1..100", ge=1, le=100)
+    connections_alarm: Int = key("dbConnectionsAlarm")
+    warehouse_base_capacity: Int = key(
+        "warehouseBaseCapacity", "Redshift Serverless takes 8..512 RPUs in steps of 8", ge=8, le=512, multiple_of=8
+    )
 
 
-INTAKE_AUTH_MODES = ("iam", "apiKey", "none")
+IntakeAuth = Literal["iam", "apiKey", "none"]
+INTAKE_AUTH_MODES: tuple[str, ...] = get_args(IntakeAuth)
 _ROLE_ARN = re.compile(r"^arn:aws(-[a-z]+)*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
 _API_KEY_CLIENT = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 WAF_MIN_RATE_LIMIT = 10
 """AWS WAF: a rate-based rule's limit is 10..2,000,000,000 requests per evaluation window (since 2024; 100 before)."""
 
 
-@dataclass(frozen=True)
-class SecurityConfig:
+class SecurityConfig(_Section):
     """Issue 13: flow logs, RDS log exports, the intake's WAF and its authentication."""
 
-    flow_log_retention_days: int
-    db_log_retention_days: int
-    db_slow_statement_ms: int
-    waf_enabled: bool
-    waf_rate_limit: int
-    intake_auth: str
+    flow_log_retention_days: LogRetentionDays = key("flowLogRetentionDays")
+    db_log_retention_days: LogRetentionDays = key("dbLogRetentionDays")
+    db_slow_statement_ms: Int = key("dbSlowStatementMs", "PostgreSQL accepts 0..2147483647 ms", ge=0, le=2147483647)
+    waf_enabled: Bool = key("waf")
+    waf_rate_limit: Int = key(
+        "wafRateLimit",
+        f"AWS WAF accepts {WAF_MIN_RATE_LIMIT}..2000000000 requests per 5 minutes",
+        ge=WAF_MIN_RATE_LIMIT,
+        le=2_000_000_000,
+    )
+    intake_auth: IntakeAuth = key("intakeAuth", f"expected one of {INTAKE_AUTH_MODES}")
     """"iam" (SigV4 + resource policy) | "apiKey" (usage plan, one key per client) | "none" (tagged)."""
-    intake_client_role_arns: tuple[str, ...]
-    intake_api_key_clients: tuple[str, ...]
-    intake_api_key_daily_quota: int
+    intake_client_role_arns: Names = key("intakeClientRoleArns")
+    intake_api_key_clients: Names = key("intakeApiKeyClients")
+    intake_api_key_daily_quota: Int = key("intakeApiKeyDailyQuota", "must be >= 1 request per day", ge=1)
 
-    @staticmethod
-    def load(cfg: pulumi.Config) -> SecurityConfig:
-        retention = {k: cfg.require_int(k) for k in ("flowLogRetentionDays", "dbLogRetentionDays")}
-        for key, days in retention.items():
-            if days not in _LOG_RETENTION_DAYS:
-                raise ConfigError(f"orders:{key} = {days}: CloudWatch accepts {list(_LOG_RETENTION_DAYS)}")
-        slow = cfg.require_int("dbSlowStatementMs")
-        if not 0 <= slow <= 2147483647:
-            raise ConfigError(f"orders:dbSlowStatementMs = {slow}: PostgreSQL accepts 0..2147483647 ms")
-        rate = cfg.require_int("wafRateLimit")
-        if not WAF_MIN_RATE_LIMIT <= rate <= 2_000_000_000:
-            raise ConfigError(
-                f"orders:wafRateLimit = {rate}: AWS WAF accepts {WAF_MIN_RATE_LIMIT}..2000000000 requests per 5 minutes"
-            )
-        auth = cfg.require("intakeAuth")
-        if auth not in INTAKE_AUTH_MODES:
-            raise ConfigError(f"orders:intakeAuth = {auth!r}: expected one of {INTAKE_AUTH_MODES}")
-        roles = tuple(cfg.require_object("intakeClientRoleArns"))
+    @field_validator("intake_client_role_arns")
+    @classmethod
+    def _role_arns(cls, roles: tuple[str, ...]) -> tuple[str, ...]:
         for arn in roles:
-            if not isinstance(arn, str) or not _ROLE_ARN.match(arn):
-                raise ConfigError(f"orders:intakeClientRoleArns entry {arn!r} is not an IAM role ARN")
-        clients = tuple(cfg.require_object("intakeApiKeyClients"))
-        if len(set(clients)) != len(clients) or not all(
-            isinstance(c, str) and _API_KEY_CLIENT.match(c) for c in clients
-        ):
-            raise ConfigError(
-                f"orders:intakeApiKeyClients = {list(clients)}: distinct names of letters, digits, '-' and '_'"
-            )
-        quota = cfg.require_int("intakeApiKeyDailyQuota")
-        if quota < 1:
-            raise ConfigError(f"orders:intakeApiKeyDailyQuota = {quota}: must be >= 1 request per day")
-        if auth == "apiKey" and not clients:
-            raise ConfigError("orders:intakeAuth = 'apiKey' needs at least one name in orders:intakeApiKeyClients")
-        return SecurityConfig(
-            flow_log_retention_days=retention["flowLogRetentionDays"],
-            db_log_retention_days=retention["dbLogRetentionDays"],
-            db_slow_statement_ms=slow,
-            waf_enabled=cfg.require_bool("waf"),
-            waf_rate_limit=rate,
-            intake_auth=auth,
-            intake_client_role_arns=roles,
-            intake_api_key_clients=clients,
-            intake_api_key_daily_quota=quota,
-        )
+            if not _ROLE_ARN.match(arn):
+                raise ValueError(f"entry {arn!r} is not an IAM role ARN")
+        return roles
+
+    @field_validator("intake_api_key_clients")
+    @classmethod
+    def _client_names(cls, clients: tuple[str, ...]) -> tuple[str, ...]:
+        if len(set(clients)) != len(clients) or not all(_API_KEY_CLIENT.match(c) for c in clients):
+            raise ValueError("distinct names of letters, digits, '-' and '_'")
+        return clients
+
+    @model_validator(mode="after")
+    def _api_key_clients(self) -> SecurityConfig:
+        if self.intake_auth == "apiKey" and not self.intake_api_key_clients:
+            raise ValueError(f"{PREFIX}intakeAuth = 'apiKey' needs at least one name in {PREFIX}intakeApiKeyClients")
+        return self
 
 
-@dataclass(frozen=True)
-class StackConfig:
+class StackConfig(_Section):
+    """The whole stack: its regions, one section per tier, and the rules that span sections."""
+
     project: str
     stack: str
-    primary_region: str
-    failover_region: str
+    primary_region: Region = key("primaryRegion")
+    failover_region: Region = key("failoverRegion")
     messaging: MessagingConfig
     monitoring: MonitoringConfig
     front_door: FrontDoorConfig
@@ -482,39 +406,159 @@ class StackConfig:
     databases: DatabaseConfig
     security: SecurityConfig
 
-    @staticmethod
-    def load(cfg: pulumi.Config | None = None) -> StackConfig:
-        cfg = cfg or pulumi.Config()
-        primary = validate_region("primaryRegion", cfg.require("primaryRegion"))
-        failover = validate_region("failoverRegion", cfg.require("failoverRegion"))
-        if primary == failover:
-            raise ConfigError(
-                f"orders:failoverRegion must differ from orders:primaryRegion (both are {primary}); "
+    @model_validator(mode="before")
+    @classmethod
+    def _sections(cls, data: Any) -> Any:
+        """The keys are flat in the stack file; each section picks its own from the whole mapping."""
+        if not isinstance(data, dict):
+            return data
+        return {**data, **{name: data for name in _sections()}}
+
+    @model_validator(mode="after")
+    def _across_tiers(self) -> StackConfig:
+        if self.primary_region == self.failover_region:
+            raise ValueError(
+                f"{PREFIX}failoverRegion must differ from {PREFIX}primaryRegion (both are {self.primary_region}); "
                 "a failover page in the failing region would go down with it"
             )
-        return StackConfig(
-            project=pulumi.get_project(),
-            stack=pulumi.get_stack(),
-            primary_region=primary,
-            failover_region=failover,
-            messaging=MessagingConfig(
-                fanout_queues=topology.FANOUT_QUEUES,
-                order_queue_visibility_seconds=cfg.require_int("orderQueueVisibilitySeconds"),
-                fanout_queue_visibility_seconds=cfg.require_int("fanoutQueueVisibilitySeconds"),
-                fifo_high_throughput=cfg.require_bool("fifoHighThroughput"),
-                content_based_deduplication=cfg.require_bool("contentBasedDeduplication"),
-                message_retention_days=cfg.require_int("messageRetentionDays"),
-                table_deletion_protection=cfg.require_bool("tableDeletionProtection"),
-            ),
-            monitoring=MonitoringConfig(
-                alarm_email=cfg.get("alarmEmail") or "",
-                queue_age_seconds=cfg.require_int("alarmQueueAgeSeconds"),
-                queue_depth=cfg.require_int("alarmQueueDepth"),
-            ),
-            front_door=FrontDoorConfig.load(cfg),
-            network=NetworkConfig.load(cfg),
-            fleet=FleetConfig.load(cfg),
-            consumers=ConsumersConfig.load(cfg, cfg.require_int("fanoutQueueVisibilitySeconds")),
-            databases=DatabaseConfig.load(cfg),
-            security=SecurityConfig.load(cfg),
-        )
+        visibility, timeout = self.messaging.fanout_queue_visibility_seconds, self.consumers.timeout_seconds
+        if visibility < VISIBILITY_PER_TIMEOUT * timeout:
+            raise ValueError(
+                f"{PREFIX}fanoutQueueVisibilitySeconds = {visibility} is less than "
+                f"{VISIBILITY_PER_TIMEOUT}x {PREFIX}consumerTimeoutSeconds ({timeout}); raise it to at least "
+                f"{VISIBILITY_PER_TIMEOUT * timeout} or lower the timeout, or batches retried by Lambda are delivered twice"
+            )
+        return self
+
+    @staticmethod
+    def load(cfg: pulumi.Config | None = None) -> StackConfig:
+        """Read every declared key (and only those) from the stack's config, as `pulumi preview` hands it over."""
+        cfg = cfg or pulumi.Config()
+        values = {k: v for k in config_keys() if (v := cfg.get(k)) is not None}
+        stack = pulumi.get_stack()
+        return _validate(values, project=pulumi.get_project(), stack=stack, source=f"Pulumi.{stack}.yaml")
+
+    @staticmethod
+    def from_settings(
+        settings: Mapping[str, object], *, stack: str, project: str = "orders", source: str = ""
+    ) -> StackConfig:
+        """Validate `<project>:<key>` settings (a stack file's `config:`, with Pulumi.yaml defaults under it).
+
+        Keys of other namespaces (`aws:region`) are not ours; an undeclared key of ours is refused by name."""
+        source = source or f"Pulumi.{stack}.yaml"
+        ours = {
+            k.removeprefix(f"{project}:"): v for k, v in settings.items() if ":" not in k or k.startswith(f"{project}:")
+        }
+        unknown = [k for k in ours if k not in config_keys()]
+        if unknown:
+            raise ConfigError("\n".join(f"{source}: {_unknown(k)}" for k in unknown))
+        values = {k: _cli_string(v) for k, v in ours.items()}
+        return _validate(values, project=project, stack=stack, source=source)
+
+
+def load_stack_file(path: Path) -> StackConfig:
+    """A stack file's `config:` validated over the defaults of the `Pulumi.yaml` beside it, as `pulumi preview`
+    would (without the CLI); a typo'd or undeclared `orders:` key is refused naming the key and the file."""
+    import yaml  # the program itself never reads files: the CLI hands it the config
+
+    project = yaml.safe_load((path.parent / "Pulumi.yaml").read_text())
+    name = project["name"]
+    defaults = {
+        (k if ":" in k else f"{name}:{k}"): spec["default"]
+        for k, spec in project["config"].items()
+        if isinstance(spec, dict) and "default" in spec
+    }
+    settings = (yaml.safe_load(path.read_text()) or {}).get("config") or {}
+    stack = path.name.removeprefix("Pulumi.").removesuffix(".yaml")
+    return StackConfig.from_settings({**defaults, **settings}, stack=stack, project=name, source=path.name)
+
+
+# --- the keys, and pydantic's errors in the words of the stack file ---------------------------------------
+
+
+@dataclass(frozen=True)
+class ConfigKey:
+    """One declared key: where its value lands in StackConfig (section, attribute) and its pydantic field."""
+
+    path: tuple[str, ...]
+    field: FieldInfo
+
+    @property
+    def pulumi_type(self) -> str:
+        """The `type:` Pulumi.yaml must declare for this key."""
+        kind = self.field.annotation
+        choices = get_args(kind) if get_origin(kind) is Literal else ()
+        if kind is bool:
+            return "boolean"
+        if kind is int or (choices and all(isinstance(c, int) for c in choices)):
+            return "integer"
+        if kind is str or (choices and all(isinstance(c, str) for c in choices)):
+            return "string"
+        if get_origin(kind) is tuple:
+            return "array"
+        raise TypeError(f"no Pulumi type for {kind!r}")
+
+
+def _is_section(kind: object) -> bool:
+    return isinstance(kind, type) and issubclass(kind, _Section)
+
+
+@cache
+def _sections() -> tuple[str, ...]:
+    """StackConfig's section fields (messaging, network, ...), each a model of its own keys."""
+    return tuple(n for n, f in StackConfig.model_fields.items() if _is_section(f.annotation))
+
+
+@cache
+def config_keys() -> dict[str, ConfigKey]:
+    """Every `orders:` key the model reads (its aliases), in declaration order."""
+    keys: dict[str, ConfigKey] = {}
+    for name, field in StackConfig.model_fields.items():
+        if _is_section(field.annotation):
+            section: type[_Section] = field.annotation  # type: ignore[assignment]
+            keys |= {f.alias: ConfigKey((name, attr), f) for attr, f in section.model_fields.items() if f.alias}
+        elif field.alias:
+            keys[field.alias] = ConfigKey((name,), field)
+    return keys
+
+
+def _unknown(key_: str) -> str:
+    close = difflib.get_close_matches(key_, config_keys(), n=1)
+    hint = f" (did you mean {PREFIX}{close[0]}?)" if close else ""
+    return f"{PREFIX}{key_} is not a setting: Pulumi.yaml declares no such key{hint}"
+
+
+_CONSTRAINTS = {
+    "greater_than",
+    "greater_than_equal",
+    "less_than",
+    "less_than_equal",
+    "multiple_of",
+    "literal_error",
+    "string_pattern_mismatch",
+}
+"""Errors a field's `why` explains better than pydantic does; type errors keep pydantic's own words."""
+
+
+def _validate(values: Mapping[str, str], *, project: str, stack: str, source: str) -> StackConfig:
+    try:
+        return StackConfig.model_validate({**values, "project": project, "stack": stack})
+    except ValidationError as exc:
+        raise ConfigError("\n".join(f"{source}: {_explain(e)}" for e in exc.errors())) from None
+
+
+def _explain(error: Any) -> str:
+    """One pydantic error as `orders:<key> = <value>: <why>`; a cross-field rule's message names its keys itself."""
+    reason = str(error["ctx"]["error"]) if error["type"] == "value_error" else error["msg"]
+    named = [p for p in error["loc"] if isinstance(p, str) and p in config_keys()]
+    if not named:
+        return reason
+    spec = config_keys()[named[-1]]
+    where = PREFIX + named[-1] + "".join(f"[{p}]" for p in error["loc"] if isinstance(p, int))
+    if error["type"] == "missing":
+        return f"{where} is not set, and Pulumi.yaml declares no default for it"
+    if error["type"] in _CONSTRAINTS and spec.field.description:
+        reason = spec.field.description
+    value = error["input"]
+    shown = repr(value) if spec.pulumi_type == "string" else value
+    return f"{where} = {shown}: {reason}"

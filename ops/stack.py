@@ -43,12 +43,8 @@ def load_stack(stack: str, overrides: Mapping[str, str] | None = None) -> Any:
     settings.SETTINGS.project, settings.SETTINGS.stack = PROJECT, stack
     try:
         return StackConfig.load(pulumi.Config(PROJECT))
-    except ConfigError as exc:
-        raise StackError(f"Pulumi.{stack}.yaml: {exc}") from exc
-    except pulumi.ConfigTypeError as exc:
-        raise StackError(f"Pulumi.{stack}.yaml: {exc}") from exc
-    except pulumi.ConfigMissingError as exc:
-        raise StackError(f"Pulumi.{stack}.yaml: {exc}") from exc
+    except ConfigError as exc:  # the loader names the stack file and the key; type errors are ConfigErrors too
+        raise StackError(str(exc)) from exc
 
 
 def interface_endpoints(cfg: Any) -> int:

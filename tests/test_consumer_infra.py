@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 
-from components.config import ConfigError
 from offline.graph import UNKNOWN, Graph, Resource, run_program
 from offline.mocks import ACCOUNT_ID
 from offline.policy_client import Diagnostic
@@ -93,24 +92,6 @@ def test_event_source_mappings_report_batch_item_failures_with_capped_concurrenc
         assert queue["name"] == f"orders-test-{consumer}"
         function = functions[m["functionName"]]
         assert queue["visibilityTimeoutSeconds"] >= 6 * function["timeout"]
-
-
-@pytest.mark.parametrize(
-    ("extra", "needle"),
-    [
-        ({"orders:consumerTimeoutSeconds": "31"}, "orders:fanoutQueueVisibilitySeconds = 180 is less than 6x"),
-        ({"orders:fanoutQueueVisibilitySeconds": "120"}, "at least 180"),
-        ({"orders:shippingConsumerRuntime": "ecs"}, "orders:consumerImage is required"),
-        ({"orders:analyticsConsumerRuntime": "k8s"}, "orders:analyticsConsumerRuntime"),
-        ({"orders:consumerMaxConcurrency": "1"}, "orders:consumerMaxConcurrency"),
-        ({"orders:consumerBatchSize": "100", "orders:consumerBatchingWindowSeconds": "0"}, "consumerBatchingWindow"),
-        ({"orders:warehouseBaseCapacity": "12"}, "orders:warehouseBaseCapacity"),
-        ({"orders:dbBackupRetentionDays": "0"}, "orders:dbBackupRetentionDays"),
-    ],
-)
-def test_bad_consumer_config_fails_fast_with_the_key_name(extra: dict[str, str], needle: str) -> None:
-    with pytest.raises(ConfigError, match=needle):
-        run_program({**CONFIG, **extra}, stack="test", preview=True)
 
 
 def test_shipping_database_is_private_encrypted_with_an_aws_managed_password(graph: Graph) -> None:

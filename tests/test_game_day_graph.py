@@ -7,7 +7,6 @@ from collections.abc import Callable
 
 import pytest
 
-from components.config import ConfigError
 from offline.graph import UNKNOWN, Graph, run_program
 from offline.mocks import ACCOUNT_ID
 from offline.policy_client import Diagnostic
@@ -77,9 +76,3 @@ def test_the_pack_reports_no_mandatory_violation_with_the_game_day_on(
     graph: Graph, no_mandatory_violation: Callable[..., list[Diagnostic]]
 ) -> None:
     no_mandatory_violation(graph)
-
-
-@pytest.mark.parametrize("percent", ["0", "101"])
-def test_a_share_outside_1_to_100_is_refused_naming_the_key(percent: str) -> None:
-    with pytest.raises(ConfigError, match="orders:spotGameDayPercent"):
-        run_program({**ON, "orders:spotGameDayPercent": percent}, stack="test", preview=True)
