@@ -247,18 +247,6 @@ def test_fanout_queues_follow_the_runtime_topology() -> None:
         assert graph.one(QUEUE, f"{name}-dlq").inputs["name"] == f"orders-test-{name}-dlq"
 
 
-@pytest.mark.parametrize(
-    ("override", "message"),
-    [
-        ({"orders:failoverRegion": "eu-west-1"}, "must differ"),
-        ({"orders:primaryRegion": "mars-north-1"}, "not an AWS region"),
-    ],
-)
-def test_bad_config_fails_fast_with_a_clear_error(override: dict[str, str], message: str) -> None:
-    with pytest.raises(Exception, match=message):
-        run_program({**CONFIG, **override}, stack="test", preview=True)
-
-
 def test_a_failed_run_leaves_nothing_behind_for_the_next() -> None:
     """A run that dies mid-graph (e.g. the emulator provisioner refusing an input) must not poison the next."""
 
