@@ -96,6 +96,23 @@ def _malformed_body(rng: random.Random, order: Order, n: int) -> str:
     return json.dumps(data)
 
 
+def _random_order(rng: random.Random, order_id: str, i: int, customers: int, skus: int) -> Order:
+    """The `i`-th order of a spike: a random customer, 1 to 4 catalog lines, created 37 ms after the last."""
+    customer = f"CUST-{rng.randrange(customers):05d}"
+    lines = rng.sample(range(1, skus + 1), k=min(skus, rng.choice((1, 1, 2, 2, 3, 4))))
+    items = [
+        OrderItem(SKU=catalog_sku(n), Quantity=rng.choice((1, 1, 1, 2, 3)), UnitPrice=catalog_price(n)) for n in lines
+    ]
+    return Order(
+        OrderID=order_id,
+        CustomerID=customer,
+        Items=items,
+        Total=sum((item.amount for item in items), Decimal("0")),
+        Currency="USD",
+        CreatedAt=SPIKE_START + timedelta(milliseconds=37 * i),
+    )
+
+
 def generate_spike(
     orders: int,
     *,
@@ -120,20 +137,8 @@ def generate_spike(
     index = 0
     n_malformed = 0
     for i in range(orders):
-        customer = f"CUST-{rng.randrange(customers):05d}"
-        lines = rng.sample(range(1, skus + 1), k=min(skus, rng.choice((1, 1, 2, 2, 3, 4))))
-        items = [
-            OrderItem(SKU=catalog_sku(n), Quantity=rng.choice((1, 1, 1, 2, 3)), UnitPrice=catalog_price(n))
-            for n in lines
-        ]
-        order = Order(
-            OrderID=f"{tag}-{i:07d}",
-            CustomerID=customer,
-            Items=items,
-            Total=sum((item.amount for item in items), Decimal("0")),
-            Currency="USD",
-            CreatedAt=SPIKE_START + timedelta(milliseconds=37 * i),
-        )
+        order = _random_order(rng, f"{tag}-{i:07d}", i, customers, skus)
+        customer = order.CustomerID
         spike.orders[order.OrderID] = order
         body = order.to_json()
         spike.messages.append(Outgoing(body, customer, order.OrderID, "valid", order.OrderID, index))
