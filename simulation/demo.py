@@ -417,66 +417,67 @@ def percentiles(values: list[float]) -> dict[str, float]:
     return {"p50": round(q[49], 3), "p95": round(q[94], 3), "p99": round(q[98], 3), "max": round(max(values), 3)}
 
 
-def verify(stack: EmulatedStack, plan: Plan, progress: Progress, drained: bool) -> tuple[list[Check], dict[str, Any]]:
-    checks: list[Check] = []
-    figures: dict[str, Any] = {}
+@dataclass
+class Sent:
+    """What the producer was asked to send, as the checks compare it with what the stores hold."""
+
+    orders: dict[str, Order]
+    fifo_valid: set[str]
+    s3_valid: set[str]
+    fifo_bad: set[str]
+    """Bodies of the malformed FIFO messages."""
+    s3_bad: set[str]
+    """OrderIDs of the malformed bulk-import objects."""
+    index: dict[str, int]
+    """OrderID -> position in the spike."""
+
+    @staticmethod
+    def of(plan: Plan) -> Sent:
+        return Sent(
+            orders=plan.spike.orders,
+            fifo_valid=plan.valid_ids(plan.fifo),
+            s3_valid=plan.valid_ids(plan.s3),
+            fifo_bad={m.body for m in plan.malformed(plan.fifo)},
+            s3_bad={m.order_id for m in plan.malformed(plan.s3)},
+            index={m.order_id: m.index for m in plan.spike.messages},
+        )
+
+    @property
+    def all_valid(self) -> set[str]:
+        return self.fifo_valid | self.s3_valid
+
+
+@dataclass
+class Readback:
+    """Everything the checks need, read once from the stores after the run."""
+
+    items: list[dict[str, Any]]
+    """The DynamoDB order table."""
+    invoice_prefix: str
+    invoice_versions: Counter[str]
+    """S3 key -> how many versions of it were written."""
+    shipments: dict[str, str]
+    """OrderID -> shipment status."""
+    lines: list[tuple[Any, ...]]
+    """(order_id, sku, quantity, allocated) shipment lines."""
+    on_hand: dict[str, int]
+    shipped_at: dict[str, float]
+    facts: dict[str, tuple[int, Decimal]]
+    """OrderID -> (sales fact rows, their total amount)."""
+    dlq: list[dict[str, Any]]
+    """The FIFO DLQ's messages (drained)."""
+    fanout_dead: dict[str, int]
+    """Fan-out queue name -> messages in its DLQ (drained)."""
+
+    @property
+    def stored(self) -> Counter[str]:
+        return Counter(i["OrderID"]["S"] for i in self.items)
+
+
+def read_back(stack: EmulatedStack) -> Readback:
     exports = stack.exports
-    orders: dict[str, Order] = plan.spike.orders
-    fifo_valid, s3_valid = plan.valid_ids(plan.fifo), plan.valid_ids(plan.s3)
-    all_valid = fifo_valid | s3_valid
-    index = {m.order_id: m.index for m in plan.spike.messages}
-
-    def check(name: str, ok: bool, detail: str) -> None:
-        checks.append(Check(name, bool(ok), detail))
-
-    check(
-        "producer sent everything",
-        not progress.produce_error,
-        progress.produce_error or f"{progress.produced} messages",
-    )
-    check("queues drained before the timeout", drained, "all work queues empty" if drained else "timed out")
-
-    # 1. every valid FIFO order exactly once in DynamoDB, and its invoice written once
     items = scan_table(exports["orderTableName"])
-    stored = Counter(i["OrderID"]["S"] for i in items)
-    missing, extra = fifo_valid - set(stored), set(stored) - fifo_valid
-    check(
-        "every valid order exactly once in DynamoDB",
-        not missing and not extra and all(n == 1 for n in stored.values()),
-        f"{len(stored)} stored of {len(fifo_valid)}; missing {len(missing)}, unexpected {len(extra)}",
-    )
     versions = invoice_versions(exports["invoicesBucketName"], exports["invoicePrefix"])
-    fifo_invoices = {
-        k: n
-        for k, n in versions.items()
-        if k.removeprefix(exports["invoicePrefix"]).removesuffix(".json") in fifo_valid
-    }
-    check(
-        "one invoice per stored order (fan-out started once)",
-        len(fifo_invoices) == len(fifo_valid) and all(n == 1 for n in fifo_invoices.values()),
-        f"{len(fifo_invoices)} invoices, {sum(n > 1 for n in fifo_invoices.values())} written more than once",
-    )
-
-    # 2. per-group order: within each customer, processing order = production order
-    by_group: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for item in items:
-        by_group[item["MessageGroupId"]["S"]].append(item)
-    out_of_order = []
-    for group, group_items in by_group.items():
-        by_seq = sorted(group_items, key=lambda i: int(i["SequenceNumber"]["S"] or 0))
-        by_time = sorted(group_items, key=lambda i: i["ProcessedAt"]["S"])
-        produced_order = [index[i["OrderID"]["S"]] for i in by_seq]
-        if produced_order != sorted(produced_order) or [i["OrderID"]["S"] for i in by_time] != [
-            i["OrderID"]["S"] for i in by_seq
-        ]:
-            out_of_order.append(group)
-    check(
-        "per-customer order held",
-        not out_of_order,
-        f"{len(by_group)} message groups checked (sequence number and processing time); out of order: {out_of_order[:5]}",
-    )
-
-    # 3. shipments + inventory consistent with the orders
     with psycopg.connect(stack.shipping_dsn) as pg:
         shipments = {r[0]: r[1] for r in pg.execute("SELECT order_id, status FROM shipments")}
         lines = pg.execute("SELECT order_id, sku, quantity, allocated FROM shipment_lines").fetchall()
@@ -484,95 +485,186 @@ def verify(stack: EmulatedStack, plan: Plan, progress: Progress, drained: bool) 
         shipped_at: dict[str, float] = dict(
             pg.execute("SELECT order_id, extract(epoch FROM created_at) FROM shipments").fetchall()
         )
-    check(
-        "one shipment per valid order (both paths)",
-        set(shipments) == all_valid,
-        f"{len(shipments)} shipments for {len(all_valid)} valid orders; missing {len(all_valid - set(shipments))}, "
-        f"unexpected {len(set(shipments) - all_valid)}",
+    facts = sales_facts(stack.warehouse_dsn)
+    dlq = drain_dlq(exports["orderDlqUrl"])
+    fanout_dead = {name: len(drain_dlq(url)) for name, url in exports["fanoutDlqUrls"].items()}
+    return Readback(
+        items, exports["invoicePrefix"], versions, shipments, lines, on_hand, shipped_at, facts, dlq, fanout_dead
     )
+
+
+def sales_facts(dsn: str) -> dict[str, tuple[int, Decimal]]:
+    with psycopg.connect(dsn) as wh:
+        try:
+            facts = wh.execute("SELECT order_id, count(*), sum(amount) FROM sales_fact GROUP BY order_id").fetchall()
+        except psycopg.errors.UndefinedTable:  # the analytics consumer migrates on its first message: none arrived
+            facts = []
+    return {r[0]: (r[1], Decimal(r[2])) for r in facts}
+
+
+def check_producer(progress: Progress) -> Check:
+    return Check(
+        "producer sent everything",
+        not progress.produce_error,
+        progress.produce_error or f"{progress.produced} messages",
+    )
+
+
+def check_drained(drained: bool) -> Check:
+    return Check("queues drained before the timeout", drained, "all work queues empty" if drained else "timed out")
+
+
+def check_stored_once(sent: Sent, got: Readback) -> Check:
+    """Every valid FIFO order exactly once in DynamoDB."""
+    stored = got.stored
+    missing, extra = sent.fifo_valid - set(stored), set(stored) - sent.fifo_valid
+    return Check(
+        "every valid order exactly once in DynamoDB",
+        not missing and not extra and all(n == 1 for n in stored.values()),
+        f"{len(stored)} stored of {len(sent.fifo_valid)}; missing {len(missing)}, unexpected {len(extra)}",
+    )
+
+
+def check_invoices_once(sent: Sent, got: Readback) -> Check:
+    """Every stored FIFO order's invoice written once: its fan-out started once."""
+    fifo_invoices = {
+        k: n
+        for k, n in got.invoice_versions.items()
+        if k.removeprefix(got.invoice_prefix).removesuffix(".json") in sent.fifo_valid
+    }
+    return Check(
+        "one invoice per stored order (fan-out started once)",
+        len(fifo_invoices) == len(sent.fifo_valid) and all(n == 1 for n in fifo_invoices.values()),
+        f"{len(fifo_invoices)} invoices, {sum(n > 1 for n in fifo_invoices.values())} written more than once",
+    )
+
+
+def _in_order(group_items: list[dict[str, Any]], index: dict[str, int]) -> bool:
+    """Within one group: sequence number order = production order = processing-time order."""
+    by_seq = sorted(group_items, key=lambda i: int(i["SequenceNumber"]["S"] or 0))
+    by_time = sorted(group_items, key=lambda i: i["ProcessedAt"]["S"])
+    produced_order = [index[i["OrderID"]["S"]] for i in by_seq]
+    same_order = [i["OrderID"]["S"] for i in by_time] == [i["OrderID"]["S"] for i in by_seq]
+    return produced_order == sorted(produced_order) and same_order
+
+
+def check_group_order(sent: Sent, got: Readback) -> Check:
+    """Per-group order: within each customer, processing order = production order."""
+    by_group: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for item in got.items:
+        by_group[item["MessageGroupId"]["S"]].append(item)
+    out_of_order = [group for group, group_items in by_group.items() if not _in_order(group_items, sent.index)]
+    return Check(
+        "per-customer order held",
+        not out_of_order,
+        f"{len(by_group)} message groups checked (sequence number and processing time); out of order: {out_of_order[:5]}",
+    )
+
+
+def check_shipments(sent: Sent, got: Readback) -> Check:
+    all_valid, shipped = sent.all_valid, set(got.shipments)
+    return Check(
+        "one shipment per valid order (both paths)",
+        shipped == all_valid,
+        f"{len(got.shipments)} shipments for {len(all_valid)} valid orders; missing {len(all_valid - shipped)}, "
+        f"unexpected {len(shipped - all_valid)}",
+    )
+
+
+def _wanted_units(sent: Sent, got: Readback) -> dict[str, Counter[str]]:
+    """Units per SKU each shipped valid order asked for."""
     wanted: dict[str, Counter[str]] = {}
-    for oid in all_valid & set(shipments):
+    for oid in sent.all_valid & set(got.shipments):
         c: Counter[str] = Counter()
-        for line in orders[oid].Items:
+        for line in sent.orders[oid].Items:
             c[line.SKU] += line.Quantity
         wanted[oid] = c
+    return wanted
+
+
+def check_inventory(sent: Sent, got: Readback, stock: dict[str, int]) -> Check:
+    """Shipment lines match the orders; inventory = seeded - allocated; backorders where stock ran out."""
+    wanted = _wanted_units(sent, got)
     got_lines: dict[str, Counter[str]] = defaultdict(Counter)
     allocated: Counter[str] = Counter()
     unallocated_orders = set()
-    for oid, sku, qty, alloc in lines:
+    for oid, sku, qty, alloc in got.lines:
         got_lines[oid][sku] += qty
         if alloc:
             allocated[sku] += qty
         else:
             unallocated_orders.add(oid)
+    on_hand = got.on_hand
     lines_ok = all(got_lines[oid] == wanted[oid] for oid in wanted)
     stock_ok = all(
-        on_hand.get(sku, 0) == qty - allocated[sku] and on_hand.get(sku, 0) >= 0 for sku, qty in stack.stock.items()
+        on_hand.get(sku, 0) == qty - allocated[sku] and on_hand.get(sku, 0) >= 0 for sku, qty in stock.items()
     )
-    backordered = {oid for oid, status in shipments.items() if status == "backordered"}
-    check(
+    backordered = {oid for oid, status in got.shipments.items() if status == "backordered"}
+    return Check(
         "inventory = seeded - allocated, backorders exactly where stock ran out",
         lines_ok and stock_ok and backordered == unallocated_orders,
         f"{sum(allocated.values())} units allocated over {len(allocated)} SKUs; {len(backordered)} backordered shipments; "
-        f"{sum(1 for s in stack.stock if on_hand.get(s) == 0)} SKUs sold out",
+        f"{sum(1 for s in stock if on_hand.get(s) == 0)} SKUs sold out",
     )
 
-    # 4. sales facts consistent
-    with psycopg.connect(stack.warehouse_dsn) as wh:
-        try:
-            facts = wh.execute("SELECT order_id, count(*), sum(amount) FROM sales_fact GROUP BY order_id").fetchall()
-        except psycopg.errors.UndefinedTable:  # the analytics consumer migrates on its first message: none arrived
-            facts = []
-    fact_orders = {r[0]: (r[1], Decimal(r[2])) for r in facts}
-    facts_ok = set(fact_orders) == all_valid and all(
-        fact_orders[o] == (len(orders[o].Items), orders[o].Total) for o in all_valid & set(fact_orders)
+
+def check_sales_facts(sent: Sent, got: Readback) -> Check:
+    orders, all_valid, facts = sent.orders, sent.all_valid, got.facts
+    facts_ok = set(facts) == all_valid and all(
+        facts[o] == (len(orders[o].Items), orders[o].Total) for o in all_valid & set(facts)
     )
     revenue = sum((orders[o].Total for o in all_valid), Decimal("0"))
-    check(
+    return Check(
         "sales facts: one row per order line, revenue adds up",
         facts_ok,
-        f"{sum(n for n, _ in fact_orders.values())} fact rows for {len(fact_orders)} orders; "
-        f"revenue {sum((a for _, a in fact_orders.values()), Decimal('0'))} of {revenue} USD",
+        f"{sum(n for n, _ in facts.values())} fact rows for {len(facts)} orders; "
+        f"revenue {sum((a for _, a in facts.values()), Decimal('0'))} of {revenue} USD",
     )
 
-    # 5. malformed orders in the DLQs after 3 receives
-    fifo_bad = {m.body for m in plan.malformed(plan.fifo)}
-    dlq = drain_dlq(exports["orderDlqUrl"])
-    dlq_bodies = Counter(m["Body"] for m in dlq)
-    receives = [int(m["Attributes"]["ApproximateReceiveCount"]) for m in dlq]
-    check(
+
+def check_fifo_dlq(sent: Sent, got: Readback) -> Check:
+    """Each malformed FIFO order in the DLQ once, after `MAX_RECEIVE_COUNT` receives."""
+    dlq_bodies = Counter(m["Body"] for m in got.dlq)
+    receives = [int(m["Attributes"]["ApproximateReceiveCount"]) for m in got.dlq]
+    return Check(
         f"malformed orders in the FIFO DLQ after {MAX_RECEIVE_COUNT} receives",
-        set(dlq_bodies) == fifo_bad
+        set(dlq_bodies) == sent.fifo_bad
         and all(n == 1 for n in dlq_bodies.values())
         and all(r >= MAX_RECEIVE_COUNT for r in receives),
-        f"{len(dlq)} in DLQ of {len(fifo_bad)} malformed sent; receive counts {sorted(set(receives))}",
+        f"{len(got.dlq)} in DLQ of {len(sent.fifo_bad)} malformed sent; receive counts {sorted(set(receives))}",
     )
-    s3_bad = {m.order_id for m in plan.malformed(plan.s3)}
-    fanout_dead: dict[str, int] = {}
-    for name, url in exports["fanoutDlqUrls"].items():
-        fanout_dead[name] = len(drain_dlq(url))
-    check(
+
+
+def check_fanout_dlqs(sent: Sent, got: Readback) -> Check:
+    return Check(
         "malformed bulk-import objects in each fan-out DLQ",
-        all(n == len(s3_bad) for n in fanout_dead.values()),
-        f"{fanout_dead} of {len(s3_bad)} malformed uploaded",
+        all(n == len(sent.s3_bad) for n in got.fanout_dead.values()),
+        f"{got.fanout_dead} of {len(sent.s3_bad)} malformed uploaded",
     )
 
-    # 6. nothing lost: produced = processed + dead-lettered
-    produced_fifo = len(fifo_valid) + len(fifo_bad)
-    check(
+
+def check_nothing_lost(sent: Sent, got: Readback) -> Check:
+    """Produced = processed + dead-lettered, on both paths."""
+    stored = got.stored
+    produced_fifo = len(sent.fifo_valid) + len(sent.fifo_bad)
+    bulk_shipped = len(sent.s3_valid & set(got.shipments))
+    return Check(
         "nothing lost: produced = processed + dead-lettered",
-        produced_fifo == len(stored) + len(dlq),
-        f"FIFO {produced_fifo} = {len(stored)} + {len(dlq)}; "
-        f"bulk {len(s3_valid) + len(s3_bad)} = {len(s3_valid & set(shipments))} + {min(fanout_dead.values(), default=0)}",
+        produced_fifo == len(stored) + len(got.dlq),
+        f"FIFO {produced_fifo} = {len(stored)} + {len(got.dlq)}; "
+        f"bulk {len(sent.s3_valid) + len(sent.s3_bad)} = {bulk_shipped} + {min(got.fanout_dead.values(), default=0)}",
     )
 
-    # figures: throughput and latency
+
+def measured_figures(plan: Plan, progress: Progress, got: Readback) -> dict[str, Any]:
+    """Throughput and latency, from the producer's send times and the stores' own timestamps."""
+    figures: dict[str, Any] = {}
     sent_at: dict[str, float] = {}
     for result in progress.results.values():
         sent_at.update(result.sent_at)
-    processed_at = {i["OrderID"]["S"]: datetime.fromisoformat(i["ProcessedAt"]["S"]).timestamp() for i in items}
+    processed_at = {i["OrderID"]["S"]: datetime.fromisoformat(i["ProcessedAt"]["S"]).timestamp() for i in got.items}
     stored_latency = [processed_at[o] - sent_at[o] for o in processed_at if o in sent_at]
-    shipped_latency = [float(shipped_at[o]) - sent_at[o] for o in shipped_at if o in sent_at]
+    shipped_latency = [float(got.shipped_at[o]) - sent_at[o] for o in got.shipped_at if o in sent_at]
     if processed_at:
         first, last = min(sent_at.values(), default=0.0), max(processed_at.values())
         figures["fifo_orders_per_second"] = round(len(processed_at) / max(last - first, 1e-6), 1)
@@ -583,8 +675,27 @@ def verify(stack: EmulatedStack, plan: Plan, progress: Progress, drained: bool) 
         for k, r in progress.results.items()
     }
     figures["duplicate_sends"] = plan.spike.count("duplicate")
-    figures["backordered"] = len(backordered)
-    return checks, figures
+    figures["backordered"] = sum(1 for status in got.shipments.values() if status == "backordered")
+    return figures
+
+
+def verify(stack: EmulatedStack, plan: Plan, progress: Progress, drained: bool) -> tuple[list[Check], dict[str, Any]]:
+    """Every check, read from the stores themselves (not from anyone's counters), and the run's figures."""
+    sent, got = Sent.of(plan), read_back(stack)
+    checks = [
+        check_producer(progress),
+        check_drained(drained),
+        check_stored_once(sent, got),
+        check_invoices_once(sent, got),
+        check_group_order(sent, got),
+        check_shipments(sent, got),
+        check_inventory(sent, got, stack.stock),
+        check_sales_facts(sent, got),
+        check_fifo_dlq(sent, got),
+        check_fanout_dlqs(sent, got),
+        check_nothing_lost(sent, got),
+    ]
+    return checks, measured_figures(plan, progress, got)
 
 
 def worker_summaries(stack: EmulatedStack) -> dict[str, int]:
@@ -660,10 +771,7 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def run(args: argparse.Namespace, console: Console) -> int:
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    started = time.monotonic()
+def plan_spike(args: argparse.Namespace) -> Plan:
     spike = generate_spike(
         args.orders,
         customers=args.customers,
@@ -672,113 +780,201 @@ def run(args: argparse.Namespace, console: Console) -> int:
         malformed=args.malformed,
         seed=args.seed,
     )
-    plan = Plan.split(spike, args.to_s3, args.customers)
-    expected = {
-        "messages": len(spike.messages),
+    return Plan.split(spike, args.to_s3, args.customers)
+
+
+def expected_counts(plan: Plan) -> dict[str, int]:
+    """The totals the live view counts towards."""
+    return {
+        "messages": len(plan.spike.messages),
         "fifo": len(plan.valid_ids(plan.fifo)),
-        "valid": len(spike.orders),
+        "valid": len(plan.spike.orders),
         "malformed": len(plan.malformed(plan.fifo)),
     }
+
+
+def announce_plan(console: Console, args: argparse.Namespace, plan: Plan) -> None:
+    spike = plan.spike
     console.print(
         f"[bold]Black Friday simulation[/]: {args.orders} orders ({len(plan.fifo)} messages to the FIFO queue, "
         f"{len(plan.s3)} objects to S3), {spike.count('duplicate')} duplicate sends, {spike.count('malformed')} malformed, "
         f"{args.customers} customers, {args.workers} FIFO workers"
     )
+
+
+def announce_stack(console: Console, stack: EmulatedStack, setup_seconds: float) -> None:
+    console.print(
+        f"stack up in {setup_seconds:.1f}s: emulator {stack.emulator.endpoint}, PostgreSQL "
+        f"(ready in {stack.postgres.started_in:.2f}s), {len(stack.provisioned.created)} resources created from the "
+        f"Pulumi program, {len(stack.provisioned.aws_only)} AWS-only"
+    )
+
+
+def start_processes(stack: EmulatedStack, args: argparse.Namespace, standins: contextlib.ExitStack) -> SpotDrill | None:
+    """The FIFO workers (each with its own IMDS stand-in under a Spot drill) and the consumers."""
+    drill = SpotDrill(stack, args.spot_drill, standins) if args.spot_drill else None
+    if drill:
+        for _ in range(args.workers):
+            drill.start_worker()
+    else:
+        stack.start_workers(args.workers)
+    stack.start_consumers(args.pollers)
+    return drill
+
+
+@dataclass
+class Watch:
+    """The progress loop: a sample a second, shown live (or every 10th as a line), until the queues
+    drain, a process dies, the timeout passes or Ctrl-C."""
+
+    console: Console
+    args: argparse.Namespace
+    stack: EmulatedStack
+    progress: Progress
+    drill: SpotDrill | None
+    expected: dict[str, int]
+    t0: float
+    probe: Probe
+    samples: list[Sample] = field(default_factory=list)
+    quiet: int = 0
+    """Consecutive samples with the producer done and every work queue empty."""
+    drained: bool = False
+    interrupted: threading.Event = field(default_factory=threading.Event)
+
+    def run(self) -> bool:
+        """Watch until done; whether the queues drained. Ctrl-C stops the loop cleanly, to report."""
+        live_on = not self.args.plain and self.console.is_terminal
+        previous = signal.signal(signal.SIGINT, lambda *_: self.interrupted.set())
+        with Live(console=self.console, refresh_per_second=2, transient=False) if live_on else _NoLive() as live:
+            while True:
+                s = self.sample()
+                if live_on:
+                    live.update(progress_view(self.samples, self.expected, self.args.workers))
+                elif len(self.samples) % 10 == 1:
+                    self.console.print(
+                        f"{s.t:6.1f}s produced {s.produced} processed {s.processed} shipped {s.shipped} "
+                        f"analysed {s.analysed} dead {s.dead} depth {s.depth}"
+                    )
+                if self.finished(s):
+                    break
+        signal.signal(signal.SIGINT, previous)
+        return self.drained
+
+    def sample(self) -> Sample:
+        """Take a sample; tell the producer the queue's depth and the drill how far the spike is."""
+        self.samples.append(self.probe.sample(time.monotonic() - self.t0, lambda: self.progress.produced))
+        s = self.samples[-1]
+        self.progress.backlog = s.depth["orders"]
+        if self.drill:
+            self.drill.step(s.t, s.processed >= self.expected["fifo"] / 2, s.depth["orders"])
+        return s
+
+    def finished(self, s: Sample) -> bool:
+        """Drained (three settled samples in a row), a child exited early, timed out, or interrupted."""
+        work = sum(v for k, v in s.depth.items() if not k.endswith("DLQ"))
+        settled = self.progress.producing_done and work == 0 and (not self.drill or self.drill.done())
+        self.quiet = self.quiet + 1 if settled else 0
+        if self.quiet >= 3:
+            self.drained = True
+            return True
+        if failed := self.stack.failed_children():
+            self.console.print(f"[red]{', '.join(c.name for c in failed)} exited early; see {self.stack.log_dir}")
+            return True
+        if s.t > self.args.timeout:
+            self.console.print(f"[red]timeout after {self.args.timeout:.0f}s with {work} messages still queued")
+            return True
+        if self.interrupted.wait(1.0):
+            self.console.print("[yellow]interrupted: stopping the workers and checking what got done")
+            self.progress.cancelled.set()
+            return True
+        return False
+
+
+def all_checks(
+    stack: EmulatedStack, plan: Plan, progress: Progress, drained: bool, drill: SpotDrill | None
+) -> tuple[list[Check], dict[str, Any], dict[str, Any] | None]:
+    """Stop every process, then the checks and figures, the clean exits and the Spot drill's (if any)."""
+    exit_codes = stack.stop_children()
+    checks, figures = verify(stack, plan, progress, drained)
+    checks.append(
+        Check("every process exited cleanly", all(c == 0 for c in exit_codes.values()), json.dumps(exit_codes))
+    )
+    spot_drill = drill.report() if drill else None
+    if drill and spot_drill:
+        checks += drill.checks(spot_drill, [c for c in checks if c.name in EXACTLY_ONCE])
+    figures["worker_counters"] = worker_summaries(stack)
+    return checks, figures, spot_drill
+
+
+@dataclass
+class Timings:
+    started: float
+    """time.monotonic() when the run began."""
+    setup_seconds: float
+    processing_seconds: float
+
+
+def build_report(
+    args: argparse.Namespace,
+    expected: dict[str, int],
+    stack: EmulatedStack,
+    timings: Timings,
+    outcome: tuple[list[Check], dict[str, Any], dict[str, Any] | None],
+    samples: list[Sample],
+) -> dict[str, Any]:
+    """What `report.json` holds: the run's parameters, timings, checks, figures and timeline."""
+    checks, figures, spot_drill = outcome
+    report = {
+        "orders": args.orders,
+        "workers": args.workers,
+        "customers": args.customers,
+        "to_s3_share": args.to_s3,
+        "messages": expected["messages"],
+        "seed": args.seed,
+        "setup_seconds": round(timings.setup_seconds, 1),
+        "processing_seconds": round(timings.processing_seconds, 1),
+        "wall_seconds": round(time.monotonic() - timings.started, 1),
+        "checks": [c.__dict__ for c in checks],
+        "passed": all(c.ok for c in checks),
+        "figures": figures,
+        "emulated": sorted({t for t, _, _ in stack.provisioned.created}),
+        "aws_only": stack.provisioned.aws_only_types(),
+        "not_applied": [list(x) for x in stack.provisioned.not_applied],
+        "timeline": [s.__dict__ for s in samples],
+    }
+    if spot_drill:
+        report["spot_drill"] = spot_drill
+    return report
+
+
+def run(args: argparse.Namespace, console: Console) -> int:
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    plan = plan_spike(args)
+    expected = expected_counts(plan)
+    announce_plan(console, args, plan)
     with (
         emulated_stack(out, stock=default_stock(args.orders, args.skus), stack_name="demo") as stack,
         contextlib.ExitStack() as standins,
     ):
         setup_seconds = time.monotonic() - started
-        console.print(
-            f"stack up in {setup_seconds:.1f}s: emulator {stack.emulator.endpoint}, PostgreSQL "
-            f"(ready in {stack.postgres.started_in:.2f}s), {len(stack.provisioned.created)} resources created from the "
-            f"Pulumi program, {len(stack.provisioned.aws_only)} AWS-only"
-        )
-        drill = SpotDrill(stack, args.spot_drill, standins) if args.spot_drill else None
-        if drill:
-            for _ in range(args.workers):
-                drill.start_worker()
-        else:
-            stack.start_workers(args.workers)
-        stack.start_consumers(args.pollers)
+        announce_stack(console, stack, setup_seconds)
+        drill = start_processes(stack, args, standins)
         progress = Progress(max_backlog=args.max_backlog)
         producer = threading.Thread(target=produce, args=(plan, stack, progress, args.rate), name="producer")
         t0 = time.monotonic()
         producer.start()
-        probe = Probe(stack)
-        samples: list[Sample] = []
-        drained = False
-        quiet = 0
-        live_on = not args.plain and console.is_terminal
-        interrupted = threading.Event()
-        previous = signal.signal(signal.SIGINT, lambda *_: interrupted.set())  # Ctrl-C: stop cleanly, report
-
-        with Live(console=console, refresh_per_second=2, transient=False) if live_on else _NoLive() as live:
-            while True:
-                samples.append(probe.sample(time.monotonic() - t0, lambda: progress.produced))
-                s = samples[-1]
-                progress.backlog = s.depth["orders"]
-                if drill:
-                    drill.step(s.t, s.processed >= expected["fifo"] / 2, s.depth["orders"])
-                if live_on:
-                    live.update(progress_view(samples, expected, args.workers))
-                elif len(samples) % 10 == 1:
-                    console.print(
-                        f"{s.t:6.1f}s produced {s.produced} processed {s.processed} shipped {s.shipped} "
-                        f"analysed {s.analysed} dead {s.dead} depth {s.depth}"
-                    )
-                work = sum(v for k, v in s.depth.items() if not k.endswith("DLQ"))
-                settled = progress.producing_done and work == 0 and (not drill or drill.done())
-                quiet = quiet + 1 if settled else 0
-                if quiet >= 3:
-                    drained = True
-                    break
-                if failed := stack.failed_children():
-                    console.print(f"[red]{', '.join(c.name for c in failed)} exited early; see {stack.log_dir}")
-                    break
-                if s.t > args.timeout:
-                    console.print(f"[red]timeout after {args.timeout:.0f}s with {work} messages still queued")
-                    break
-                if interrupted.wait(1.0):
-                    console.print("[yellow]interrupted: stopping the workers and checking what got done")
-                    progress.cancelled.set()
-                    break
-        signal.signal(signal.SIGINT, previous)
+        watch = Watch(console, args, stack, progress, drill, expected, t0, Probe(stack))
+        drained = watch.run()
         producer.join()
-        processing_seconds = time.monotonic() - t0
-        probe.close()
-        exit_codes = stack.stop_children()
-        checks, figures = verify(stack, plan, progress, drained)
-        checks.append(
-            Check("every process exited cleanly", all(c == 0 for c in exit_codes.values()), json.dumps(exit_codes))
-        )
-        spot_drill = drill.report() if drill else None
-        if drill and spot_drill:
-            checks += drill.checks(spot_drill, [c for c in checks if c.name in EXACTLY_ONCE])
-        figures["worker_counters"] = worker_summaries(stack)
-        report = {
-            "orders": args.orders,
-            "workers": args.workers,
-            "customers": args.customers,
-            "to_s3_share": args.to_s3,
-            "messages": expected["messages"],
-            "seed": args.seed,
-            "setup_seconds": round(setup_seconds, 1),
-            "processing_seconds": round(processing_seconds, 1),
-            "wall_seconds": round(time.monotonic() - started, 1),
-            "checks": [c.__dict__ for c in checks],
-            "passed": all(c.ok for c in checks),
-            "figures": figures,
-            "emulated": sorted({t for t, _, _ in stack.provisioned.created}),
-            "aws_only": stack.provisioned.aws_only_types(),
-            "not_applied": [list(x) for x in stack.provisioned.not_applied],
-            "timeline": [s.__dict__ for s in samples],
-        }
-        if spot_drill:
-            report["spot_drill"] = spot_drill
+        timings = Timings(started, setup_seconds, time.monotonic() - t0)
+        watch.probe.close()
+        outcome = all_checks(stack, plan, progress, drained, drill)
+        report = build_report(args, expected, stack, timings, outcome, watch.samples)
     (out / "report.json").write_text(json.dumps(report, indent=1, default=str))
-    if samples:
-        chart(samples, out / "report.png")
+    if watch.samples:
+        chart(watch.samples, out / "report.png")
     print_report(console, report, out)
     return 0 if report["passed"] else 1
 

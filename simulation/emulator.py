@@ -16,6 +16,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
+from functools import partialmethod
 from typing import Any
 
 import requests
@@ -30,6 +31,135 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+PATCHED_METHODS = (
+    ("SQSBackend", "receive_message"),
+    ("Queue", "add_message"),
+    ("Queue", "delete_message"),
+    ("SQSBackend", "change_message_visibility"),
+)
+"""The moto methods `patch_moto_sqs` wraps."""
+_MUTEX_GUARD = threading.Lock()
+"""Taken only to give a queue its mutex the first time one is asked for."""
+
+
+def _unix_time(dt: Any = None) -> float:
+    """moto's `unix_time`, reading `time.time()` instead of `datetime` arithmetic (same value)."""
+    return dt.timestamp() if dt is not None else time.time()
+
+
+def _unix_time_millis(dt: Any = None) -> float:
+    return _unix_time(dt) * 1000.0
+
+
+def _retention_ok(self: Any, queue_name: str, msg: Any) -> bool:
+    """`SQSBackend.is_message_valid_based_on_retention_period` from the retention period alone, not from
+    the full attribute dict (which counts every message of the queue)."""
+    retention = int(self.get_queue(queue_name).message_retention_period)
+    return bool(retention + msg.sent_timestamp / 1000 > time.time())
+
+
+class SequenceNumbers:
+    """Growing 20-digit FIFO sequence numbers, as AWS gives (moto draws random ones, or none)."""
+
+    def __init__(self) -> None:
+        self._next = itertools.count(int(time.time() * 1000) * 10**6)
+        self._lock = threading.Lock()
+
+    def take(self) -> str:
+        with self._lock:
+            return f"{next(self._next):020d}"
+
+
+def _mark_sent(self: Any, moto_mark_sent: Any, sequence: SequenceNumbers, delay_seconds: int | None = None) -> None:
+    """`Message.mark_sent`: moto's, then a sequence number for FIFO messages."""
+    moto_mark_sent(self, delay_seconds)
+    if self.deduplication_id is not None:  # only FIFO messages carry one
+        self.sequence_number = sequence.take()
+
+
+def _mutex(queue: Any) -> Any:
+    """The queue's own lock serializing its receives, sends, deletes and visibility changes."""
+    lock = getattr(queue, "_orders_mutex", None)
+    if lock is None:
+        with _MUTEX_GUARD:
+            lock = getattr(queue, "_orders_mutex", None) or threading.RLock()
+            queue._orders_mutex = lock
+    return lock
+
+
+def _generation(queue: Any) -> int:
+    """How many serialized changes the queue has seen: a waiting receiver sleeps until it moves."""
+    return int(getattr(queue, "_orders_generation", 0))
+
+
+def _changed(queue: Any) -> None:
+    with queue._messages_lock:
+        queue._orders_generation = _generation(queue) + 1
+        queue._messages_lock.notify_all()
+
+
+def _serialized(self: Any, original: Any, queue_of: Any, *args: Any, **kwargs: Any) -> Any:
+    """`original` under its queue's mutex, then waking the receivers waiting for that queue to change."""
+    queue = queue_of(self, *args, **kwargs)
+    with _mutex(queue):
+        result = original(self, *args, **kwargs)
+    _changed(queue)
+    return result
+
+
+def _the_queue(queue: Any, *_: Any, **__: Any) -> Any:
+    return queue
+
+
+def _named_queue(backend: Any, queue_name: str, *_: Any, **__: Any) -> Any:
+    return backend.get_queue(queue_name)
+
+
+def _receive_message(
+    self: Any,
+    moto_receive: Any,
+    queue_name: str,
+    count: int,
+    wait_seconds_timeout: int,
+    visibility_timeout: int,
+    message_attribute_names: list[str] | None = None,
+) -> Any:
+    """`SQSBackend.receive_message`: one scan at a time per queue, sleeping between scans until it changes.
+
+    moto's scans race (the same message to two receivers, or a deleted message left "pending" so its group
+    blocks forever); between scans, sleep until something changes instead of re-scanning in a loop.
+    """
+    queue = self.get_queue(queue_name)
+    end = time.monotonic() + int(wait_seconds_timeout or 0)
+    while True:
+        with _mutex(queue):
+            seen = _generation(queue)
+            # moto unblocks a group only when the *last* of its expired in-flight messages is scanned,
+            # and then delivers that one first; AWS redelivers an expired batch in order.
+            for expired in [m for m in queue.pending_messages if m.visible]:
+                queue.pending_messages.discard(expired)
+            result = moto_receive(self, queue_name, count, 0, visibility_timeout, message_attribute_names)
+        left = end - time.monotonic()
+        if result or left <= 0:
+            return result
+        with queue._messages_lock:
+            queue._messages_lock.wait_for(lambda seen=seen: _generation(queue) != seen, timeout=min(1.0, left))
+
+
+def _require_known_moto(version: str, models: Any) -> None:
+    """Refuse a moto the replacements were not written for."""
+    if version != PATCHED_MOTO_VERSION:
+        raise RuntimeError(f"patch_moto_sqs targets moto {PATCHED_MOTO_VERSION}, found {version}")
+    for name in ("unix_time", "unix_time_millis"):
+        if not callable(getattr(models, name, None)):
+            raise RuntimeError(f"moto.sqs.models.{name} is gone: re-measure and rewrite patch_moto_sqs")
+    for cls_name, name in PATCHED_METHODS:
+        if not callable(getattr(getattr(models, cls_name), name, None)):
+            raise RuntimeError(f"moto.sqs.models.{cls_name}.{name} is gone: rewrite patch_moto_sqs")
+    if not callable(getattr(models.SQSBackend, "is_message_valid_based_on_retention_period", None)):
+        raise RuntimeError("SQSBackend.is_message_valid_based_on_retention_period is gone")
 
 
 def patch_moto_sqs() -> None:
@@ -47,118 +177,25 @@ def patch_moto_sqs() -> None:
     redelivered in order (moto delivers its last message first). FIFO
     messages get a growing `SequenceNumber` as in AWS (moto draws 20 random digits, and none at all
     with content-based deduplication), so the order of processing can be checked from the table.
-    Idempotent; refuses to run against a moto it was not written for.
+    Idempotent; refuses to run against a moto it was not written for. The replacements get what they
+    wrap as arguments (bound with `partialmethod`).
     """
     import moto
     from moto.sqs import models
 
     if getattr(models, "_orders_patched", False):
         return
-    if moto.__version__ != PATCHED_MOTO_VERSION:
-        raise RuntimeError(f"patch_moto_sqs targets moto {PATCHED_MOTO_VERSION}, found {moto.__version__}")
-    for name in ("unix_time", "unix_time_millis"):
-        if not callable(getattr(models, name, None)):
-            raise RuntimeError(f"moto.sqs.models.{name} is gone: re-measure and rewrite patch_moto_sqs")
+    _require_known_moto(moto.__version__, models)
     backend, message, queue_cls = models.SQSBackend, models.Message, models.Queue
-    for cls, name in (
-        (backend, "receive_message"),
-        (queue_cls, "add_message"),
-        (queue_cls, "delete_message"),
-        (backend, "change_message_visibility"),
-    ):
-        if not callable(getattr(cls, name, None)):
-            raise RuntimeError(f"moto.sqs.models.{cls.__name__}.{name} is gone: rewrite patch_moto_sqs")
-    if not callable(getattr(backend, "is_message_valid_based_on_retention_period", None)):
-        raise RuntimeError("SQSBackend.is_message_valid_based_on_retention_period is gone")
-    original_mark_sent = message.mark_sent
-    counter = itertools.count(int(time.time() * 1000) * 10**6)
-    lock = threading.Lock()
-
-    def unix_time(dt: Any = None) -> float:
-        return dt.timestamp() if dt is not None else time.time()
-
-    def unix_time_millis(dt: Any = None) -> float:
-        return unix_time(dt) * 1000.0
-
-    def retention_ok(self: Any, queue_name: str, msg: Any) -> bool:
-        retention = int(self.get_queue(queue_name).message_retention_period)
-        return bool(retention + msg.sent_timestamp / 1000 > time.time())
-
-    def mark_sent(self: Any, delay_seconds: int | None = None) -> None:
-        original_mark_sent(self, delay_seconds)
-        if self.deduplication_id is not None:  # only FIFO messages carry one
-            with lock:
-                self.sequence_number = f"{next(counter):020d}"
-
-    guard = threading.Lock()
-
-    def mutex(queue: Any) -> Any:
-        lock = getattr(queue, "_orders_mutex", None)
-        if lock is None:
-            with guard:
-                lock = getattr(queue, "_orders_mutex", None) or threading.RLock()
-                queue._orders_mutex = lock
-        return lock
-
-    def generation(queue: Any) -> int:
-        return int(getattr(queue, "_orders_generation", 0))
-
-    def changed(queue: Any) -> None:
-        with queue._messages_lock:
-            queue._orders_generation = generation(queue) + 1
-            queue._messages_lock.notify_all()
-
-    def serialized(original: Any, queue_of: Any) -> Any:
-        def patched(self: Any, *args: Any, **kwargs: Any) -> Any:
-            queue = queue_of(self, *args, **kwargs)
-            with mutex(queue):
-                result = original(self, *args, **kwargs)
-            changed(queue)
-            return result
-
-        return patched
-
-    original_receive = backend.receive_message
-
-    def receive_message(
-        self: Any,
-        queue_name: str,
-        count: int,
-        wait_seconds_timeout: int,
-        visibility_timeout: int,
-        message_attribute_names: list[str] | None = None,
-    ) -> Any:
-        # One scan at a time per queue (moto's scans race: the same message to two receivers, or a
-        # deleted message left "pending" so its group blocks forever); between scans, sleep until
-        # something changes instead of re-scanning in a loop.
-        queue = self.get_queue(queue_name)
-        end = time.monotonic() + int(wait_seconds_timeout or 0)
-        while True:
-            with mutex(queue):
-                seen = generation(queue)
-                # moto unblocks a group only when the *last* of its expired in-flight messages is scanned,
-                # and then delivers that one first; AWS redelivers an expired batch in order.
-                for expired in [m for m in queue.pending_messages if m.visible]:
-                    queue.pending_messages.discard(expired)
-                result = original_receive(self, queue_name, count, 0, visibility_timeout, message_attribute_names)
-            left = end - time.monotonic()
-            if result or left <= 0:
-                return result
-            with queue._messages_lock:
-                queue._messages_lock.wait_for(lambda seen=seen: generation(queue) != seen, timeout=min(1.0, left))
-
     for name in ("add_message", "delete_message"):
-        setattr(queue_cls, name, serialized(getattr(queue_cls, name), lambda q, *a, **k: q))
-    setattr(  # noqa: B010
-        backend,
-        "change_message_visibility",
-        serialized(backend.change_message_visibility, lambda b, queue_name, *a, **k: b.get_queue(queue_name)),
-    )
-    setattr(backend, "receive_message", receive_message)  # noqa: B010
-    models.unix_time = unix_time
-    models.unix_time_millis = unix_time_millis
-    setattr(backend, "is_message_valid_based_on_retention_period", retention_ok)  # noqa: B010
-    setattr(message, "mark_sent", mark_sent)  # noqa: B010
+        setattr(queue_cls, name, partialmethod(_serialized, getattr(queue_cls, name), _the_queue))
+    change = partialmethod(_serialized, backend.change_message_visibility, _named_queue)
+    setattr(backend, "change_message_visibility", change)  # noqa: B010
+    setattr(backend, "receive_message", partialmethod(_receive_message, backend.receive_message))  # noqa: B010
+    models.unix_time = _unix_time
+    models.unix_time_millis = _unix_time_millis
+    setattr(backend, "is_message_valid_based_on_retention_period", _retention_ok)  # noqa: B010
+    setattr(message, "mark_sent", partialmethod(_mark_sent, message.mark_sent, SequenceNumbers()))  # noqa: B010
     models._orders_patched = True  # type: ignore[attr-defined]
 
 

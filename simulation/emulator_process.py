@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partialmethod
 from pathlib import Path
 from typing import Any
 
@@ -76,6 +77,59 @@ COUNT_TTL_MS = 100.0
 """How long a queue's message counts may be reused while its length is unchanged (AWS calls them approximate)."""
 
 
+def _recount(queue: Any, now: float, length: int) -> tuple[int, int, int]:
+    """Visible, in-flight and delayed messages in one pass with one clock read, cached on the queue."""
+    visible = in_flight = delayed = 0
+    for message in list(queue._messages):
+        is_delayed = now < message.delayed_until
+        is_visible = now > message.visible_at
+        delayed += is_delayed
+        in_flight += not is_visible
+        visible += is_visible and not is_delayed
+    queue._orders_counts = (length, now, (visible, in_flight, delayed))
+    return visible, in_flight, delayed
+
+
+def _counts(queue: Any) -> tuple[int, int, int]:
+    """The queue's (visible, in flight, delayed) counts: recounted at most every `COUNT_TTL_MS`, and in
+    between corrected by the change in the queue's length since the last count."""
+    now = time.time() * 1000
+    length = len(queue._messages)
+    cached = queue.__dict__.get("_orders_counts")
+    if not (cached and now - cached[1] < COUNT_TTL_MS):
+        return _recount(queue, now, length)
+    visible, in_flight, delayed = cached[2]
+    grown = length - cached[0]
+    if grown >= 0:  # sends: new messages are visible (a delayed send is counted at the next pass)
+        visible += grown
+    else:  # deletes: of received (in-flight) messages first
+        visible, in_flight = visible - max(0, -grown - in_flight), max(0, in_flight + grown)
+    queue._orders_counts = (length, cached[1], (visible, in_flight, delayed))
+    return visible, in_flight, delayed
+
+
+def _is_duplicate(queue: Any, message: Any, window_ms: float) -> bool:
+    """moto's deduplication rule: the same id within the window while the first copy is still queued."""
+    return any(
+        queued.deduplication_id == message.deduplication_id
+        and message.sent_timestamp - queued.sent_timestamp < window_ms
+        for queued in queue._messages
+    )
+
+
+def _add_message(self: Any, moto_add: Any, window_ms: float, message: Any) -> None:
+    """`Queue.add_message` reading the content-based-deduplication flag from the queue, not its attributes."""
+    if self.lambda_event_source_mappings:
+        return moto_add(self, message)  # type: ignore[no-any-return]
+    deduplicated = self.fifo_queue and (self.content_based_deduplication or message.deduplication_id)
+    if deduplicated and _is_duplicate(self, message, window_ms):
+        return None
+    with self._messages_lock:
+        self._messages.append(message)
+        self._messages_lock.notify_all()
+    return None
+
+
 def patch_for_depth() -> None:
     """Keep moto's SQS calls cheap when queues hold thousands of messages (moto 5.2.5).
 
@@ -100,51 +154,11 @@ def patch_for_depth() -> None:
     for name in ("add_message", "approximate_number_of_messages", "approximate_number_of_messages_not_visible"):
         if not hasattr(queue_cls, name):
             raise RuntimeError(f"moto.sqs.models.Queue.{name} is gone: rewrite patch_for_depth")
-    original_add = queue_cls.add_message
     window_ms = models.DEDUPLICATION_TIME_IN_SECONDS * 1000
-
-    def counts(self: Any) -> tuple[int, int, int]:
-        now = time.time() * 1000
-        length = len(self._messages)
-        cached = self.__dict__.get("_orders_counts")
-        if cached and now - cached[1] < COUNT_TTL_MS:
-            visible, in_flight, delayed = cached[2]
-            grown = length - cached[0]
-            if grown >= 0:  # sends: new messages are visible (a delayed send is counted at the next pass)
-                visible += grown
-            else:  # deletes: of received (in-flight) messages first
-                visible, in_flight = visible - max(0, -grown - in_flight), max(0, in_flight + grown)
-            self._orders_counts = (length, cached[1], (visible, in_flight, delayed))
-            return visible, in_flight, delayed
-        visible = in_flight = delayed = 0
-        for message in list(self._messages):
-            is_delayed = now < message.delayed_until
-            is_visible = now > message.visible_at
-            delayed += is_delayed
-            in_flight += not is_visible
-            visible += is_visible and not is_delayed
-        self._orders_counts = (length, now, (visible, in_flight, delayed))
-        return visible, in_flight, delayed
-
-    def add_message(self: Any, message: Any) -> None:
-        if self.lambda_event_source_mappings:
-            return original_add(self, message)  # type: ignore[no-any-return]
-        if self.fifo_queue and (self.content_based_deduplication or message.deduplication_id):
-            for queued in self._messages:
-                if (
-                    queued.deduplication_id == message.deduplication_id
-                    and message.sent_timestamp - queued.sent_timestamp < window_ms
-                ):
-                    return None
-        with self._messages_lock:
-            self._messages.append(message)
-            self._messages_lock.notify_all()
-        return None
-
-    setattr(queue_cls, "approximate_number_of_messages", property(lambda self: counts(self)[0]))  # noqa: B010
-    setattr(queue_cls, "approximate_number_of_messages_not_visible", property(lambda self: counts(self)[1]))  # noqa: B010
-    setattr(queue_cls, "approximate_number_of_messages_delayed", property(lambda self: counts(self)[2]))  # noqa: B010
-    setattr(queue_cls, "add_message", add_message)  # noqa: B010
+    setattr(queue_cls, "approximate_number_of_messages", property(lambda self: _counts(self)[0]))  # noqa: B010
+    setattr(queue_cls, "approximate_number_of_messages_not_visible", property(lambda self: _counts(self)[1]))  # noqa: B010
+    setattr(queue_cls, "approximate_number_of_messages_delayed", property(lambda self: _counts(self)[2]))  # noqa: B010
+    setattr(queue_cls, "add_message", partialmethod(_add_message, queue_cls.add_message, window_ms))  # noqa: B010
     setattr(queue_cls, "_orders_depth_patched", True)  # noqa: B010
 
 

@@ -145,69 +145,80 @@ def reachable_bindir(bindir: Path, user: str | None) -> Path:
     return target / package.name / install.name / bindir.name
 
 
+def _private_root(user: str | None) -> Path:
+    """A fresh temp dir for the data dir and the log, owned by the service user when there is one."""
+    root = Path(tempfile.mkdtemp(prefix="orders-pg-"))
+    if user:
+        entry = pwd.getpwnam(user)
+        os.chown(root, entry.pw_uid, entry.pw_gid)
+    return root
+
+
+def _initdb(bindir: Path, data_dir: Path, root: Path, user: str | None) -> None:
+    init = subprocess.run(
+        [str(bindir / "initdb"), "-D", str(data_dir), "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync"],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=root,
+        user=user,
+    )
+    if init.returncode != 0:
+        raise PostgresUnavailable(f"initdb failed: {init.stderr.strip() or init.stdout.strip()}")
+
+
+def _server_command(bindir: Path, data_dir: Path, port: int) -> list[str]:
+    """Loopback TCP only, durability off (test data only), room for every test's connections."""
+    settings = ("fsync=off", "synchronous_commit=off", "full_page_writes=off", "max_connections=100")
+    return [
+        str(bindir / "postgres"),
+        *("-D", str(data_dir), "-p", str(port), "-h", "127.0.0.1"),
+        *("-k", ""),  # no Unix socket: nothing to clash with another test run's socket dir
+        *(arg for setting in settings for arg in ("-c", setting)),
+    ]
+
+
+def _start_server(command: list[str], log: Path, root: Path, user: str | None) -> subprocess.Popen[bytes]:
+    with log.open("wb") as log_file:
+        return subprocess.Popen(
+            command,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            cwd=root,
+            start_new_session=True,  # Ctrl-C in the terminal reaches us, and we stop it cleanly
+            user=user,
+        )
+
+
+def _stop_server(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)  # "fast" shutdown: roll back open transactions, exit
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 @contextmanager
 def running_postgres(port: int | None = None) -> Iterator[PostgresServer]:
     """Start a private server (trust auth, loopback only, fsync off: test data only); stop and delete it on exit."""
     user = _service_user()
     bindir = reachable_bindir(find_bindir(), user)
-    root = Path(tempfile.mkdtemp(prefix="orders-pg-"))
-    data_dir = root / "data"
-    log = root / "postgres.log"
-    if user:
-        entry = pwd.getpwnam(user)
-        os.chown(root, entry.pw_uid, entry.pw_gid)
+    root = _private_root(user)
+    data_dir, log = root / "data", root / "postgres.log"
     started = time.monotonic()
     proc: subprocess.Popen[bytes] | None = None
     try:
-        init = subprocess.run(
-            [str(bindir / "initdb"), "-D", str(data_dir), "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync"],
-            capture_output=True,
-            text=True,
-            check=False,
-            cwd=root,
-            user=user,
-        )
-        if init.returncode != 0:
-            raise PostgresUnavailable(f"initdb failed: {init.stderr.strip() or init.stdout.strip()}")
+        _initdb(bindir, data_dir, root, user)
         port = port or free_port()
-        with log.open("wb") as log_file:
-            proc = subprocess.Popen(
-                [
-                    str(bindir / "postgres"),
-                    "-D",
-                    str(data_dir),
-                    "-p",
-                    str(port),
-                    "-h",
-                    "127.0.0.1",
-                    "-k",
-                    "",  # no Unix socket: nothing to clash with another test run's socket dir
-                    "-c",
-                    "fsync=off",
-                    "-c",
-                    "synchronous_commit=off",
-                    "-c",
-                    "full_page_writes=off",
-                    "-c",
-                    "max_connections=100",
-                ],
-                stdout=log_file,
-                stderr=subprocess.STDOUT,
-                cwd=root,
-                start_new_session=True,  # Ctrl-C in the terminal reaches us, and we stop it cleanly
-                user=user,
-            )
+        proc = _start_server(_server_command(bindir, data_dir, port), log, root, user)
         dsn = f"postgresql://postgres@127.0.0.1:{port}/postgres"
         _wait_ready(dsn, proc, log, time.monotonic() + START_TIMEOUT)
         yield PostgresServer(dsn, port, data_dir, bindir, time.monotonic() - started)
     finally:
-        if proc is not None and proc.poll() is None:
-            proc.send_signal(signal.SIGINT)  # "fast" shutdown: roll back open transactions, exit
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        if proc is not None:
+            _stop_server(proc)
         shutil.rmtree(root, ignore_errors=True)
 
 

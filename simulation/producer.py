@@ -96,6 +96,23 @@ def _malformed_body(rng: random.Random, order: Order, n: int) -> str:
     return json.dumps(data)
 
 
+def _random_order(rng: random.Random, order_id: str, i: int, customers: int, skus: int) -> Order:
+    """The `i`-th order of a spike: a random customer, 1 to 4 catalog lines, created 37 ms after the last."""
+    customer = f"CUST-{rng.randrange(customers):05d}"
+    lines = rng.sample(range(1, skus + 1), k=min(skus, rng.choice((1, 1, 2, 2, 3, 4))))
+    items = [
+        OrderItem(SKU=catalog_sku(n), Quantity=rng.choice((1, 1, 1, 2, 3)), UnitPrice=catalog_price(n)) for n in lines
+    ]
+    return Order(
+        OrderID=order_id,
+        CustomerID=customer,
+        Items=items,
+        Total=sum((item.amount for item in items), Decimal("0")),
+        Currency="USD",
+        CreatedAt=SPIKE_START + timedelta(milliseconds=37 * i),
+    )
+
+
 def generate_spike(
     orders: int,
     *,
@@ -120,20 +137,8 @@ def generate_spike(
     index = 0
     n_malformed = 0
     for i in range(orders):
-        customer = f"CUST-{rng.randrange(customers):05d}"
-        lines = rng.sample(range(1, skus + 1), k=min(skus, rng.choice((1, 1, 2, 2, 3, 4))))
-        items = [
-            OrderItem(SKU=catalog_sku(n), Quantity=rng.choice((1, 1, 1, 2, 3)), UnitPrice=catalog_price(n))
-            for n in lines
-        ]
-        order = Order(
-            OrderID=f"{tag}-{i:07d}",
-            CustomerID=customer,
-            Items=items,
-            Total=sum((item.amount for item in items), Decimal("0")),
-            Currency="USD",
-            CreatedAt=SPIKE_START + timedelta(milliseconds=37 * i),
-        )
+        order = _random_order(rng, f"{tag}-{i:07d}", i, customers, skus)
+        customer = order.CustomerID
         spike.orders[order.OrderID] = order
         body = order.to_json()
         spike.messages.append(Outgoing(body, customer, order.OrderID, "valid", order.OrderID, index))
@@ -206,6 +211,77 @@ def _record(result: Produced, lock: threading.Lock, batch: Sequence[Outgoing], o
             result.sent_at.setdefault(m.order_id, now)
 
 
+def _lanes(messages: Sequence[Outgoing], senders: int) -> list[list[Outgoing]]:
+    """The messages split over `senders` lanes, every message group in one lane, in send order.
+
+    Groups go round-robin over the lanes in first-seen order: balanced and deterministic."""
+    lanes: list[list[Outgoing]] = [[] for _ in range(max(1, senders))]
+    owner: dict[str, int] = {}
+    for m in messages:
+        lane = owner.setdefault(m.group_id, len(owner) % len(lanes))
+        lanes[lane].append(m)
+    return lanes
+
+
+def _entries(batch: Sequence[Outgoing], pending: list[int]) -> list[dict[str, str]]:
+    return [
+        {
+            "Id": str(i),
+            "MessageBody": batch[i].body,
+            "MessageGroupId": batch[i].group_id,
+            "MessageDeduplicationId": batch[i].dedup_id,
+        }
+        for i in pending
+    ]
+
+
+@dataclass
+class _FifoSender:
+    """What the sender threads of one `send_fifo` call share: the client, the pacing and the result."""
+
+    sqs: Any
+    queue_url: str
+    limiter: RateLimiter
+    progress: Callable[[int], None] | None
+    before_batch: Callable[[], None] | None
+    result: Produced = field(default_factory=Produced)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def send_lane(self, lane: list[Outgoing]) -> None:
+        """One lane's messages, batch after batch: its groups stay in order."""
+        for start in range(0, len(lane), SQS_BATCH):
+            batch = lane[start : start + SQS_BATCH]
+            if self.before_batch:
+                self.before_batch()
+            self.limiter.acquire(len(batch))
+            self.send_batch(batch)
+
+    def send_batch(self, batch: Sequence[Outgoing]) -> None:
+        """Up to 5 attempts, each retrying only what failed for a retryable reason."""
+        pending = list(range(len(batch)))
+        for _attempt in range(5):
+            pending = self.attempt(batch, pending)
+            if not pending:
+                return
+            time.sleep(0.2)
+        with self.lock:
+            self.result.failed += [batch[i].order_id for i in pending]
+
+    def attempt(self, batch: Sequence[Outgoing], pending: list[int]) -> list[int]:
+        """One `SendMessageBatch` of the `pending` entries; returns the ones to retry."""
+        response = self.sqs.send_message_batch(QueueUrl=self.queue_url, Entries=_entries(batch, pending))
+        _record(self.result, self.lock, batch, (e["Id"] for e in response.get("Successful", [])))
+        if self.progress:
+            self.progress(len(response.get("Successful", [])))
+        # Retry only what failed for a retryable reason; a sender fault will fail again.
+        failed = response.get("Failed", [])
+        with self.lock:
+            self.result.failed += [
+                f"{batch[int(f['Id'])].order_id}: {f.get('Message')}" for f in failed if f.get("SenderFault")
+            ]
+        return [int(f["Id"]) for f in failed if not f.get("SenderFault")]
+
+
 def send_fifo(
     messages: Sequence[Outgoing],
     queue_url: str,
@@ -221,57 +297,14 @@ def send_fifo(
     `before_batch` runs before each batch (the demo uses it to hold back while the queue is deep).
     """
     sqs = sqs or boto3.client("sqs", config=client_config(senders))
-    lanes: list[list[Outgoing]] = [[] for _ in range(max(1, senders))]
-    owner: dict[str, int] = {}
-    for m in messages:  # round-robin groups over lanes in first-seen order: balanced and deterministic
-        lane = owner.setdefault(m.group_id, len(owner) % len(lanes))
-        lanes[lane].append(m)
-    result, lock, limiter = Produced(), threading.Lock(), RateLimiter(rate)
-
-    def run(lane: list[Outgoing]) -> None:
-        for start in range(0, len(lane), SQS_BATCH):
-            batch = lane[start : start + SQS_BATCH]
-            if before_batch:
-                before_batch()
-            limiter.acquire(len(batch))
-            pending = list(range(len(batch)))
-            for _attempt in range(5):
-                response = sqs.send_message_batch(
-                    QueueUrl=queue_url,
-                    Entries=[
-                        {
-                            "Id": str(i),
-                            "MessageBody": batch[i].body,
-                            "MessageGroupId": batch[i].group_id,
-                            "MessageDeduplicationId": batch[i].dedup_id,
-                        }
-                        for i in pending
-                    ],
-                )
-                _record(result, lock, batch, (e["Id"] for e in response.get("Successful", [])))
-                if progress:
-                    progress(len(response.get("Successful", [])))
-                # Retry only what failed for a retryable reason; a sender fault will fail again.
-                failed = response.get("Failed", [])
-                retry = [int(f["Id"]) for f in failed if not f.get("SenderFault")]
-                with lock:
-                    result.failed += [
-                        f"{batch[int(f['Id'])].order_id}: {f.get('Message')}" for f in failed if f.get("SenderFault")
-                    ]
-                if not retry:
-                    break
-                pending = retry
-                time.sleep(0.2)
-            else:
-                with lock:
-                    result.failed += [batch[i].order_id for i in pending]
-
+    lanes = _lanes(messages, senders)
+    sender = _FifoSender(sqs, queue_url, RateLimiter(rate), progress, before_batch)
     started = time.monotonic()
     with ThreadPoolExecutor(max_workers=len(lanes), thread_name_prefix="fifo-sender") as pool:
-        for future in [pool.submit(run, lane) for lane in lanes if lane]:
+        for future in [pool.submit(sender.send_lane, lane) for lane in lanes if lane]:
             future.result()
-    result.seconds = time.monotonic() - started
-    return result
+    sender.result.seconds = time.monotonic() - started
+    return sender.result
 
 
 def upload_s3(
