@@ -12,6 +12,11 @@ import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+# Imported at collection, not late: a run with no hypothesis test makes hypothesis's pytest plugin import
+# it in the terminal summary, where pytest's assertion rewriter parses its modules deep in the hook stack,
+# and CPython 3.11.7 then intermittently fails the parse with "SystemError: AST constructor recursion
+# depth mismatch" (fixed in later 3.11 releases), turning a green run red after the last test.
+import hypothesis  # noqa: F401
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
