@@ -4,6 +4,8 @@ Each tier declares its alarms (`AlarmSpec`) and its dashboard widgets (`MetricWi
 on its `alarms` and `widgets` attributes; the program hands them all to `Monitoring`, which creates
 the topic, one `MetricAlarm` per spec (notifying the topic on ALARM and OK) and the dashboard, in
 its constructor. A tier therefore needs no reference to the monitoring component to be built or tested.
+`alarm_topic` and `metric_alarm` are also what `components/health_alarm.py` builds its us-east-1 topic
+and alarm with, so a second topic is encrypted, subscribed and alarmed on exactly like the first.
 """
 
 from __future__ import annotations
