@@ -17,9 +17,10 @@ Why a twin topic and not a cross-region hop to the primary topic:
   intake API is down.
 - A Lambda forwarder (us-east-1 topic -> function -> primary topic) still needs the us-east-1 topic,
   plus a function, its role, its logs and its own failure alarms.
-- The twin is two resources more than the alarm itself (key and topic policy), has no code and no
-  extra principal, and the page reaches the same address. Its cost: the on-call address confirms a
-  second subscription (AWS mails one confirmation per topic).
+- The twin is configuration only (a key and its alias, the topic, its policy, the subscription: built by
+  the same `MessagingKey` and `alarm_topic` as the stack's own), runs no code, and grants only
+  CloudWatch, the service that already publishes to the stack's topic; the page reaches the same
+  address in the same format. Its cost: on-call confirms a second subscription (one mail per topic).
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ of its own region (components/health_alarm.py). Four stacks, each built as `up` 
 - `eu`: primary eu-west-1: the alarm, a twin alarm topic, its key and topic policy in us-east-1 through
   their own provider;
 - `eu-failover-us-east-1`: the failover region is us-east-1: the twin reuses the failover provider;
-- `no-domain`: no health check, so no health-check alarm and nothing in us-east-1.
+- `no-domain` (in eu-west-1 and in us-east-1): no health check, so no health-check alarm and no twin.
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ CONFIGS: dict[str, dict[str, str]] = {
     },
     "eu-failover-us-east-1": {"orders:primaryRegion": "eu-west-1", "orders:failoverRegion": "us-east-1", **DOMAIN},
     "no-domain": {"orders:primaryRegion": "eu-west-1", "orders:failoverRegion": "eu-central-1"},
+    "no-domain-us-east-1": {"orders:primaryRegion": "us-east-1", "orders:failoverRegion": "us-west-2"},
 }
 TWIN_TOPIC_ARN = f"arn:aws:sns:us-east-1:{ACCOUNT_ID}:orders-test-alarms-us-east-1"
 
@@ -69,9 +70,9 @@ def elsewhere(request: pytest.FixtureRequest) -> tuple[dict[str, str], Graph]:
     return CONFIGS[request.param[0]], build(*request.param)
 
 
-@pytest.fixture(**_params("no-domain"))
-def bare(request: pytest.FixtureRequest) -> Graph:
-    return build(*request.param)
+@pytest.fixture(**_params("no-domain", "no-domain-us-east-1"))
+def bare(request: pytest.FixtureRequest) -> tuple[dict[str, str], Graph]:
+    return CONFIGS[request.param[0]], build(*request.param)
 
 
 def provider_of(graph: Graph, resource: Resource) -> Resource:
@@ -217,12 +218,15 @@ def test_without_an_alarm_email_neither_topic_has_a_subscription() -> None:
     assert [a.inputs["alarmActions"] for a in health_alarms(graph)] == [[TWIN_TOPIC_ARN]]
 
 
-def test_without_a_domain_there_is_no_health_check_alarm_and_nothing_in_us_east_1(bare: Graph) -> None:
-    graph = bare
+def test_without_a_domain_there_is_no_health_check_alarm_and_no_twin(bare: tuple[dict[str, str], Graph]) -> None:
+    config, graph = bare
     assert graph.of_type(HEALTH_CHECK) == [] and health_alarms(graph) == []
     assert [r for r in graph.resources if r.type == TWIN_COMPONENT] == []
     assert "alarms-us-east-1" not in {r.name for r in graph.resources}
-    assert {p.inputs["region"] for p in graph.of_type("pulumi:providers:aws")} == {"eu-west-1", "eu-central-1"}
+    assert {p.name: p.inputs["region"] for p in graph.of_type("pulumi:providers:aws")} == {
+        "primary": config["orders:primaryRegion"],
+        "failover": config["orders:failoverRegion"],
+    }
     assert graph.of_type(ALARM), "the other alarms are still there"
 
 
