@@ -17,8 +17,15 @@ import pulumi_aws as aws
 from components.aws_context import AwsContext
 
 
-def key_policy(partition: str, account_id: str, publishers: Sequence[str]) -> str:
-    """Key policy: the account administers the key; each publishing service may encrypt for SNS."""
+def key_policy(partition: str, account_id: str, publishers: Sequence[str], source_arns: Sequence[str] = ()) -> str:
+    """Key policy: the account administers the key; each publishing service may encrypt for SNS.
+
+    The services act for this account only (`aws:SourceAccount`); with `source_arns`, also only for
+    resources matching one of those ARN patterns (`aws:SourceArn`, e.g. this account's alarms in one region).
+    """
+    condition: dict[str, dict[str, str | list[str]]] = {"StringEquals": {"aws:SourceAccount": account_id}}
+    if source_arns:
+        condition["ArnLike"] = {"aws:SourceArn": list(source_arns)}
     return json.dumps(
         {
             "Version": "2012-10-17",
@@ -36,7 +43,7 @@ def key_policy(partition: str, account_id: str, publishers: Sequence[str]) -> st
                     "Principal": {"Service": sorted(publishers)},
                     "Action": ["kms:GenerateDataKey*", "kms:Decrypt"],
                     "Resource": "*",
-                    "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
+                    "Condition": condition,
                 },
             ],
         }
@@ -47,6 +54,10 @@ def key_policy(partition: str, account_id: str, publishers: Sequence[str]) -> st
 class MessagingKeyArgs:
     ctx: AwsContext
     publishers: Sequence[str] = ("s3.amazonaws.com", "cloudwatch.amazonaws.com")
+    source_arns: Sequence[pulumi.Input[str]] = ()
+    """ARN patterns the publishers must act for (`aws:SourceArn`); empty: any resource of this account."""
+    purpose: str = "SNS topics published to by S3 and CloudWatch"
+    """The key's description, after `<project>-<stack>: `."""
 
 
 class MessagingKey(pulumi.ComponentResource):
@@ -58,11 +69,11 @@ class MessagingKey(pulumi.ComponentResource):
         ctx, publishers = args.ctx, args.publishers
         self.key = aws.kms.Key(
             name,
-            description=f"{ctx.project}-{ctx.stack}: SNS topics published to by S3 and CloudWatch",
+            description=f"{ctx.project}-{ctx.stack}: {args.purpose}",
             enable_key_rotation=True,
             deletion_window_in_days=7,
-            policy=pulumi.Output.all(ctx.partition, ctx.account_id).apply(
-                lambda pa: key_policy(pa[0], pa[1], publishers)
+            policy=pulumi.Output.all(ctx.partition, ctx.account_id, *args.source_arns).apply(
+                lambda values: key_policy(values[0], values[1], publishers, values[2:])
             ),
             opts=ctx.opts(self),
         )

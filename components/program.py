@@ -7,6 +7,7 @@ each declares its alarms and dashboard widgets, and `Monitoring` is built last f
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,10 +22,11 @@ from components.error_page import ErrorPage, ErrorPageArgs
 from components.failover_dns import FailoverDns, FailoverDnsArgs, hosted_zone_id
 from components.fanout import FanoutArgs, OrderEventsFanout
 from components.game_day import GameDay, GameDayArgs
+from components.health_alarm import UsEast1Alarms, UsEast1AlarmsArgs, health_check_alarm, metrics_context
 from components.intake_api import IntakeApi, IntakeApiArgs
 from components.intake_waf import IntakeWaf, IntakeWafArgs
 from components.messaging_key import MessagingKey, MessagingKeyArgs
-from components.monitoring import Monitoring, MonitoringArgs, Watched
+from components.monitoring import AlarmSpec, MetricWidget, Monitoring, MonitoringArgs, Watched
 from components.network import Network, NetworkArgs
 from components.order_table import OrderTable, OrderTableArgs
 from components.queue import QueueArgs, QueueWithDlq
@@ -79,10 +81,21 @@ def messaging(config: StackConfig, ctx: AwsContext) -> Messaging:
     return Messaging(key=key, order_queue=order_queue, table=table, fanout=fanout)
 
 
+@dataclass(frozen=True)
+class FrontDoor:
+    """The front door as a watched tier: the intake API's alarms and widgets, plus the health-check alarm
+    when its metric is in the primary region (us-east-1), so that `Monitoring` creates it with the others."""
+
+    intake: IntakeApi
+    alarms: Sequence[AlarmSpec]
+    widgets: Sequence[MetricWidget]
+
+
 def front_door(
     config: StackConfig, primary: AwsContext, failover: AwsContext, order_queue: QueueWithDlq
-) -> tuple[IntakeApi, Outputs]:
-    """The intake API; with a domain, its certificate, the error page and the Route 53 failover records."""
+) -> tuple[FrontDoor, Outputs]:
+    """The intake API; with a domain, its certificate, the error page, the Route 53 failover records and
+    the alarm on the health check (`components/health_alarm.py`: in us-east-1, where Route 53 reports)."""
     settings = config.front_door
     zone_id = hosted_zone_id(settings, primary) if settings.has_domain else None
     intake = IntakeApi(
@@ -130,7 +143,7 @@ def front_door(
             "orders:domainName is not set: the intake API is reachable on its invoke URL only (stack output "
             "intakeOrdersUrl); the custom domain, certificate, health check, failover records and error page are skipped."
         )
-        return intake, outputs
+        return FrontDoor(intake, intake.alarms, intake.widgets), outputs
     error_page = ErrorPage(ERROR_PAGE, ErrorPageArgs(ctx=failover, bucket_name=settings.domain_name))
     dns = FailoverDns(
         "failover-dns",
@@ -148,13 +161,28 @@ def front_door(
             health_check_failure_threshold=settings.health_check_failure_threshold,
         ),
     )
+    health_alarm = health_check_alarm(
+        dns.health_check.id,
+        settings.domain_name,
+        settings.health_check_interval_seconds,
+        settings.health_check_failure_threshold,
+    )
+    alarms: list[AlarmSpec] = [*intake.alarms]
+    metrics = metrics_context(config.project, config.stack, primary, failover)
+    if metrics is primary:
+        alarms.append(health_alarm)
+    else:
+        UsEast1Alarms(
+            "health-alarms",
+            UsEast1AlarmsArgs(ctx=metrics, alarm_email=config.monitoring.alarm_email, alarms=[health_alarm]),
+        )
     outputs |= {
         "intakeUrl": f"https://{settings.domain_name}/orders",
         "errorPageBucket": error_page.bucket_name,
         "errorPageWebsiteEndpoint": error_page.website_endpoint,
         "healthCheckId": dns.health_check.id,
     }
-    return intake, outputs
+    return FrontDoor(intake, alarms, intake.widgets), outputs
 
 
 def build(config: StackConfig) -> Outputs:

@@ -5,7 +5,9 @@
   --policy-pack-config policy-config.prod.json` runs it; and the stricter config bites where dev's only warns.
 - Every setting of Pulumi.prod.yaml is found in the graph (a setting without a check fails the test).
 - A stack in eu-central-1 with its failover in eu-west-1 (config given here): every provider, every ARN
-  and every region-bearing value follows the stack's regions; no other region appears anywhere.
+  and every region-bearing value follows the stack's regions; the one other region is us-east-1, where
+  only the health-check alarm and its twin alarm topic live (Route 53 reports there only,
+  components/health_alarm.py).
 """
 
 from __future__ import annotations
@@ -273,7 +275,16 @@ def europe() -> Graph:
     return run_program(EUROPE, stack="europe")
 
 
+def ancestors(graph: Graph, resource: Resource) -> Iterator[Resource]:
+    known = {r.urn: r for r in graph.resources}
+    while resource.parent in known:
+        resource = known[resource.parent]
+        yield resource
+
+
 def expected_region(graph: Graph, resource: Resource) -> str:
+    if any(a.type == "orders:monitoring:UsEast1Alarms" for a in ancestors(graph, resource)):
+        return "us-east-1"  # the health-check alarm and its twin topic: Route 53 publishes its metrics there only
     return (
         EUROPE["orders:failoverRegion"]
         if "orders:frontdoor:ErrorPage$" in resource.urn
@@ -281,8 +292,14 @@ def expected_region(graph: Graph, resource: Resource) -> str:
     )
 
 
-def test_a_stack_in_other_regions_gets_its_own_two_providers_and_every_resource_uses_one(europe: Graph) -> None:
-    assert provider_regions(europe) == {"primary": "eu-central-1", "failover": "eu-west-1"}
+def test_a_stack_in_other_regions_gets_its_own_providers_and_every_resource_uses_one(europe: Graph) -> None:
+    assert provider_regions(europe) == {
+        "primary": "eu-central-1",
+        "failover": "eu-west-1",
+        "route53-metrics": "us-east-1",
+    }
+    in_us_east_1 = {r.name for r in europe.resources if r.custom and expected_region(europe, r) == "us-east-1"}
+    assert in_us_east_1 == {"alarms-us-east-1", "intake-health-check"}  # key, alias, topic, policy; the alarm
     custom = [r for r in europe.resources if r.custom and not r.type.startswith("pulumi:providers:")]
     assert custom and all(r.provider_urn for r in custom), "no resource falls back to the default provider"
     for resource in custom:
