@@ -168,13 +168,25 @@ def seed_inventory(stack: EmulatedStack, stock: dict[str, int]) -> None:
     stack.stock = dict(stock)
 
 
+def fresh_log_dir(out: Path) -> Path:
+    """`<out>/logs` holding no log of an earlier run.
+
+    Within a run a child's log is opened for appending (a restarted worker keeps its predecessor's lines);
+    across runs a left-over `worker-*.log` would be counted again by the demo's worker summary.
+    """
+    log_dir = out / "logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    for old in log_dir.glob("*.log"):
+        old.unlink()
+    return log_dir
+
+
 @contextmanager
 def emulated_stack(
     out: Path, *, stock: dict[str, int] | None = None, stack_name: str = "local"
 ) -> Iterator[EmulatedStack]:
     """Emulator + PostgreSQL + provisioning + inventory; children are stopped on exit."""
-    log_dir = out / "logs"
-    log_dir.mkdir(parents=True, exist_ok=True)
+    log_dir = fresh_log_dir(out)
     with ExitStack() as stack:
         emulator = stack.enter_context(emulator_process(log=log_dir / "emulator.log"))
         postgres = stack.enter_context(running_postgres())

@@ -383,28 +383,6 @@ def test_graph_summary_per_config(stack: Stack, capsys: pytest.CaptureFixture[st
     assert counts["RestApi"] == 1 and counts["Integration"] == 2 and counts["Method"] == 2
 
 
-@pytest.mark.parametrize(
-    ("override", "message"),
-    [
-        ({"orders:failoverRegion": "us-east-1"}, "must differ"),
-        ({"orders:primaryRegion": "mars-north-1"}, "not an AWS region"),
-        ({"orders:failoverRegion": "useast2"}, "not an AWS region"),
-        ({"orders:domainName": "orders.example.com"}, "needs the Route 53 hosted zone"),
-        ({"orders:hostedZoneId": ZONE_ID}, "orders:domainName is empty"),
-        ({"orders:domainName": "orders.example.com", "orders:hostedZoneName": "example.org"}, "is not inside"),
-        ({"orders:domainName": "Orders.Example.com", "orders:hostedZoneId": ZONE_ID}, "lower-case DNS name"),
-        ({"orders:domainName": "a" * 60 + ".example.com", "orders:hostedZoneId": ZONE_ID}, "at most 63"),
-        ({"orders:domainName": "orders.example.com", "orders:hostedZoneId": "example.com"}, "not a Route 53 zone id"),
-        ({"orders:healthCheckIntervalSeconds": "20"}, "10 or 30"),
-        ({"orders:apiAccessLogRetentionDays": "10"}, "apiAccessLogRetentionDays"),
-        ({"orders:apiThrottleRateLimit": "0"}, "apiThrottleRateLimit"),
-    ],
-)
-def test_bad_front_door_config_fails_fast_at_preview(override: dict[str, str], message: str) -> None:
-    with pytest.raises(Exception, match=message):
-        run_program({**CONFIGS["no-domain"], **override}, stack="test", preview=True)
-
-
 # --- The edge schema vs the worker's model: what API Gateway rejects, the worker rejects too. ---
 
 VALID_ORDER: dict[str, Any] = {

@@ -105,3 +105,26 @@ def _creds() -> dict[str, str]:
         "aws_access_key_id": DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"],
         "aws_secret_access_key": DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
     }
+
+
+def test_a_new_run_does_not_count_the_last_runs_worker_logs(tmp_path: Path) -> None:
+    """A second `make demo` into the same `.demo/` reports its own workers' counters, not the sum of both runs."""
+    from types import SimpleNamespace
+
+    from simulation.demo import worker_summaries
+    from simulation.stack import fresh_log_dir
+
+    def stopped(received: int) -> str:
+        return json.dumps({"message": "worker stopped", "summary": {"counters": {"received": received}}}) + "\n"
+
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "worker-1.log").write_text(stopped(2012))
+    (logs / "notes.txt").write_text("kept")
+    assert worker_summaries(SimpleNamespace(log_dir=logs)) == {"received": 2012}  # type: ignore[arg-type]
+
+    assert fresh_log_dir(tmp_path) == logs
+    with (logs / "worker-1.log").open("a") as log:  # the new run's worker, appending as spawn() does
+        log.write(stopped(1999))
+    assert worker_summaries(SimpleNamespace(log_dir=logs)) == {"received": 1999}  # type: ignore[arg-type]
+    assert (logs / "notes.txt").read_text() == "kept"
