@@ -398,7 +398,7 @@ def _compute_outputs(compute: Compute) -> Outputs:
 
 
 def _messaging_outputs(msg: Messaging) -> Outputs:
-    """The queues, table, bucket and topic by name, URL and ARN, for the producer, ops and the simulation."""
+    """The queues, table, bucket and topic by name, URL and ARN, for the producer, the benchmarks and the simulation."""
     queue, fanout = msg.order_queue, msg.fanout
     return {
         "orderQueueUrl": queue.url,
