@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import pulumi
+import pulumi_aws as aws
 
 from components.aws_context import AwsContext
-from components.config import StackConfig
+from components.config import FrontDoorConfig, SecurityConfig, StackConfig
 from components.consumers import ConsumersArgs, FanoutConsumers
 from components.databases import ConsumerDatabases, DatabasesArgs
 from components.error_page import RESOURCE_NAME as ERROR_PAGE
@@ -98,61 +99,120 @@ def front_door(
     the alarm on the health check (`components/health_alarm.py`: in us-east-1, where Route 53 reports)."""
     settings = config.front_door
     zone_id = hosted_zone_id(settings, primary) if settings.has_domain else None
-    intake = IntakeApi(
-        "intake",
-        IntakeApiArgs(
-            ctx=primary,
-            queue_name=order_queue.queue_name,
-            queue_arn=order_queue.arn,
-            settings=settings,
-            hosted_zone_id=zone_id,
-            auth=config.security.intake_auth,
-            client_role_arns=config.security.intake_client_role_arns,
-            api_key_clients=config.security.intake_api_key_clients,
-            api_key_daily_quota=config.security.intake_api_key_daily_quota,
-        ),
-    )
-    if config.security.intake_auth == "none":
-        pulumi.log.warn(
-            "orders:intakeAuth is none: anyone who knows the URL can POST /orders (the RestApi is tagged "
-            "orders:intakeAuth=none and the policy pack reports it)."
-        )
-    security = config.security
-    if security.waf_enabled:
-        IntakeWaf(
-            "intake-waf",
-            IntakeWafArgs(
-                ctx=primary,
-                stage_arn=intake.stage_arn,
-                rate_limit=security.waf_rate_limit,
-                log_retention_days=settings.access_log_retention_days,
-            ),
-        )
-    else:
-        pulumi.log.warn(
-            "orders:waf is false: the intake stage has no web ACL (no per-IP rate limit, no managed rules)."
-        )
-    outputs: Outputs = {
-        "intakeAuth": config.security.intake_auth,
-        **({"intakeApiKeyIds": intake.api_key_ids} if intake.api_key_ids else {}),
-        "intakeInvokeUrl": intake.invoke_url,
-        "intakeOrdersUrl": intake.invoke_url.apply(lambda url: f"{url}/orders"),
-    }
+    intake = _intake_api(config, primary, order_queue, zone_id)
+    _warn_if_unauthenticated(config.security)
+    _intake_waf(config, primary, intake)
+    outputs = _intake_outputs(config.security, intake)
     if zone_id is None or intake.domain is None:
         pulumi.log.info(
             "orders:domainName is not set: the intake API is reachable on its invoke URL only (stack output "
             "intakeOrdersUrl); the custom domain, certificate, health check, failover records and error page are skipped."
         )
         return FrontDoor(intake, intake.alarms, intake.widgets), outputs
+    alarms, domain_outputs = _failover(config, primary, failover, intake, intake.domain, zone_id)
+    return FrontDoor(intake, alarms, intake.widgets), outputs | domain_outputs
+
+
+def _intake_api(
+    config: StackConfig, primary: AwsContext, order_queue: QueueWithDlq, zone_id: pulumi.Output[str] | None
+) -> IntakeApi:
+    """POST /orders straight into the FIFO order queue (no compute in the request path), with the
+    authentication the config chooses; its custom domain when the stack has a hosted zone."""
+    security = config.security
+    return IntakeApi(
+        "intake",
+        IntakeApiArgs(
+            ctx=primary,
+            queue_name=order_queue.queue_name,
+            queue_arn=order_queue.arn,
+            settings=config.front_door,
+            hosted_zone_id=zone_id,
+            auth=security.intake_auth,
+            client_role_arns=security.intake_client_role_arns,
+            api_key_clients=security.intake_api_key_clients,
+            api_key_daily_quota=security.intake_api_key_daily_quota,
+        ),
+    )
+
+
+def _warn_if_unauthenticated(security: SecurityConfig) -> None:
+    """An open POST /orders is allowed (a demo stack) but must never go unnoticed in a preview."""
+    if security.intake_auth == "none":
+        pulumi.log.warn(
+            "orders:intakeAuth is none: anyone who knows the URL can POST /orders (the RestApi is tagged "
+            "orders:intakeAuth=none and the policy pack reports it)."
+        )
+
+
+def _intake_waf(config: StackConfig, primary: AwsContext, intake: IntakeApi) -> None:
+    """The web ACL on the intake stage, or a warning that the stage has none (orders:waf false)."""
+    security = config.security
+    if not security.waf_enabled:
+        pulumi.log.warn(
+            "orders:waf is false: the intake stage has no web ACL (no per-IP rate limit, no managed rules)."
+        )
+        return
+    IntakeWaf(
+        "intake-waf",
+        IntakeWafArgs(
+            ctx=primary,
+            stage_arn=intake.stage_arn,
+            rate_limit=security.waf_rate_limit,
+            log_retention_days=config.front_door.access_log_retention_days,
+        ),
+    )
+
+
+def _intake_outputs(security: SecurityConfig, intake: IntakeApi) -> Outputs:
+    """What a client needs to call the API on its invoke URL (the API key ids only when there are keys)."""
+    return {
+        "intakeAuth": security.intake_auth,
+        **({"intakeApiKeyIds": intake.api_key_ids} if intake.api_key_ids else {}),
+        "intakeInvokeUrl": intake.invoke_url,
+        "intakeOrdersUrl": intake.invoke_url.apply(lambda url: f"{url}/orders"),
+    }
+
+
+def _failover(
+    config: StackConfig,
+    primary: AwsContext,
+    failover: AwsContext,
+    intake: IntakeApi,
+    domain: aws.apigateway.DomainName,
+    zone_id: pulumi.Output[str],
+) -> tuple[list[AlarmSpec], Outputs]:
+    """The error page in the failover region, the failover records that switch to it when the health
+    check fails, and the alarm on that check; returns the front door's alarms and the domain's outputs."""
+    settings = config.front_door
     error_page = ErrorPage(ERROR_PAGE, ErrorPageArgs(ctx=failover, bucket_name=settings.domain_name))
-    dns = FailoverDns(
+    dns = _failover_dns(settings, primary, intake, domain, zone_id, error_page)
+    alarms = _front_door_alarms(config, primary, failover, intake, dns)
+    outputs: Outputs = {
+        "intakeUrl": f"https://{settings.domain_name}/orders",
+        "errorPageBucket": error_page.bucket_name,
+        "errorPageWebsiteEndpoint": error_page.website_endpoint,
+        "healthCheckId": dns.health_check.id,
+    }
+    return alarms, outputs
+
+
+def _failover_dns(
+    settings: FrontDoorConfig,
+    primary: AwsContext,
+    intake: IntakeApi,
+    domain: aws.apigateway.DomainName,
+    zone_id: pulumi.Output[str],
+    error_page: ErrorPage,
+) -> FailoverDns:
+    """The domain's primary record (the API, health-checked on /health) and its secondary (the error page)."""
+    return FailoverDns(
         "failover-dns",
         FailoverDnsArgs(
             ctx=primary,
             record_name=settings.domain_name,
             zone_id=zone_id,
-            primary_alias_name=intake.domain.regional_domain_name,
-            primary_alias_zone_id=intake.domain.regional_zone_id,
+            primary_alias_name=domain.regional_domain_name,
+            primary_alias_zone_id=domain.regional_zone_id,
             health_fqdn=intake.health_fqdn,
             health_path=intake.health_path,
             secondary_alias_name=error_page.website_domain,
@@ -161,6 +221,14 @@ def front_door(
             health_check_failure_threshold=settings.health_check_failure_threshold,
         ),
     )
+
+
+def _front_door_alarms(
+    config: StackConfig, primary: AwsContext, failover: AwsContext, intake: IntakeApi, dns: FailoverDns
+) -> list[AlarmSpec]:
+    """The intake API's alarms, plus the health-check alarm when the primary region is us-east-1 (where
+    Route 53 publishes the metric); elsewhere that alarm gets its own twin topic in us-east-1."""
+    settings = config.front_door
     health_alarm = health_check_alarm(
         dns.health_check.id,
         settings.domain_name,
@@ -176,13 +244,17 @@ def front_door(
             "health-alarms",
             UsEast1AlarmsArgs(ctx=metrics, alarm_email=config.monitoring.alarm_email, alarms=[health_alarm]),
         )
-    outputs |= {
-        "intakeUrl": f"https://{settings.domain_name}/orders",
-        "errorPageBucket": error_page.bucket_name,
-        "errorPageWebsiteEndpoint": error_page.website_endpoint,
-        "healthCheckId": dns.health_check.id,
-    }
-    return FrontDoor(intake, alarms, intake.widgets), outputs
+    return alarms
+
+
+@dataclass(frozen=True)
+class Compute:
+    """The VPC and what runs in it: the FIFO worker fleet, the consumers' databases and the consumers."""
+
+    network: Network
+    fleet: WorkerFleet
+    databases: ConsumerDatabases
+    consumers: FanoutConsumers
 
 
 def build(config: StackConfig) -> Outputs:
@@ -190,7 +262,28 @@ def build(config: StackConfig) -> Outputs:
     primary = AwsContext.create(config.project, config.stack, "primary", config.primary_region)
     failover = AwsContext.create(config.project, config.stack, "failover", config.failover_region)
     msg = messaging(config, primary)
-    queue, table, fanout = msg.order_queue, msg.table, msg.fanout
+    compute = _compute(config, primary, msg)
+    intake, front_door_outputs = front_door(config, primary, failover, msg.order_queue)
+    queue, fanout, table = msg.order_queue, msg.fanout, msg.table
+    tiers: list[Watched] = [queue, fanout, table, compute.fleet, compute.databases, compute.consumers, intake]
+    monitoring = _monitoring(config, primary, msg.key, tiers)
+    return {
+        **_game_day(config, primary, compute.fleet, tiers, monitoring),
+        **_compute_outputs(compute),
+        **front_door_outputs,
+        "primaryRegion": config.primary_region,
+        "failoverRegion": config.failover_region,
+        **_messaging_outputs(msg),
+        "alarmTopicArn": monitoring.alarm_topic_arn,
+        "dashboardName": monitoring.dashboard_name,
+        "vpcId": compute.network.vpc_id,
+        "privateSubnetIds": compute.network.private_subnet_ids,
+    }
+
+
+def _compute(config: StackConfig, primary: AwsContext, msg: Messaging) -> Compute:
+    """The network first, then the tiers placed in its private subnets, each given the queues, table
+    and bucket it reads or writes."""
     net = config.network
     network = Network(
         "network",
@@ -202,7 +295,15 @@ def build(config: StackConfig) -> Outputs:
             flow_log_retention_days=config.security.flow_log_retention_days,
         ),
     )
-    fleet = WorkerFleet(
+    fleet = _worker_fleet(config, primary, network, msg)
+    databases, consumers = _fanout_consumers(config, primary, network, msg.fanout)
+    return Compute(network=network, fleet=fleet, databases=databases, consumers=consumers)
+
+
+def _worker_fleet(config: StackConfig, primary: AwsContext, network: Network, msg: Messaging) -> WorkerFleet:
+    """The Spot fleet that drains the FIFO order queue into the order table and writes the invoices."""
+    queue, table, fanout = msg.order_queue, msg.table, msg.fanout
+    return WorkerFleet(
         "workers",
         WorkerFleetArgs(
             ctx=primary,
@@ -217,7 +318,13 @@ def build(config: StackConfig) -> Outputs:
             settings=config.fleet,
         ),
     )
-    # The fan-out consumers and their databases (RDS PostgreSQL for shipping, Redshift Serverless for analytics).
+
+
+def _fanout_consumers(
+    config: StackConfig, primary: AwsContext, network: Network, fanout: OrderEventsFanout
+) -> tuple[ConsumerDatabases, FanoutConsumers]:
+    """The fan-out consumers and their databases (RDS PostgreSQL for shipping, Redshift Serverless for
+    analytics): the databases first, since the consumers are given their addresses and secrets."""
     databases = ConsumerDatabases(
         "consumer-databases",
         DatabasesArgs(
@@ -239,54 +346,69 @@ def build(config: StackConfig) -> Outputs:
             settings=config.consumers,
         ),
     )
-    intake, front_door_outputs = front_door(config, primary, failover, queue)
-    tiers: list[Watched] = [queue, fanout, table, fleet, databases, consumers, intake]
-    monitoring = Monitoring(
+    return databases, consumers
+
+
+def _monitoring(config: StackConfig, primary: AwsContext, key: MessagingKey, tiers: Sequence[Watched]) -> Monitoring:
+    """Built last: every alarm and dashboard widget the tiers declared, on the key-encrypted alarm topic."""
+    return Monitoring(
         "monitoring",
         MonitoringArgs(
             ctx=primary,
-            kms_key_arn=msg.key.arn,
+            kms_key_arn=key.arn,
             alarm_email=config.monitoring.alarm_email,
             alarms=[alarm for tier in tiers for alarm in tier.alarms],
             widgets=[widget for tier in tiers for widget in tier.widgets],
         ),
     )
-    game_day: Outputs = {}
-    if config.fleet.spot_game_day:
-        stop_alarm = dict(zip((spec.name for tier in tiers for spec in tier.alarms), monitoring.alarms, strict=True))
-        drill = GameDay(
-            "spot-game-day",
-            GameDayArgs(
-                ctx=primary,
-                asg_name=fleet.asg_name,
-                stop_alarm_arn=stop_alarm[f"{topology.ORDER_QUEUE}-dlq-not-empty"].arn,
-                percent=config.fleet.spot_game_day_percent,
-            ),
-        )
-        game_day = {"gameDayTemplateId": drill.template_id}
+
+
+def _game_day(
+    config: StackConfig, primary: AwsContext, fleet: WorkerFleet, tiers: Sequence[Watched], monitoring: Monitoring
+) -> Outputs:
+    """With orders:spotGameDay, the FIS experiment that interrupts part of the fleet, stopped by the
+    order DLQ's alarm; returns its template id as a stack output (nothing without the game day)."""
+    if not config.fleet.spot_game_day:
+        return {}
+    # Monitoring creates one alarm per spec, in the order the tiers declared them.
+    stop_alarm = dict(zip((spec.name for tier in tiers for spec in tier.alarms), monitoring.alarms, strict=True))
+    drill = GameDay(
+        "spot-game-day",
+        GameDayArgs(
+            ctx=primary,
+            asg_name=fleet.asg_name,
+            stop_alarm_arn=stop_alarm[f"{topology.ORDER_QUEUE}-dlq-not-empty"].arn,
+            percent=config.fleet.spot_game_day_percent,
+        ),
+    )
+    return {"gameDayTemplateId": drill.template_id}
+
+
+def _compute_outputs(compute: Compute) -> Outputs:
+    """Where the fleet's artifact lives and how to reach the consumers and their databases."""
+    fleet, databases = compute.fleet, compute.databases
     return {
-        **game_day,
         "workerAsgName": fleet.asg_name,
         "workerArtifact": pulumi.Output.concat("s3://", fleet.artifact_bucket_name, "/", fleet.artifact_key),
         "shippingDbAddress": databases.db_address,
         "shippingDbSecretArn": databases.db_secret_arn,
         "warehouseWorkgroup": databases.workgroup_name,
-        "consumerFunctions": consumers.function_names,
-        **front_door_outputs,
-        "primaryRegion": config.primary_region,
-        "failoverRegion": config.failover_region,
+        "consumerFunctions": compute.consumers.function_names,
+    }
+
+
+def _messaging_outputs(msg: Messaging) -> Outputs:
+    """The queues, table, bucket and topic by name, URL and ARN, for the producer, the benchmarks and the simulation."""
+    queue, fanout = msg.order_queue, msg.fanout
+    return {
         "orderQueueUrl": queue.url,
         "orderQueueArn": queue.arn,
         "orderDlqUrl": queue.dlq_url,
-        "orderTableName": table.table_name,
+        "orderTableName": msg.table.table_name,
         "invoicesBucketName": fanout.bucket_name,
         "invoicePrefix": topology.INVOICE_PREFIX,
         "orderEventsTopicArn": fanout.topic_arn,
         "fanoutQueueUrls": {name: q.url for name, q in fanout.queues.items()},
         "fanoutQueueArns": {name: q.arn for name, q in fanout.queues.items()},
         "fanoutDlqUrls": {name: q.dlq_url for name, q in fanout.queues.items()},
-        "alarmTopicArn": monitoring.alarm_topic_arn,
-        "dashboardName": monitoring.dashboard_name,
-        "vpcId": network.vpc_id,
-        "privateSubnetIds": network.private_subnet_ids,
     }
