@@ -8,7 +8,6 @@ policies are known values during preview.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -16,6 +15,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.aws_context import AwsContext
+from components.iam import service_resource_policy
 from components.private_bucket import private_bucket
 from components.queue import QueueArgs, QueueWithDlq
 from worker import topology
@@ -23,42 +23,20 @@ from worker import topology
 
 def topic_policy(topic_arn: str, bucket_arn: str, account_id: str) -> str:
     """Only this bucket, in this account, may publish to the order-events topic."""
-    return json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Sid": "InvoicesBucketPublishes",
-                    "Effect": "Allow",
-                    "Principal": {"Service": "s3.amazonaws.com"},
-                    "Action": "sns:Publish",
-                    "Resource": topic_arn,
-                    "Condition": {
-                        "ArnLike": {"aws:SourceArn": bucket_arn},
-                        "StringEquals": {"aws:SourceAccount": account_id},
-                    },
-                }
-            ],
-        }
+    return service_resource_policy(
+        "InvoicesBucketPublishes",
+        "s3.amazonaws.com",
+        "sns:Publish",
+        topic_arn,
+        source_arn=bucket_arn,
+        account_id=account_id,
     )
 
 
 def queue_policy(queue_arn: str, topic_arn: str) -> str:
     """Only the order-events topic may send to a fan-out queue."""
-    return json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Sid": "OrderEventsTopicSends",
-                    "Effect": "Allow",
-                    "Principal": {"Service": "sns.amazonaws.com"},
-                    "Action": "sqs:SendMessage",
-                    "Resource": queue_arn,
-                    "Condition": {"ArnEquals": {"aws:SourceArn": topic_arn}},
-                }
-            ],
-        }
+    return service_resource_policy(
+        "OrderEventsTopicSends", "sns.amazonaws.com", "sqs:SendMessage", queue_arn, source_arn=topic_arn
     )
 
 

@@ -25,7 +25,6 @@ Why a twin topic and not a cross-region hop to the primary topic:
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -33,6 +32,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.aws_context import AwsContext
+from components.iam import service_resource_policy
 from components.messaging_key import MessagingKey, MessagingKeyArgs
 from components.monitoring import PERIOD, AlarmSpec, alarm_topic, alarm_topic_name, metric_alarm
 
@@ -85,23 +85,13 @@ def metrics_context(project: str, stack: str, *contexts: AwsContext) -> AwsConte
 
 def topic_policy(topic_arn: str, alarm_arns: str, account_id: str) -> str:
     """Only CloudWatch alarms of this account (in the topic's region) may publish to the twin topic."""
-    return json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Sid": "AccountAlarmsPublish",
-                    "Effect": "Allow",
-                    "Principal": {"Service": "cloudwatch.amazonaws.com"},
-                    "Action": "sns:Publish",
-                    "Resource": topic_arn,
-                    "Condition": {
-                        "ArnLike": {"aws:SourceArn": alarm_arns},
-                        "StringEquals": {"aws:SourceAccount": account_id},
-                    },
-                }
-            ],
-        }
+    return service_resource_policy(
+        "AccountAlarmsPublish",
+        "cloudwatch.amazonaws.com",
+        "sns:Publish",
+        topic_arn,
+        source_arn=alarm_arns,
+        account_id=account_id,
     )
 
 
