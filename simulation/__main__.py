@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import sys
 
 from worker.commands import dispatch
@@ -15,8 +14,6 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 
 def main(argv: list[str]) -> int:
-    if argv[:2] == ["local", "down"]:  # `local up` is simulation/stack.py; `local down` is simulation/teardown.py
-        return int(importlib.import_module("simulation.teardown").main(argv[2:]))
     return dispatch("simulation", COMMANDS, argv)
 
 

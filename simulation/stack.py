@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from offline.moto_provision import Provisioned, provision
+from simulation import teardown
 from simulation.emulator import Emulator
 from simulation.emulator_process import emulator_process
 from simulation.postgres import PostgresServer, running_postgres
@@ -237,7 +238,14 @@ def up(argv: list[str]) -> int:
 
 
 def main(argv: list[str]) -> int:
-    if not argv or argv[0] != "up":
-        print("usage: python -m simulation local up [--workers N] [--json]", file=sys.stderr)
-        return 2
-    return up(argv[1:])
+    """`local up` (this module) or `local down` (simulation/teardown.py)."""
+    if argv[:1] == ["up"]:
+        return up(argv[1:])
+    if argv[:1] == ["down"]:
+        return teardown.main(argv[1:])
+    print(
+        "usage: python -m simulation local up [--workers N] [--json]\n"
+        "       python -m simulation local down [--endpoint URL] [--exclude-protected] [--json]",
+        file=sys.stderr,
+    )
+    return 2
