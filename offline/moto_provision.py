@@ -32,6 +32,25 @@ from offline.mocks import ACCOUNT_ID, AwsMocks, Outputs
 BOTO_CONFIG = Config(retries={"max_attempts": 2, "mode": "standard"}, connect_timeout=5, read_timeout=30)
 
 
+class EmulatorClients:
+    """`clients("sqs", region)`: one boto3 client per service and region against `endpoint` (None: the
+    `AWS_ENDPOINT_URL*` environment). Thread-safe: the mock runtime calls the provisioner from threads."""
+
+    def __init__(self, endpoint: str | None = None) -> None:
+        self.endpoint = endpoint
+        self._clients: dict[tuple[str, str], Any] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, service: str, region: str) -> Any:
+        with self._lock:
+            key = (service, region)
+            if key not in self._clients:
+                self._clients[key] = boto3.session.Session().client(
+                    service, region_name=region, endpoint_url=self.endpoint, config=BOTO_CONFIG
+                )
+            return self._clients[key]
+
+
 class ProvisionError(RuntimeError):
     """The program asked the emulator for something AWS would refuse too (or the translator cannot map)."""
 
@@ -214,18 +233,8 @@ class EmulatorMocks(AwsMocks):
         self.created: list[tuple[str, str, str]] = []
         self.aws_only: list[tuple[str, str]] = []
         self.not_applied: list[tuple[str, str, str]] = []
-        self._clients: dict[tuple[str, str], Any] = {}
+        self.client = EmulatorClients(endpoint)
         self._lock = threading.Lock()
-
-    def client(self, service: str, region: str) -> Any:
-        """One client per service and region (boto3 clients are thread-safe; the mock runtime is threaded)."""
-        with self._lock:
-            key = (service, region)
-            if key not in self._clients:
-                self._clients[key] = boto3.session.Session().client(
-                    service, region_name=region, endpoint_url=self.endpoint, config=BOTO_CONFIG
-                )
-            return self._clients[key]
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> dict[Any, Any]:  # type: ignore[override]
         if args.token == "aws:index/getCallerIdentity:getCallerIdentity":

@@ -32,12 +32,11 @@ from graphlib import TopologicalSorter
 from pathlib import Path
 from typing import Any
 
-import boto3
 from botocore.exceptions import ClientError
 
 from offline.graph import Graph, Resource, run_program
 from offline.mocks import ACCOUNT_ID, PARTITION
-from offline.moto_provision import BOTO_CONFIG, EMULATED_TYPES, local_config, provision
+from offline.moto_provision import EMULATED_TYPES, EmulatorClients, local_config, provision
 from simulation.emulator import DEFAULT_REGION
 from simulation.emulator_process import emulator_process
 
@@ -165,21 +164,13 @@ def _closure(urns: Iterable[str], deps: dict[str, set[str]]) -> set[str]:
 # --- the emulator ---------------------------------------------------------------------------------------
 
 
-class Clients:
-    """boto3 clients for the emulator, one per service and region, and what a teardown resolved up front."""
+class Clients(EmulatorClients):
+    """The emulator's clients (as the provisioner has them), and what a teardown resolved up front."""
 
     def __init__(self, endpoint: str | None) -> None:
-        self.endpoint = endpoint
-        self._clients: dict[tuple[str, str], Any] = {}
+        super().__init__(endpoint)
         self.key_ids: dict[str, str] = {}
         """Key URN -> the emulator's key id, resolved before anything is deleted (its alias goes first)."""
-
-    def __call__(self, service: str, region: str) -> Any:
-        if (service, region) not in self._clients:
-            self._clients[(service, region)] = boto3.session.Session().client(
-                service, region_name=region, endpoint_url=self.endpoint, config=BOTO_CONFIG
-            )
-        return self._clients[(service, region)]
 
 
 def _code(exc: ClientError) -> str:
