@@ -238,6 +238,17 @@ Deleter = Callable[[Clients, Graph, Resource, str], tuple[str, str]]
 """(clients, graph, resource, region) -> (physical id, what was done)."""
 
 
+def _unless_gone(delete: Callable[[], object], physical: str, done: str) -> tuple[str, str]:
+    """Run one delete call; a resource the emulator no longer has is "already gone", as the provider treats it."""
+    try:
+        delete()
+    except ClientError as exc:
+        if _code(exc) in NOT_FOUND:
+            return physical, "already gone"
+        raise
+    return physical, done
+
+
 def _delete_queue(c: Clients, g: Graph, r: Resource, region: str) -> tuple[str, str]:
     url = _queue_url(c, region, r.inputs["name"])
     if url is None:
@@ -291,13 +302,7 @@ def _delete_bucket(c: Clients, g: Graph, r: Resource, region: str) -> tuple[str,
 def _bucket_setting(method: str, done: str, **extra: Any) -> Deleter:
     def delete(c: Clients, g: Graph, r: Resource, region: str) -> tuple[str, str]:
         bucket = r.inputs["bucket"]
-        try:
-            getattr(c("s3", region), method)(Bucket=bucket, **extra)
-        except ClientError as exc:
-            if _code(exc) in NOT_FOUND:
-                return bucket, "already gone"
-            raise
-        return bucket, done
+        return _unless_gone(lambda: getattr(c("s3", region), method)(Bucket=bucket, **extra), bucket, done)
 
     return delete
 
@@ -324,13 +329,8 @@ def _delete_key(c: Clients, g: Graph, r: Resource, region: str) -> tuple[str, st
 
 
 def _delete_alias(c: Clients, g: Graph, r: Resource, region: str) -> tuple[str, str]:
-    try:
-        c("kms", region).delete_alias(AliasName=r.inputs["name"])
-    except ClientError as exc:
-        if _code(exc) in NOT_FOUND:
-            return r.inputs["name"], "already gone"
-        raise
-    return r.inputs["name"], "deleted"
+    name = r.inputs["name"]
+    return _unless_gone(lambda: c("kms", region).delete_alias(AliasName=name), name, "deleted")
 
 
 def _delete_alarm(c: Clients, g: Graph, r: Resource, region: str) -> tuple[str, str]:
@@ -339,13 +339,8 @@ def _delete_alarm(c: Clients, g: Graph, r: Resource, region: str) -> tuple[str, 
 
 
 def _delete_dashboard(c: Clients, g: Graph, r: Resource, region: str) -> tuple[str, str]:
-    try:
-        c("cloudwatch", region).delete_dashboards(DashboardNames=[r.inputs["dashboardName"]])
-    except ClientError as exc:
-        if _code(exc) in NOT_FOUND:
-            return r.inputs["dashboardName"], "already gone"
-        raise
-    return r.inputs["dashboardName"], "deleted"
+    name = r.inputs["dashboardName"]
+    return _unless_gone(lambda: c("cloudwatch", region).delete_dashboards(DashboardNames=[name]), name, "deleted")
 
 
 DELETERS: dict[str, Deleter] = {
