@@ -479,12 +479,11 @@ def read_back(stack: EmulatedStack) -> Readback:
     items = scan_table(exports["orderTableName"])
     versions = invoice_versions(exports["invoicesBucketName"], exports["invoicePrefix"])
     with psycopg.connect(stack.shipping_dsn) as pg:
-        shipments = {r[0]: r[1] for r in pg.execute("SELECT order_id, status FROM shipments")}
+        rows = pg.execute("SELECT order_id, status, extract(epoch FROM created_at) FROM shipments").fetchall()
         lines = pg.execute("SELECT order_id, sku, quantity, allocated FROM shipment_lines").fetchall()
         on_hand: dict[str, int] = dict(pg.execute("SELECT sku, on_hand FROM inventory").fetchall())
-        shipped_at: dict[str, float] = dict(
-            pg.execute("SELECT order_id, extract(epoch FROM created_at) FROM shipments").fetchall()
-        )
+    shipments = {order_id: status for order_id, status, _ in rows}
+    shipped_at: dict[str, float] = {order_id: created for order_id, _, created in rows}
     facts = sales_facts(stack.warehouse_dsn)
     dlq = drain_dlq(exports["orderDlqUrl"])
     fanout_dead = {name: len(drain_dlq(url)) for name, url in exports["fanoutDlqUrls"].items()}
