@@ -24,7 +24,8 @@ import requests
 DEFAULT_REGION = "us-east-1"
 DUMMY_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing"}
 PATCHED_MOTO_VERSION = "5.2.5"
-"""The moto release `patch_moto_sqs` was written against (pinned in requirements-dev.txt)."""
+"""The moto release the SQS patches (`patch_moto_sqs`, `emulator_sqs.patch_sqs_lookups`) were written against
+(pinned in requirements-dev.txt)."""
 
 
 def free_port() -> int:

@@ -30,7 +30,8 @@ from copy import deepcopy
 from functools import partialmethod
 from typing import Any
 
-PATCHED_MOTO_VERSION = "5.2.5"
+from simulation.emulator import PATCHED_MOTO_VERSION
+
 PATCHED_METHODS = (
     ("SQSBackend", "receive_message"),
     ("SQSBackend", "change_message_visibility"),
