@@ -8,7 +8,7 @@ ORDERS ?= 10000
 WORKERS ?= 3
 PYTEST_ARGS ?=
 
-.PHONY: venv lint typecheck test demo local-up bench clean lambda-layer wheelhouse artifacts lint-workflows policy-deps
+.PHONY: venv lint typecheck test conformance demo local-up bench clean lambda-layer wheelhouse artifacts lint-workflows policy-deps
 
 $(STAMP): requirements.txt requirements-dev.txt worker/requirements.txt worker/requirements-core.txt policy/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -16,7 +16,15 @@ $(STAMP): requirements.txt requirements-dev.txt worker/requirements.txt worker/r
 	$(PY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt
 	touch $(STAMP)
 
-venv: $(STAMP)
+# The embedded AWS emulator (MiniStack) in a virtualenv of its own: it pins a botocore of its own.
+EMU_VENV := .venv-emulator
+EMU_STAMP := $(EMU_VENV)/.installed-stamp
+$(EMU_STAMP): simulation/requirements-emulator.txt
+	$(PYTHON) -m venv $(EMU_VENV)
+	$(EMU_VENV)/bin/python -m pip install -q --disable-pip-version-check -r simulation/requirements-emulator.txt
+	touch $(EMU_STAMP)
+
+venv: $(STAMP) $(EMU_STAMP)
 
 lint: venv lint-workflows
 	$(VENV)/bin/ruff check .
@@ -46,11 +54,21 @@ typecheck: venv
 test: lint typecheck
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
+# ENDPOINT=URL: run against an emulator you already run (MiniStack or LocalStack in Docker, a moto server)
+# instead of the embedded one.
+ENDPOINT ?=
+ENDPOINT_FLAG := $(if $(ENDPOINT),--endpoint $(ENDPOINT))
+
 demo: venv
-	$(PY) -m simulation demo --orders $(ORDERS) --workers $(WORKERS)
+	$(PY) -m simulation demo --orders $(ORDERS) --workers $(WORKERS) $(ENDPOINT_FLAG)
 
 local-up: venv
-	$(PY) -m simulation local up
+	$(PY) -m simulation local up $(ENDPOINT_FLAG)
+
+# The AWS conformance suite alone: against the embedded emulator, or ENDPOINT=URL (any emulator, or real AWS
+# with ENDPOINT=aws and credentials in the environment: opt in, never in CI).
+conformance: venv
+	ORDERS_CONFORMANCE_ENDPOINT=$(ENDPOINT) $(VENV)/bin/pytest tests/conformance $(PYTEST_ARGS)
 
 bench: venv
 	$(PY) -m bench.worker
@@ -75,4 +93,4 @@ lambda-layer: venv
 artifacts: wheelhouse lambda-layer
 
 clean:
-	rm -rf $(VENV) policy/.venv node_modules .mypy_cache .ruff_cache .pytest_cache .demo
+	rm -rf $(VENV) $(EMU_VENV) policy/.venv node_modules .mypy_cache .ruff_cache .pytest_cache .demo

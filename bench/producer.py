@@ -25,8 +25,7 @@ from typing import Any
 import boto3
 
 from offline.moto_provision import provision
-from simulation.emulator import Emulator
-from simulation.emulator_process import emulator_process
+from simulation.emulator import Emulator, running_emulator
 from simulation.producer import DEFAULT_SENDERS, Outgoing, client_config, generate_spike, send_fifo, upload_s3
 
 S3_CONCURRENCY = 16
@@ -113,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     messages = generate_spike(args.orders, duplicates=0.0, malformed=0.0, seed=2026).messages
     rtts = [float(x) for x in args.rtt_ms.split(",") if x.strip()]
     result: dict[str, Any] = {"orders": args.orders, "repeat": args.repeat, "runs": []}
-    with emulator_process() as emulator:
+    with running_emulator() as emulator:
         for rtt in rtts:
             RTT_SECONDS = rtt / 1000
             runs: dict[str, list[dict[str, float]]] = {"ours": [], "sequential": []}

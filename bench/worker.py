@@ -286,10 +286,10 @@ def main(argv: list[str]) -> int:
     if not rtts or min(rtts) < 0:
         p.error("--rtt-ms: give at least one round trip >= 0")
 
-    from simulation.emulator_process import emulator_process
+    from simulation.emulator import running_emulator
 
     uptime_before = _uptime()
-    with emulator_process() as emulator:  # its own process: the emulator gets a core of its own
+    with running_emulator(export_env=False) as emulator:  # its own process: the emulator gets a core of its own
         env = {**os.environ, **emulator.env(), "PYTHONPATH": str(ROOT)}
         results = run_all(args, variants, rtts, emulator, env)
     medians = report(results, args)

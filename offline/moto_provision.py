@@ -40,6 +40,7 @@ class EmulatorClients:
         self.endpoint = endpoint
         self._clients: dict[tuple[str, str], Any] = {}
         self._lock = threading.Lock()
+        self._account: str | None = None
 
     def __call__(self, service: str, region: str) -> Any:
         with self._lock:
@@ -49,6 +50,12 @@ class EmulatorClients:
                     service, region_name=region, endpoint_url=self.endpoint, config=BOTO_CONFIG
                 )
             return self._clients[key]
+
+    def account(self, region: str) -> str:
+        """The emulator's account id (STS `GetCallerIdentity`): the embedded one's is the mocks', a user's may differ."""
+        if self._account is None:
+            self._account = str(self("sts", region).get_caller_identity()["Account"])
+        return self._account
 
 
 class ProvisionError(RuntimeError):
@@ -238,14 +245,13 @@ class EmulatorMocks(AwsMocks):
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> dict[Any, Any]:  # type: ignore[override]
         if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
+            # The program builds every ARN and policy from this account: the emulator's own, whatever it is.
             identity = self.client("sts", self.region_for(args.provider)).get_caller_identity()
-            if identity["Account"] != ACCOUNT_ID:
-                raise ProvisionError(f"emulator account {identity['Account']} differs from the mocks' {ACCOUNT_ID}")
             return {
                 "accountId": identity["Account"],
                 "arn": identity["Arn"],
                 "userId": identity["UserId"],
-                "id": ACCOUNT_ID,
+                "id": identity["Account"],
             }
         return super().call(args)
 
@@ -256,7 +262,7 @@ class EmulatorMocks(AwsMocks):
         if handler is None:
             with self._lock:
                 self.aws_only.append((args.typ, args.name))
-            return super().new_resource(args)
+            return self._in_emulator_account(*super().new_resource(args), region=self.region_for(args.provider))
         inputs = {k: v for k, v in dict(args.inputs).items() if k != "__defaults"}
         region = self.region_for(args.provider)
         what = f"{args.typ} {args.name!r}"
@@ -269,6 +275,16 @@ class EmulatorMocks(AwsMocks):
         with self._lock:
             self.created.append((args.typ, args.name, id_))
         return id_, {**inputs, "id": id_, **outputs}
+
+    def _in_emulator_account(
+        self, id_: str | None, outputs: dict[Any, Any], *, region: str
+    ) -> tuple[str | None, dict[Any, Any]]:
+        """An AWS-only resource's offline mock outputs, with the mocks' account replaced by the emulator's."""
+        account = self.client.account(region)
+        if account == ACCOUNT_ID:
+            return id_, outputs
+        swapped = json.loads(json.dumps(outputs, default=str).replace(ACCOUNT_ID, account))
+        return (id_.replace(ACCOUNT_ID, account) if id_ else id_), swapped
 
     # --- SQS ---------------------------------------------------------------------------------------
 
@@ -329,7 +345,7 @@ class EmulatorMocks(AwsMocks):
         self.client("sns", region).set_topic_attributes(
             TopicArn=inputs["arn"], AttributeName="Policy", AttributeValue=inputs["policy"]
         )
-        return inputs["arn"], {"owner": ACCOUNT_ID}
+        return inputs["arn"], {"owner": self.client.account(region)}
 
     SUBSCRIPTION_ATTRIBUTES = {
         "rawMessageDelivery": "RawMessageDelivery",

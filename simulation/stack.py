@@ -26,13 +26,16 @@ from typing import IO, Any
 
 from offline.moto_provision import Provisioned, provision
 from simulation import teardown
-from simulation.emulator import Emulator
-from simulation.emulator_process import emulator_process
+from simulation.emulator import Emulator, emulator_at
 from simulation.postgres import PostgresServer, running_postgres
 from simulation.producer import catalog_sku
 
 ROOT = Path(__file__).resolve().parents[1]
 STOP_TIMEOUT = 30.0
+ENDPOINT_HELP = (
+    "an AWS emulator you already run (MiniStack or LocalStack in Docker, a moto server), e.g. "
+    "http://localhost:4566; default: start the embedded MiniStack"
+)
 
 
 @dataclass
@@ -184,12 +187,15 @@ def fresh_log_dir(out: Path) -> Path:
 
 @contextmanager
 def emulated_stack(
-    out: Path, *, stock: dict[str, int] | None = None, stack_name: str = "local"
+    out: Path, *, stock: dict[str, int] | None = None, stack_name: str = "local", endpoint: str | None = None
 ) -> Iterator[EmulatedStack]:
-    """Emulator + PostgreSQL + provisioning + inventory; children are stopped on exit."""
+    """Emulator + PostgreSQL + provisioning + inventory; children are stopped on exit.
+
+    `endpoint`: an emulator the user runs (its own account id is used); default: the embedded MiniStack.
+    """
     log_dir = fresh_log_dir(out)
     with ExitStack() as stack:
-        emulator = stack.enter_context(emulator_process(log=log_dir / "emulator.log"))
+        emulator = stack.enter_context(emulator_at(endpoint, log=log_dir / "emulator.log"))
         postgres = stack.enter_context(running_postgres())
         shipping_dsn = postgres.create_database("shipping")
         warehouse_dsn = postgres.create_database("warehouse")
@@ -207,11 +213,12 @@ def up(argv: list[str]) -> int:
     p.add_argument("--workers", type=int, default=2, help="FIFO worker processes (default 2)")
     p.add_argument("--json", action="store_true", help="first stdout line: one JSON object describing the stack")
     p.add_argument("--out", default=str(ROOT / ".demo" / "local"), help="logs and inventory file (default .demo/local)")
+    p.add_argument("--endpoint", help=ENDPOINT_HELP)
     args = p.parse_args(argv)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    with emulated_stack(Path(args.out)) as stack:
+    with emulated_stack(Path(args.out), endpoint=args.endpoint) as stack:
         stack.start_workers(args.workers)
         stack.start_consumers()
         info = stack.describe()
@@ -244,7 +251,7 @@ def main(argv: list[str]) -> int:
     if argv[:1] == ["down"]:
         return teardown.main(argv[1:])
     print(
-        "usage: python -m simulation local up [--workers N] [--json]\n"
+        "usage: python -m simulation local up [--workers N] [--json] [--endpoint URL]\n"
         "       python -m simulation local down [--endpoint URL] [--exclude-protected] [--json]",
         file=sys.stderr,
     )

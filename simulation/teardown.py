@@ -35,10 +35,9 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from offline.graph import Graph, Resource, run_program
-from offline.mocks import ACCOUNT_ID, PARTITION
+from offline.mocks import PARTITION
 from offline.moto_provision import EMULATED_TYPES, EmulatorClients, local_config, provision
-from simulation.emulator import DEFAULT_REGION
-from simulation.emulator_process import emulator_process
+from simulation.emulator import DEFAULT_REGION, running_emulator
 
 QUEUE = "aws:sqs/queue:Queue"
 TOPIC = "aws:sns/topic:Topic"
@@ -212,9 +211,9 @@ def _subscription_arns(clients: Clients, region: str, topic_arn: str, endpoint: 
     return [s["SubscriptionArn"] for s in found if endpoint is None or s["Endpoint"] == endpoint]
 
 
-def _topic_arn(name: str, region: str) -> str:
-    """A topic's ARN from its name (the emulator's account is the program's, checked at provisioning)."""
-    return f"arn:{PARTITION}:sns:{region}:{ACCOUNT_ID}:{name}"
+def _topic_arn(clients: Clients, name: str, region: str) -> str:
+    """A topic's ARN from its name, in the emulator's account."""
+    return f"arn:{PARTITION}:sns:{region}:{clients.account(region)}:{name}"
 
 
 def _empty_bucket(s3: Any, bucket: str) -> int:
@@ -266,7 +265,7 @@ def _delete_queue_policy(c: Clients, g: Graph, r: Resource, region: str) -> tupl
 
 
 def _delete_topic(c: Clients, g: Graph, r: Resource, region: str) -> tuple[str, str]:
-    arn = _topic_arn(r.inputs["name"], region)
+    arn = _topic_arn(c, r.inputs["name"], region)
     c("sns", region).delete_topic(TopicArn=arn)  # idempotent in SNS
     return arn, "deleted"
 
@@ -428,7 +427,7 @@ def remaining(graph: Graph, *, endpoint: str | None = None, clients: Clients | N
         found["queues"] += [u for u in queues if u.rsplit("/", 1)[-1] in names(QUEUE)]
         topics = {t["TopicArn"] for t in clients("sns", region).list_topics()["Topics"]}
         found["topics"] += sorted(t for t in topics if t.rsplit(":", 1)[-1] in names(TOPIC))
-        mine_topics = {_topic_arn(n, region) for n in names(TOPIC)}
+        mine_topics = {_topic_arn(clients, n, region) for n in names(TOPIC)}
         mine_endpoints = {str(r.inputs["endpoint"]) for r in mine if r.type == SUBSCRIPTION}
         for sub in clients("sns", region).list_subscriptions()["Subscriptions"]:
             if sub["TopicArn"] in mine_topics or sub["Endpoint"] in mine_endpoints:
@@ -508,7 +507,10 @@ def main(argv: list[str]) -> int:
             created = None
         else:
             region = args.region or DEFAULT_REGION
-            with tempfile.TemporaryDirectory() as tmp, emulator_process(region, log=Path(tmp) / "emulator.log") as emu:
+            with (
+                tempfile.TemporaryDirectory() as tmp,
+                running_emulator(region, export_env=False, log=Path(tmp) / "emulator.log") as emu,
+            ):
                 provisioned = provision(region, endpoint=emu.endpoint, stack=args.stack)
                 leave_objects(provisioned.graph, endpoint=emu.endpoint)
                 report = teardown(provisioned.graph, endpoint=emu.endpoint, exclude_protected=args.exclude_protected)

@@ -1,6 +1,6 @@
 """Shared fixtures. The project root is on sys.path so tests import `components`, `worker`, `offline`.
 
-- `emulator`: the embedded AWS emulator (moto, patched) for one test module, its endpoint and dummy
+- `emulator`: the embedded AWS emulator (MiniStack, its own process) for one test module, its endpoint and dummy
   credentials exported to this process. A module picks its region by overriding `emulator_region`.
 - `no_mandatory_violation`: runs the policy pack as the CLI does over a captured graph, asserts that no
   mandatory rule is violated and returns every diagnostic for the test's own checks.

@@ -1,18 +1,17 @@
 """FIFO worker parts against the emulator over HTTP: settings, the exactly-once write, invoices, the
-heartbeat, the IMDSv2 watch, metrics, and the local launcher's moto patch."""
+heartbeat, the IMDSv2 watch and metrics."""
 
 from __future__ import annotations
 
 import json
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 
 import boto3
 import pytest
 from botocore.stub import Stubber
 
-from simulation.emulator import Emulator, patch_moto_sqs
+from simulation.emulator import Emulator
 from simulation.fifo_harness import Resources, order_body, provision
 from simulation.imds_standin import running_imds
 from worker.backoff import DELETE, DEPENDENCY, RECEIVE, Backoff, BackoffPolicy
@@ -306,81 +305,3 @@ def test_counters_flush_as_embedded_metric_format(capsys: pytest.CaptureFixture[
     counters.flush()  # deltas: the second flush reports zero
     line = json.loads([ln for ln in capsys.readouterr().out.splitlines() if ln.startswith('{"_aws"')][-1])
     assert line["Processed"] == [0.0] and counters.totals()["processed"] == 3
-
-
-# the launcher's moto patch ----------------------------------------------------------------------
-
-
-def test_moto_patch_still_applies_to_the_pinned_moto() -> None:
-    import moto
-    from moto.sqs import models
-
-    patch_moto_sqs()
-    patch_moto_sqs()  # idempotent
-    assert getattr(models, "_orders_patched", False) and moto.__version__ == "5.2.5"
-
-
-def test_patched_emulator_numbers_fifo_messages_in_send_order_and_delivers_each_once(emulator: Emulator) -> None:
-    """Unpatched moto draws random SequenceNumbers and, with concurrent receivers, can hand one message
-    to two of them; AWS does neither. The launcher's patch restores both, which this checks."""
-    res = provision()
-    sqs = boto3.client("sqs")
-    for b in range(20):
-        sqs.send_message_batch(
-            QueueUrl=res.queue_url,
-            Entries=[
-                {
-                    "Id": str(i),
-                    "MessageBody": f"{b}-{i}",
-                    "MessageGroupId": f"g{i}",
-                    "MessageDeduplicationId": f"{b}-{i}",
-                }
-                for i in range(10)
-            ],
-        )
-    seen: list[tuple[str, str, str]] = []
-    lock = threading.Lock()
-
-    def consume() -> None:
-        client = boto3.client("sqs")
-        empty = 0
-        while empty < 2:
-            got = client.receive_message(
-                QueueUrl=res.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1, MessageSystemAttributeNames=["All"]
-            ).get("Messages", [])
-            if not got:
-                empty += 1
-                continue
-            with lock:
-                seen.extend(
-                    (m["MessageId"], m["Attributes"]["MessageGroupId"], m["Attributes"]["SequenceNumber"]) for m in got
-                )
-            client.delete_message_batch(
-                QueueUrl=res.queue_url,
-                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(got)],
-            )
-
-    with ThreadPoolExecutor(6) as pool:
-        for f in [pool.submit(consume) for _ in range(6)]:
-            f.result()
-    assert len(seen) == 200 and len({m for m, _, _ in seen}) == 200
-    for group in {g for _, g, _ in seen}:
-        seqs = [int(s) for _, g, s in seen if g == group]
-        assert seqs == sorted(seqs) and len(set(seqs)) == 20, group
-
-
-def test_patched_emulator_redelivers_an_expired_batch_in_order(emulator: Emulator) -> None:
-    """Unpatched moto redelivers the *last* message of an expired same-group batch first (found when a
-    lost ReceiveMessage response during an outage reordered a group); AWS keeps the group's order."""
-    res = provision()
-    sqs = boto3.client("sqs")
-    send_ids = [f"m{i}" for i in range(5)]
-    sqs.send_message_batch(
-        QueueUrl=res.queue_url,
-        Entries=[{"Id": i, "MessageBody": i, "MessageGroupId": "g", "MessageDeduplicationId": i} for i in send_ids],
-    )
-    first = sqs.receive_message(QueueUrl=res.queue_url, MaxNumberOfMessages=10, VisibilityTimeout=1)["Messages"]
-    assert [m["Body"] for m in first] == send_ids
-    time.sleep(1.5)  # never deleted: the whole batch expires
-    again = sqs.receive_message(QueueUrl=res.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=2)["Messages"]
-    assert [m["Body"] for m in again] == send_ids
