@@ -21,7 +21,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.aws_context import AwsContext
-from components.iam import assume_role_policy, policy_document, statement
+from components.iam import policy_document, role_with_policy, statement
 
 ACTION_ID = "aws:ec2:send-spot-instance-interruptions"
 NOTICE = "PT2M"
@@ -101,16 +101,11 @@ class GameDay(pulumi.ComponentResource):
     def _role(self, name: str, args: GameDayArgs) -> aws.iam.Role:
         """The role FIS assumes to run the experiment, with `interruption_policy` inline."""
         ctx = args.ctx
-        role = aws.iam.Role(
+        return role_with_policy(
             f"{name}-fis",
-            name=ctx.name(f"{name}-fis", kind="iam-role"),
-            assume_role_policy=assume_role_policy("fis.amazonaws.com"),
-            opts=ctx.opts(self),
-        )
-        aws.iam.RolePolicy(
-            f"{name}-fis",
-            role=role.id,
+            ctx,
+            self,
+            role_name=ctx.name(f"{name}-fis", kind="iam-role"),
+            service="fis.amazonaws.com",
             policy=ctx.arn("ec2", "instance/*").apply(lambda arn: interruption_policy(arn, args.asg_name)),
-            opts=ctx.opts(self),
-        )
-        return role
+        ).role

@@ -34,7 +34,7 @@ import pulumi_aws as aws
 from components.aws_context import AwsContext
 from components.iam import service_resource_policy
 from components.messaging_key import MessagingKey, MessagingKeyArgs
-from components.monitoring import PERIOD, AlarmSpec, alarm_topic, alarm_topic_name, metric_alarm
+from components.monitoring import PERIOD, AlarmSpec, alarm_topic, alarm_topic_name, metric_alarms
 
 METRICS_REGION = "us-east-1"
 """The only region where Route 53 publishes its health-check metrics."""
@@ -109,7 +109,8 @@ class UsEast1Alarms(pulumi.ComponentResource):
     key: MessagingKey
     topic: aws.sns.Topic
     topic_arn: pulumi.Output[str]
-    alarms: list[aws.cloudwatch.MetricAlarm]
+    alarms: dict[str, aws.cloudwatch.MetricAlarm]
+    """By spec name."""
 
     def __init__(self, name: str, args: UsEast1AlarmsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("orders:monitoring:UsEast1Alarms", name, None, opts)
@@ -139,8 +140,7 @@ class UsEast1Alarms(pulumi.ComponentResource):
             opts=ctx.opts(self),
         )
         # The topic and its policy exist before the first notification, or CloudWatch's publish is refused.
-        self.alarms = [
-            metric_alarm(spec, ctx, self, self.topic_arn, pulumi.ResourceOptions(depends_on=[self.topic, policy]))
-            for spec in args.alarms
-        ]
+        self.alarms = metric_alarms(
+            args.alarms, ctx, self, self.topic_arn, pulumi.ResourceOptions(depends_on=[self.topic, policy])
+        )
         self.register_outputs({"topicArn": self.topic_arn})

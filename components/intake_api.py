@@ -23,7 +23,7 @@ import pulumi_aws as aws
 from components import naming
 from components.aws_context import AwsContext
 from components.config import FrontDoorConfig
-from components.iam import VERSION, assume_role_policy
+from components.iam import VERSION, role_with_policy
 from components.monitoring import AlarmSpec, MetricWidget, metric_widget
 from worker.model import order_json_schema
 
@@ -501,40 +501,32 @@ class IntakeApi(pulumi.ComponentResource):
     def _account_log_role(self, name: str) -> aws.apigateway.Account:
         """API Gateway writes logs only once its regional account setting names a CloudWatch role."""
         ctx = self._ctx
-        logs_role = aws.iam.Role(
+        logs = role_with_policy(
             f"{name}-cloudwatch",
-            name=ctx.name(f"{name}-cloudwatch", ctx.region, kind="iam-role"),
-            assume_role_policy=assume_role_policy(APIGATEWAY),
-            opts=ctx.opts(self),
+            ctx,
+            self,
+            role_name=ctx.name(f"{name}-cloudwatch", ctx.region, kind="iam-role"),
+            service=APIGATEWAY,
+            managed_policies={f"{name}-cloudwatch": "service-role/AmazonAPIGatewayPushToCloudWatchLogs"},
         )
-        attach = aws.iam.RolePolicyAttachment(
-            f"{name}-cloudwatch",
-            role=logs_role.name,
-            policy_arn=ctx.partition.apply(
-                lambda p: f"arn:{p}:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"
-            ),
-            opts=ctx.opts(self),
+        return aws.apigateway.Account(
+            name, cloudwatch_role_arn=logs.role.arn, opts=ctx.opts(self, depends_on=logs.grants)
         )
-        return aws.apigateway.Account(name, cloudwatch_role_arn=logs_role.arn, opts=ctx.opts(self, depends_on=[attach]))
 
     def _queue_role(self, name: str, action: str, queue_arn: pulumi.Input[str]) -> Role:
         """A role API Gateway assumes for one SQS action on the order queue: its derived ARN and resources."""
         ctx = self._ctx
         role_name = ctx.name(name, ctx.region, kind="iam-role")  # IAM is global: the region keeps stacks apart
-        role = aws.iam.Role(
+        queue_role = role_with_policy(
             name,
-            name=role_name,
-            assume_role_policy=assume_role_policy(APIGATEWAY),
-            opts=ctx.opts(self),
-        )
-        policy = aws.iam.RolePolicy(
-            name,
-            role=role.id,
+            ctx,
+            self,
+            role_name=role_name,
+            service=APIGATEWAY,
             policy=pulumi.Output.from_input(queue_arn).apply(lambda arn: _queue_policy(action, arn)),
-            opts=ctx.opts(self),
         )
         # Derived, not `role.arn`, so the integration's credentials are known at preview.
-        return ctx.arn("iam", f"role/{role_name}", regional=False), [role, policy]
+        return ctx.arn("iam", f"role/{role_name}", regional=False), [queue_role.role, *queue_role.grants]
 
     def _sqs_integration(
         self,

@@ -108,7 +108,8 @@ class MonitoringArgs:
 class Monitoring(pulumi.ComponentResource):
     alarm_topic: aws.sns.Topic
     alarm_topic_arn: pulumi.Output[str]
-    alarms: list[aws.cloudwatch.MetricAlarm]
+    alarms: dict[str, aws.cloudwatch.MetricAlarm]
+    """Every tier's alarm by its spec's name (e.g. `orders-dlq-not-empty`)."""
     dashboard: aws.cloudwatch.Dashboard
     dashboard_name: str
 
@@ -118,7 +119,7 @@ class Monitoring(pulumi.ComponentResource):
         self.dashboard_name = ctx.name(topology.DASHBOARD, kind="dashboard")
         self.alarm_topic = alarm_topic(ctx, self, args.kms_key_arn, args.alarm_email)
         self.alarm_topic_arn = self.alarm_topic.arn
-        self.alarms = [metric_alarm(spec, ctx, self, self.alarm_topic.arn) for spec in args.alarms]
+        self.alarms = metric_alarms(args.alarms, ctx, self, self.alarm_topic.arn)
         self.dashboard = aws.cloudwatch.Dashboard(
             topology.DASHBOARD,
             dashboard_name=self.dashboard_name,
@@ -161,6 +162,22 @@ def alarm_topic(
             opts=ctx.opts(parent),
         )
     return topic
+
+
+def metric_alarms(
+    specs: Sequence[AlarmSpec],
+    ctx: AwsContext,
+    parent: pulumi.Resource,
+    topic_arn: pulumi.Input[str],
+    opts: pulumi.ResourceOptions | None = None,
+) -> dict[str, aws.cloudwatch.MetricAlarm]:
+    """One `metric_alarm` per spec, in the given order, by spec name (a name is the alarm's logical name,
+    so two specs may not share one)."""
+    names = [spec.name for spec in specs]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise ValueError(f"two alarms share the name(s) {duplicates}: each alarm's name must be unique")
+    return {spec.name: metric_alarm(spec, ctx, parent, topic_arn, opts) for spec in specs}
 
 
 def metric_alarm(

@@ -19,7 +19,7 @@ import pulumi_aws as aws
 
 from components import naming
 from components.aws_context import AwsContext
-from components.iam import policy_document, statement
+from components.iam import policy_document, role_with_policy, statement
 
 GATEWAY_SERVICES: tuple[str, ...] = ("s3", "dynamodb")
 INTERFACE_SERVICES: tuple[str, ...] = (
@@ -306,17 +306,13 @@ def flow_logs(
     )
     group_arn = ctx.arn("logs", f"log-group:{group_name}")  # derived: known at preview
     role_name = ctx.name(f"{name}-flow-logs", ctx.region, kind="iam-role")  # IAM is global
-    role = aws.iam.Role(
+    delivery = role_with_policy(
         f"{name}-flow-logs",
-        name=role_name,
-        assume_role_policy=ctx.account_id.apply(flow_log_trust_policy),
-        opts=ctx.opts(parent),
-    )
-    policy = aws.iam.RolePolicy(
-        f"{name}-flow-logs",
-        role=role.id,
+        ctx,
+        parent,
+        role_name=role_name,
+        trust=ctx.account_id.apply(flow_log_trust_policy),
         policy=group_arn.apply(flow_log_delivery_policy),
-        opts=ctx.opts(parent),
     )
     return aws.ec2.FlowLog(
         f"{name}-flow-logs",
@@ -327,5 +323,5 @@ def flow_logs(
         iam_role_arn=ctx.arn("iam", f"role/{role_name}", regional=False),
         max_aggregation_interval=600,
         tags={"Name": ctx.name(f"{name}-flow-logs", kind="tag")},
-        opts=ctx.opts(parent, depends_on=[group, policy]),
+        opts=ctx.opts(parent, depends_on=[group, *delivery.grants]),
     )

@@ -30,7 +30,7 @@ from components.messaging_key import MessagingKey, MessagingKeyArgs
 from components.monitoring import AlarmSpec, MetricWidget, Monitoring, MonitoringArgs, Watched
 from components.network import Network, NetworkArgs
 from components.order_table import OrderTable, OrderTableArgs
-from components.queue import QueueArgs, QueueWithDlq
+from components.queue import QueueArgs, QueueWithDlq, dlq_alarm_name
 from components.worker_fleet import WorkerFleet, WorkerFleetArgs
 from worker import topology
 
@@ -268,7 +268,7 @@ def build(config: StackConfig) -> Outputs:
     tiers: list[Watched] = [queue, fanout, table, compute.fleet, compute.databases, compute.consumers, intake]
     monitoring = _monitoring(config, primary, msg.key, tiers)
     return {
-        **_game_day(config, primary, compute.fleet, tiers, monitoring),
+        **_game_day(config, primary, compute.fleet, monitoring),
         **_compute_outputs(compute),
         **front_door_outputs,
         "primaryRegion": config.primary_region,
@@ -363,21 +363,17 @@ def _monitoring(config: StackConfig, primary: AwsContext, key: MessagingKey, tie
     )
 
 
-def _game_day(
-    config: StackConfig, primary: AwsContext, fleet: WorkerFleet, tiers: Sequence[Watched], monitoring: Monitoring
-) -> Outputs:
+def _game_day(config: StackConfig, primary: AwsContext, fleet: WorkerFleet, monitoring: Monitoring) -> Outputs:
     """With orders:spotGameDay, the FIS experiment that interrupts part of the fleet, stopped by the
     order DLQ's alarm; returns its template id as a stack output (nothing without the game day)."""
     if not config.fleet.spot_game_day:
         return {}
-    # Monitoring creates one alarm per spec, in the order the tiers declared them.
-    stop_alarm = dict(zip((spec.name for tier in tiers for spec in tier.alarms), monitoring.alarms, strict=True))
     drill = GameDay(
         "spot-game-day",
         GameDayArgs(
             ctx=primary,
             asg_name=fleet.asg_name,
-            stop_alarm_arn=stop_alarm[f"{topology.ORDER_QUEUE}-dlq-not-empty"].arn,
+            stop_alarm_arn=monitoring.alarms[dlq_alarm_name(topology.ORDER_QUEUE)].arn,
             percent=config.fleet.spot_game_day_percent,
         ),
     )

@@ -118,6 +118,11 @@ FIFO_DLQ_CONSEQUENCE = "For the FIFO queue this means later orders of that custo
 STANDARD_DLQ_CONSEQUENCE = "The consumer never processed these events: "
 
 
+def dlq_alarm_name(base: str) -> str:
+    """The name of the alarm on queue `base`'s DLQ (the game day stops on the order queue's)."""
+    return f"{base}-dlq-not-empty"
+
+
 def queue_alarms(
     base: str, queue: str, dlq: str, age_seconds: int, depth: int, *, fifo: bool = False
 ) -> list[AlarmSpec]:
@@ -125,7 +130,7 @@ def queue_alarms(
     consequence = FIFO_DLQ_CONSEQUENCE if fifo else STANDARD_DLQ_CONSEQUENCE
     return [
         AlarmSpec(
-            name=f"{base}-dlq-not-empty",
+            name=dlq_alarm_name(base),
             description=(
                 f"Messages reached {dlq} after {topology.MAX_RECEIVE_COUNT} receives. {consequence}"
                 "inspect, fix, then redrive (docs/operations.md, the DLQ runbook)."

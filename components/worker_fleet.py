@@ -27,7 +27,7 @@ import pulumi_aws as aws
 from components import naming
 from components.aws_context import AwsContext
 from components.config import FleetConfig
-from components.iam import assume_role_policy, policy_document, statement
+from components.iam import policy_document, role_with_policy, statement
 from components.monitoring import AlarmSpec, MetricWidget, metric_widget
 from components.network import HTTPS, NetworkRefs
 from components.private_bucket import private_bucket
@@ -486,14 +486,7 @@ class WorkerFleet(pulumi.ComponentResource):
         log_group = aws.cloudwatch.LogGroup(
             f"{name}-logs", name=self.log_group_name, retention_in_days=30, opts=ctx.opts(self)
         )
-        role = aws.iam.Role(
-            f"{name}-instance",
-            name=self.role_name,
-            assume_role_policy=assume_role_policy("ec2.amazonaws.com"),
-            description="Spot order worker: its FIFO queue, order table, invoice prefix, artifact, logs and lifecycle hook",
-            opts=ctx.opts(self),
-        )
-        policy_document = pulumi.Output.all(
+        policy = pulumi.Output.all(
             args.queue_arn,
             args.table_arn,
             args.invoices_bucket_arn,
@@ -511,17 +504,20 @@ class WorkerFleet(pulumi.ComponentResource):
                 asg_arn_pattern=v[5],
             )
         )
-        role_policy = aws.iam.RolePolicy(
-            f"{name}-instance", role=role.name, policy=policy_document, opts=ctx.opts(self)
+        instance = role_with_policy(
+            f"{name}-instance",
+            ctx,
+            self,
+            role_name=self.role_name,
+            service="ec2.amazonaws.com",
+            description="Spot order worker: its FIFO queue, order table, invoice prefix, artifact, logs and lifecycle hook",
+            policy=policy,
+            managed_policies={f"{name}-ssm": SSM_CORE_POLICY},
         )
-        ssm = aws.iam.RolePolicyAttachment(
-            f"{name}-ssm",
-            role=role.name,
-            policy_arn=ctx.partition.apply(lambda p: f"arn:{p}:iam::aws:policy/{SSM_CORE_POLICY}"),
-            opts=ctx.opts(self),
+        profile = aws.iam.InstanceProfile(
+            f"{name}-instance", name=self.role_name, role=instance.role.name, opts=ctx.opts(self)
         )
-        profile = aws.iam.InstanceProfile(f"{name}-instance", name=self.role_name, role=role.name, opts=ctx.opts(self))
-        return _Identity(profile=profile, log_group=log_group, grants=[role_policy, ssm])
+        return _Identity(profile=profile, log_group=log_group, grants=instance.grants)
 
     def _security_group(self, name: str, args: WorkerFleetArgs) -> aws.ec2.SecurityGroup:
         ctx = args.ctx

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from typing import cast
 
+import pulumi
 import pytest
 
+from components.aws_context import AwsContext
+from components.iam import role_with_policy
 from offline.graph import UNKNOWN, Graph, run_program
 from offline.mocks import ACCOUNT_ID
 from offline.policy_client import Diagnostic
@@ -76,3 +80,15 @@ def test_the_pack_reports_no_mandatory_violation_with_the_game_day_on(
     graph: Graph, no_mandatory_violation: Callable[..., list[Diagnostic]]
 ) -> None:
     no_mandatory_violation(graph)
+
+
+def test_the_role_helper_refuses_a_role_without_one_trust_or_without_permissions() -> None:
+    """`components/iam.py` `role_with_policy`, which builds the FIS role (and every other role of the program),
+    refuses before it registers anything; the context and parent are never touched."""
+    ctx, parent = cast(AwsContext, None), cast(pulumi.Resource, None)
+    with pytest.raises(ValueError, match="exactly one of service= or trust="):
+        role_with_policy("r", ctx, parent, role_name="r", policy="{}")
+    with pytest.raises(ValueError, match="exactly one of service= or trust="):
+        role_with_policy("r", ctx, parent, role_name="r", service="fis.amazonaws.com", trust="{}", policy="{}")
+    with pytest.raises(ValueError, match="no permissions"):
+        role_with_policy("r", ctx, parent, role_name="r", service="fis.amazonaws.com")

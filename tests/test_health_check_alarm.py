@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import functools
 import json
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
 from components.health_alarm import topic_policy
+from components.monitoring import AlarmSpec, metric_alarms
 from offline.graph import UNKNOWN, Graph, Resource, run_program
 from offline.mocks import ACCOUNT_ID
 
@@ -237,3 +238,11 @@ def test_the_topic_policy_names_one_principal_and_is_scoped_by_source_arn_and_ac
         "ArnLike": {"aws:SourceArn": "arn:alarms/*"},
         "StringEquals": {"aws:SourceAccount": "111122223333"},
     }
+
+
+def test_alarms_are_addressed_by_name_and_a_name_is_used_once() -> None:
+    """`Monitoring.alarms` and `UsEast1Alarms.alarms` map each spec's name to its alarm (the game day finds the
+    order DLQ's alarm by name); two specs of one name are refused before any alarm is registered."""
+    spec = AlarmSpec(name="x", description="", namespace="AWS/SQS", metric="m", dimensions={}, threshold=0)
+    with pytest.raises(ValueError, match=r"share the name\(s\) \['x'\]"):
+        metric_alarms([spec, spec], cast(Any, None), cast(Any, None), "arn:aws:sns:us-east-1:1:t")
