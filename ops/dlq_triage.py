@@ -1,11 +1,15 @@
 """`python -m ops dlq-triage`: read a DLQ without losing anything, classify every message, act only when told.
 
 Each message received is held invisible (--visibility-seconds) while it is classified:
-  invalid     not a valid order: worker/model.py's one-line reason. Never deleted here.
+  invalid     not a valid order: worker/model.py's one-line reason. With --archive-invalid DIR (or
+              s3://BUCKET/PREFIX) it is written there first (body, attributes, message attributes, reason;
+              one JSON file per message, fsynced) and deleted from the DLQ only after that write succeeded.
+              Without the flag it is never deleted.
   stored      a valid order whose OrderID is already in the table (a copy left by a crash between write and
               delete, or by receives the worker never saw). Safe to drop: deleted with --drop-stored.
   not-stored  a valid order missing from the table. With --redrive it is sent to the source queue with its
-              MessageGroupId and MessageDeduplicationId and deleted from the DLQ only after that send succeeded.
+              MessageGroupId and a deduplication id of the redrive's own (`redrive_dedup_id`: the OrderID and
+              the DLQ message id), and deleted from the DLQ only after that send succeeded.
   stored-no-invoice
               (with --bucket) stored, but invoices/<OrderID>.json is missing: the worker was killed between
               PutItem and PutObject and the copy then reached the DLQ, so the fan-out never ran for it.
@@ -17,26 +21,35 @@ Each message received is held invisible (--visibility-seconds) while it is class
 Whatever is not acted on is made visible again at the end (visibility 0), so the DLQ holds what it held.
 
 A FIFO DLQ does not hand out more messages of a group while earlier ones of that group are held, so a
-read-only run sees the head of each group; acting (--redrive, --drop-stored) lets the run go deeper. The
-report says how many the queue held that were not reached.
+read-only run sees the head of each group; acting (--redrive, --drop-stored, --archive-invalid) lets the run
+go deeper. The report says how many the queue held that were not reached.
 
-The deduplication window: SQS drops a send whose MessageDeduplicationId it saw in the last 5 minutes, and
-reports success. A message first sent less than --dedup-window-seconds (300) ago is therefore not redriven
-(it would vanish); it stays in the DLQ for the next run. StartMessageMoveTask is not used (the emulator
-lacks it, and it cannot skip the copies that are already stored).
+The deduplication window: SQS drops a send whose MessageDeduplicationId it saw in the last 5 minutes (even
+if that first copy was deleted since), and reports success. A redrive with the original id inside that
+window would vanish, so the redrive never reuses it: its id is derived from the OrderID and the DLQ message
+id. It differs from the producer's, so the redrive is accepted at once; it is the same on a re-run for the
+same DLQ message (a send that succeeded before a failed delete), so SQS drops that second send. Exactly once
+is the order table's job (conditional PutItem keyed by OrderID), not the dedup id's. StartMessageMoveTask
+is not used (it cannot skip the copies that are already stored, and emulators lack it).
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
 import contextlib
+import hashlib
 import json
+import os
+import re
 import sys
+import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any, Literal
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal, Protocol
 
 import boto3
 from botocore.config import Config
@@ -51,16 +64,22 @@ Action = Literal[
     "kept",
     "dropped",
     "redriven",
-    "kept: inside the dedup window",
+    "archived",
     "kept: redrive failed",
+    "kept: archive failed",
+    "kept: delete failed",
     "invoice written, kept",
     "invoice written, dropped",
     "kept: stored from another message",
 ]
+DELETED: frozenset[str] = frozenset({"dropped", "redriven", "archived", "invoice written, dropped"})
+"""Actions after which the message is gone from the DLQ."""
 BOTO = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=5, read_timeout=30)
-DEDUP_WINDOW_SECONDS = 300
 SAFETY_SECONDS = 30
 """Stop receiving when this close to the visibility deadline of the first message held."""
+REDRIVE_DEDUP_PREFIX = "redrive-"
+UNSUPPORTED = {"InvalidAction", "UnknownOperationException", "UnsupportedOperation", "NotImplemented"}
+"""Error codes of an endpoint (an emulator) that does not implement a call."""
 
 
 class TriageError(RuntimeError):
@@ -79,6 +98,10 @@ class Item(BaseModel):
     receive_count: int
     age_seconds: float
     action: Action = "kept"
+    redrive_dedup_id: str = ""
+    """The MessageDeduplicationId the redrive sent with (FIFO source queue)."""
+    archived_to: str = ""
+    """Where the invalid message was written before it was deleted (--archive-invalid)."""
 
 
 class Report(BaseModel):
@@ -89,12 +112,134 @@ class Report(BaseModel):
     source_queue_url: str
     redrive: bool
     drop_stored: bool
+    archive: str = ""
+    """--archive-invalid: the directory or s3:// prefix invalid messages were written to ('' = not archived)."""
     held_before: int
     """ApproximateNumberOfMessages + NotVisible of the DLQ when the run began."""
     counts: dict[str, int] = Field(default_factory=dict)
     actions: dict[str, int] = Field(default_factory=dict)
     not_reached: int = 0
     items: list[Item] = Field(default_factory=list)
+
+
+def redrive_dedup_id(order_id: str, dlq_message_id: str) -> str:
+    """The redrive's own MessageDeduplicationId: never the producer's (SQS would drop a resend inside its
+    5-minute window), and the same for a re-run on the same DLQ message (so SQS drops a second send)."""
+    digest = hashlib.sha256(f"{order_id}\n{dlq_message_id}".encode()).hexdigest()
+    return REDRIVE_DEDUP_PREFIX + digest[:64]
+
+
+# --- the archive of invalid messages -------------------------------------------------------------------
+
+
+class Archive(Protocol):
+    """Where invalid messages go before they leave the DLQ; `put` returns only once the copy is durable."""
+
+    @property
+    def where(self) -> str:
+        """The directory or s3:// prefix, for the report."""
+
+    def check(self) -> None:
+        """Raise (OSError, ClientError) if the archive cannot be written: nothing is changed then."""
+
+    def put(self, name: str, document: bytes) -> str:
+        """Store `document` as `name` durably; returns where it is."""
+
+
+def _file_name(message_id: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]", "_", message_id) + ".json"
+
+
+@dataclass(frozen=True)
+class DirArchive:
+    """A local directory: each message a file, written to a temporary name, fsynced, renamed, the directory
+    fsynced; so after `put` returns the file survives a crash or power loss of this machine."""
+
+    path: Path
+
+    @property
+    def where(self) -> str:
+        return str(self.path)
+
+    def check(self) -> None:
+        self.path.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=self.path, prefix=".probe-"):
+            pass  # the directory takes files
+
+    def put(self, name: str, document: bytes) -> str:
+        target = self.path / name
+        fd, tmp = tempfile.mkstemp(dir=self.path, prefix=f".{name}.")
+        try:
+            with os.fdopen(fd, "wb") as out:
+                out.write(document)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(tmp, target)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+        dir_fd = os.open(self.path, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+        return str(target)
+
+
+@dataclass(frozen=True)
+class S3Archive:
+    """`s3://bucket/prefix`: one object per message; S3 has stored it durably when PutObject returns."""
+
+    s3: Any
+    bucket: str
+    prefix: str
+
+    @property
+    def where(self) -> str:
+        return f"s3://{self.bucket}/{self.prefix}"
+
+    def check(self) -> None:
+        self.s3.head_bucket(Bucket=self.bucket)
+
+    def put(self, name: str, document: bytes) -> str:
+        key = f"{self.prefix}{name}"
+        self.s3.put_object(Bucket=self.bucket, Key=key, Body=document, ContentType="application/json")
+        return f"s3://{self.bucket}/{key}"
+
+
+def archive_at(where: str, s3: Any) -> Archive:
+    """A DirArchive, or an S3Archive for `s3://bucket[/prefix]` (the prefix gets a trailing slash)."""
+    if where.startswith("s3://"):
+        bucket, _, prefix = where.removeprefix("s3://").partition("/")
+        if not bucket:
+            raise TriageError(f"--archive-invalid {where}: no bucket (s3://BUCKET/PREFIX)")
+        return S3Archive(s3, bucket, prefix if not prefix or prefix.endswith("/") else prefix + "/")
+    return DirArchive(Path(where))
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, bytes | bytearray):  # a Binary message attribute
+        return {"base64": base64.b64encode(value).decode()}
+    raise TypeError(f"not JSON serializable: {type(value).__name__}")
+
+
+def archive_document(queue_url: str, m: dict[str, Any], reason: str) -> bytes:
+    """What is kept of an invalid message: everything SQS returned for it, and why it is invalid."""
+    doc = {
+        "archived_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "queue_url": queue_url,
+        "message_id": m["MessageId"],
+        "reason": reason,
+        "body": m["Body"],
+        "md5_of_body": m.get("MD5OfBody", ""),
+        "attributes": m.get("Attributes", {}),
+        "message_attributes": m.get("MessageAttributes", {}),
+    }
+    return (json.dumps(doc, indent=2, sort_keys=True, default=_json_default) + "\n").encode()
+
+
+# --- reading the DLQ and the table -----------------------------------------------------------------------
 
 
 def _depth(sqs: Any, url: str) -> int:
@@ -108,7 +253,15 @@ def source_queue(sqs: Any, dlq_url: str, given: str) -> str:
     """The queue to redrive into: --source-queue-url, else the DLQ's only dead-letter source."""
     if given:
         return given
-    sources = sqs.list_dead_letter_source_queues(QueueUrl=dlq_url).get("queueUrls", [])
+    try:
+        sources = sqs.list_dead_letter_source_queues(QueueUrl=dlq_url).get("queueUrls", [])
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in UNSUPPORTED:
+            raise TriageError(
+                "--redrive needs --source-queue-url here: this endpoint does not implement "
+                "ListDeadLetterSourceQueues (nothing was changed)"
+            ) from None
+        raise
     if len(sources) != 1:
         raise TriageError(
             f"--redrive needs --source-queue-url: the DLQ has {len(sources)} dead-letter source queues {sources}"
@@ -188,13 +341,14 @@ class Options:
     invoice_prefix: str
     write_missing_invoices: bool
     visibility_seconds: int
-    dedup_window_seconds: float
+    archive: Archive | None = None
 
 
 def _preflight(
     sqs: Any, ddb: Any, s3: Any, queue_url: str, table: str, source_queue_url: str, opts: Options
 ) -> tuple[bool, int, str]:
-    """(the DLQ is FIFO, its depth, the redrive target) after checking every queue, table and bucket is usable."""
+    """(the DLQ is FIFO, its depth, the redrive target) after checking every queue, table, bucket and the
+    archive is usable."""
     try:
         is_fifo = (
             sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["FifoQueue"])["Attributes"].get("FifoQueue")
@@ -207,11 +361,15 @@ def _preflight(
         target = source_queue(sqs, queue_url, source_queue_url) if opts.redrive else source_queue_url
         if target:
             sqs.get_queue_attributes(QueueUrl=target, AttributeNames=["QueueArn"])
+        if opts.archive is not None:
+            opts.archive.check()
     except ClientError as exc:
         code = exc.response.get("Error", {}).get("Code", "error")
         raise TriageError(f"{code}: {exc} (nothing was changed)") from None
     except BotoCoreError as exc:
         raise TriageError(f"{exc} (nothing was changed)") from None
+    except OSError as exc:
+        raise TriageError(f"--archive-invalid: {exc} (nothing was changed)") from None
     return is_fifo, held_before, target
 
 
@@ -294,11 +452,20 @@ class _Run:
         if item.kind == "stored-no-invoice" and opts.write_missing_invoices:
             self.write_missing_invoice(item, m)
         elif item.kind == "stored" and opts.drop_stored:
-            _delete(self.sqs, self.report.queue_url, m["ReceiptHandle"])
-            item.action = "dropped"
+            self.delete(item, m, "dropped")
         elif item.kind == "not-stored" and opts.redrive:
             self.redrive(item, m)
+        elif item.kind == "invalid" and opts.archive is not None:
+            self.archive(item, m, opts.archive)
         else:
+            self.held.append(m["ReceiptHandle"])
+
+    def delete(self, item: Item, m: dict[str, Any], action: Action) -> None:
+        """Delete from the DLQ and record `action`; a failed delete keeps it (the next run sees it again)."""
+        if _delete(self.sqs, self.report.queue_url, m["ReceiptHandle"]):
+            item.action = action
+        else:
+            item.action = "kept: delete failed"
             self.held.append(m["ReceiptHandle"])
 
     def write_missing_invoice(self, item: Item, m: dict[str, Any]) -> None:
@@ -307,22 +474,33 @@ class _Run:
             item.action = "kept: stored from another message"
             self.held.append(m["ReceiptHandle"])
         elif opts.drop_stored:
-            _delete(self.sqs, self.report.queue_url, m["ReceiptHandle"])
-            item.action = "invoice written, dropped"
+            self.delete(item, m, "invoice written, dropped")
         else:
             item.action = "invoice written, kept"
             self.held.append(m["ReceiptHandle"])
 
     def redrive(self, item: Item, m: dict[str, Any]) -> None:
-        if item.age_seconds < self.opts.dedup_window_seconds:
-            item.action = "kept: inside the dedup window"
-            self.held.append(m["ReceiptHandle"])
-        elif _send(self.sqs, self.report.source_queue_url, m, self.is_fifo):
-            _delete(self.sqs, self.report.queue_url, m["ReceiptHandle"])  # only after the send succeeded
-            item.action = "redriven"
+        dedup = redrive_dedup_id(item.order_id, item.message_id)
+        if _send(self.sqs, self.report.source_queue_url, m, self.is_fifo, dedup):
+            if self.is_fifo or self.report.source_queue_url.endswith(".fifo"):
+                item.redrive_dedup_id = dedup
+            self.delete(item, m, "redriven")  # only after the send succeeded
         else:
             item.action = "kept: redrive failed"
             self.held.append(m["ReceiptHandle"])
+
+    def archive(self, item: Item, m: dict[str, Any], archive: Archive) -> None:
+        """Write the invalid message where it cannot be lost; delete it only once that write is durable."""
+        try:
+            item.archived_to = archive.put(
+                _file_name(m["MessageId"]), archive_document(self.report.queue_url, m, item.reason)
+            )
+        except (OSError, BotoCoreError, ClientError) as exc:
+            print(f"archiving {m['MessageId']} failed, kept in the DLQ: {exc}", file=sys.stderr)
+            item.action = "kept: archive failed"
+            self.held.append(m["ReceiptHandle"])
+            return
+        self.delete(item, m, "archived")
 
 
 def triage(
@@ -335,8 +513,8 @@ def triage(
     bucket: str = "",
     invoice_prefix: str = INVOICE_PREFIX,
     write_missing_invoices: bool = False,
+    archive_invalid: str = "",
     visibility_seconds: int = 300,
-    dedup_window_seconds: float = DEDUP_WINDOW_SECONDS,
     sqs: Any = None,
     ddb: Any = None,
     s3: Any = None,
@@ -344,8 +522,9 @@ def triage(
     sqs = sqs or boto3.client("sqs", config=BOTO)
     ddb = ddb or boto3.client("dynamodb", config=BOTO)
     s3 = s3 or boto3.client("s3", config=BOTO)
+    archive = archive_at(archive_invalid, s3) if archive_invalid else None
     opts = Options(
-        redrive, drop_stored, bucket, invoice_prefix, write_missing_invoices, visibility_seconds, dedup_window_seconds
+        redrive, drop_stored, bucket, invoice_prefix, write_missing_invoices, visibility_seconds, archive=archive
     )
     is_fifo, held_before, target = _preflight(sqs, ddb, s3, queue_url, table, source_queue_url, opts)
     report = Report(
@@ -354,13 +533,14 @@ def triage(
         source_queue_url=target,
         redrive=redrive,
         drop_stored=drop_stored,
+        archive=archive.where if archive is not None else "",
         held_before=held_before,
     )
     run = _Run(sqs, ddb, s3, is_fifo, opts, report)
     try:
         run.drain()
     except (BotoCoreError, ClientError) as exc:
-        acted = sum(1 for i in report.items if i.action in {"dropped", "redriven", "invoice written, dropped"})
+        acted = sum(1 for i in report.items if i.action in DELETED)
         raise TriageError(
             f"stopped by {exc}; {acted} messages were acted on as reported so far, the rest are released"
         ) from None
@@ -372,15 +552,16 @@ def triage(
     return report
 
 
-def _send(sqs: Any, target: str, m: dict[str, Any], is_fifo: bool) -> bool:
+def _send(sqs: Any, target: str, m: dict[str, Any], is_fifo: bool, dedup_id: str) -> bool:
+    """Send the DLQ message's body and message attributes to `target`; a FIFO target gets its group and
+    `dedup_id` (the redrive's own, never the original's)."""
     attrs = m.get("Attributes", {})
     params: dict[str, Any] = {"QueueUrl": target, "MessageBody": m["Body"]}
     if m.get("MessageAttributes"):
         params["MessageAttributes"] = m["MessageAttributes"]
     if is_fifo or target.endswith(".fifo"):
         params["MessageGroupId"] = attrs["MessageGroupId"]
-        if attrs.get("MessageDeduplicationId"):
-            params["MessageDeduplicationId"] = attrs["MessageDeduplicationId"]
+        params["MessageDeduplicationId"] = dedup_id
     try:
         return bool(sqs.send_message(**params).get("MessageId"))
     except (BotoCoreError, ClientError) as exc:
@@ -388,12 +569,14 @@ def _send(sqs: Any, target: str, m: dict[str, Any], is_fifo: bool) -> bool:
         return False
 
 
-def _delete(sqs: Any, url: str, handle: str) -> None:
-    """A failed delete leaves the message in the DLQ (next run sees it again): nothing is lost either way."""
+def _delete(sqs: Any, url: str, handle: str) -> bool:
+    """False when the delete failed: the message stays in the DLQ (the next run sees it again)."""
     try:
         sqs.delete_message(QueueUrl=url, ReceiptHandle=handle)
     except (BotoCoreError, ClientError) as exc:
         print(f"delete failed; the message stays in the DLQ: {exc}", file=sys.stderr)
+        return False
+    return True
 
 
 def _release(sqs: Any, url: str, handles: list[str]) -> None:
@@ -426,11 +609,13 @@ def render(report: Report) -> None:
         f"not reached {report.not_reached}",
         highlight=False,
     )
+    if report.archive:
+        console.print(f"invalid messages archived to {report.archive}", highlight=False)
     counts = Table(title="classes")
     for col in ("class", "messages", "what to do"):
         counts.add_column(col)
     advice = {
-        "invalid": "fix the producer; these are never redriven",
+        "invalid": "fix the producer; never redriven (--archive-invalid DIR keeps a copy and removes them)",
         "stored": "safe to drop (--drop-stored)",
         "stored-no-invoice": "--write-missing-invoices (a redrive would be skipped as a duplicate)",
         "not-stored": "redrive into the source queue (--redrive)",
@@ -463,10 +648,10 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--visibility-seconds", type=int, default=300, help="how long each message is held while triaged")
     p.add_argument(
-        "--dedup-window-seconds",
-        type=float,
-        default=DEDUP_WINDOW_SECONDS,
-        help="do not redrive messages first sent less than this long ago (SQS would drop them)",
+        "--archive-invalid",
+        default="",
+        metavar="DIR|s3://BUCKET/PREFIX",
+        help="write each invalid message there (one JSON file each, durable first), then delete it from the DLQ",
     )
     p.add_argument("--json", action="store_true", help="one JSON document instead of the tables")
     return p
@@ -480,9 +665,6 @@ def main(argv: list[str]) -> int:
     if args.write_missing_invoices and not args.bucket:
         print("python -m ops dlq-triage: --write-missing-invoices needs --bucket", file=sys.stderr)
         return 2
-    if args.dedup_window_seconds < 0:
-        print("python -m ops dlq-triage: --dedup-window-seconds must be >= 0", file=sys.stderr)
-        return 2
     try:
         report = triage(
             args.queue_url,
@@ -494,7 +676,7 @@ def main(argv: list[str]) -> int:
             invoice_prefix=args.invoice_prefix,
             write_missing_invoices=args.write_missing_invoices,
             visibility_seconds=args.visibility_seconds,
-            dedup_window_seconds=args.dedup_window_seconds,
+            archive_invalid=args.archive_invalid,
         )
     except TriageError as exc:
         print(f"python -m ops dlq-triage: {exc}", file=sys.stderr)
