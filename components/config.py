@@ -74,7 +74,7 @@ def _cli_list(value: object) -> object:
     return value
 
 
-def _cli_string(value: object) -> str:
+def cli_string(value: object) -> str:
     """A stack file's YAML value as the CLI passes it to the program: text, arrays and objects as JSON."""
     if isinstance(value, str):
         return value
@@ -452,25 +452,50 @@ class StackConfig(_Section):
         unknown = [k for k in ours if k not in config_keys()]
         if unknown:
             raise ConfigError("\n".join(f"{source}: {_unknown(k)}" for k in unknown))
-        values = {k: _cli_string(v) for k, v in ours.items()}
+        values = {k: cli_string(v) for k, v in ours.items()}
         return _validate(values, project=project, stack=stack, source=source)
 
 
-def load_stack_file(path: Path) -> StackConfig:
-    """A stack file's `config:` validated over the defaults of the `Pulumi.yaml` beside it, as `pulumi preview`
-    would (without the CLI); a typo'd or undeclared `orders:` key is refused naming the key and the file."""
+# --- the stack files, read as the CLI reads them (the one loader: offline/graph.py and ops/stack.py use it) ---
+
+
+def project_defaults(project_file: Path) -> dict[str, str]:
+    """The `config:` defaults a `Pulumi.yaml` declares, keyed `<project>:<key>` and as text, as the CLI passes
+    them to the program."""
+    return _read_project(project_file)[1]
+
+
+def _read_project(project_file: Path) -> tuple[str, dict[str, str]]:
+    """A `Pulumi.yaml`'s project name and its `config:` defaults (`project_defaults`)."""
     import yaml  # the program itself never reads files: the CLI hands it the config
 
-    project = yaml.safe_load((path.parent / "Pulumi.yaml").read_text())
+    project = yaml.safe_load(project_file.read_text())
     name = project["name"]
     defaults = {
-        (k if ":" in k else f"{name}:{k}"): spec["default"]
+        (k if ":" in k else f"{name}:{k}"): cli_string(spec["default"])
         for k, spec in project["config"].items()
         if isinstance(spec, dict) and "default" in spec
     }
-    settings = (yaml.safe_load(path.read_text()) or {}).get("config") or {}
+    return name, defaults
+
+
+def stack_settings(stack_file: Path) -> dict[str, str]:
+    """A `Pulumi.<stack>.yaml`'s `config:` settings, as text, exactly as the CLI hands them to the program."""
+    import yaml
+
+    data = yaml.safe_load(stack_file.read_text()) or {}
+    return {k: cli_string(v) for k, v in (data.get("config") or {}).items()}
+
+
+def load_stack_file(path: Path, overrides: Mapping[str, str] | None = None) -> StackConfig:
+    """A stack file's `config:` validated over the defaults of the `Pulumi.yaml` beside it, as `pulumi preview`
+    would (without the CLI); a typo'd or undeclared `orders:` key is refused naming the key and the file.
+
+    `overrides` (`<project>:<key>` -> text, as `pulumi config set` stores it) go over the stack file: a what-if."""
+    name, defaults = _read_project(path.parent / "Pulumi.yaml")
+    settings = {**defaults, **stack_settings(path), **(overrides or {})}
     stack = path.name.removeprefix("Pulumi.").removesuffix(".yaml")
-    return StackConfig.from_settings({**defaults, **settings}, stack=stack, project=name, source=path.name)
+    return StackConfig.from_settings(settings, stack=stack, project=name, source=path.name)
 
 
 # --- the keys, and pydantic's errors in the words of the stack file ---------------------------------------

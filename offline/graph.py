@@ -3,14 +3,14 @@
 This is how the project is proven without the Pulumi CLI or an AWS account: a recording monitor sees
 every RegisterResource the program makes (type, name, parent, provider, inputs, dependencies), in the
 exact camelCase, floats-for-numbers shape the engine and the policy pack receive. Config comes from
-the test or a stack file, with `Pulumi.yaml` defaults applied as the CLI applies them. Only the SDK's
+the test or a stack file, with `Pulumi.yaml` defaults applied as the CLI applies them (both read by
+`components/config.py`, the one stack-file loader). Only the SDK's
 public testing API is used: `reset_options`, `set_all_config`, `set_mocks` and `pulumi.runtime.test`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections import Counter
 from collections.abc import Callable, Mapping
@@ -19,11 +19,11 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
-import yaml
 from google.protobuf import json_format
 from pulumi.runtime import mocks as pulumi_mocks
 
-from components.config import StackConfig
+from components.config import StackConfig, stack_settings
+from components.config import project_defaults as declared_defaults
 from components.program import build
 from offline.mocks import AwsMocks
 
@@ -144,28 +144,14 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         return response
 
 
-def _config_value(value: Any) -> str:
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return json.dumps(value) if isinstance(value, (list, dict)) else str(value)
-
-
 def project_defaults() -> dict[str, str]:
     """The `config:` defaults declared in Pulumi.yaml, keyed `orders:<key>` as the CLI passes them."""
-    declared = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["config"]
-    return {
-        (key if ":" in key else f"{PROJECT}:{key}"): _config_value(spec["default"])
-        for key, spec in declared.items()
-        if isinstance(spec, dict) and "default" in spec
-    }
+    return declared_defaults(ROOT / "Pulumi.yaml")
 
 
 def stack_config(stack: str) -> dict[str, str]:
     """The settings of `Pulumi.<stack>.yaml`, as strings, exactly as the CLI hands them to the program."""
-    data = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text()) or {}
-    return {key: _config_value(value) for key, value in (data.get("config") or {}).items()}
+    return stack_settings(ROOT / f"Pulumi.{stack}.yaml")
 
 
 def run_program(
