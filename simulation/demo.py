@@ -36,7 +36,7 @@ from rich.table import Table
 
 from simulation.imds_standin import ImdsStub, running_imds
 from simulation.producer import Outgoing, Produced, Spike, generate_spike, send_fifo, upload_s3
-from simulation.stack import ROOT, Child, EmulatedStack, default_stock, emulated_stack
+from simulation.stack import ENDPOINT_HELP, ROOT, Child, EmulatedStack, default_stock, emulated_stack
 from worker.model import Order
 from worker.topology import MAX_RECEIVE_COUNT
 
@@ -756,6 +756,7 @@ def parser() -> argparse.ArgumentParser:
         help="hold the producer back while the FIFO queue is deeper (default 2000, 0 = never): the emulator slows with depth",
     )
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--endpoint", help=ENDPOINT_HELP)
     p.add_argument("--timeout", type=float, default=1800, help="seconds to wait for the queues to drain")
     p.add_argument("--out", default=str(ROOT / ".demo"), help="report.json, report.png and logs (default .demo/)")
     p.add_argument("--plain", action="store_true", help="no live view (default when stdout is not a terminal)")
@@ -954,7 +955,9 @@ def run(args: argparse.Namespace, console: Console) -> int:
     expected = expected_counts(plan)
     announce_plan(console, args, plan)
     with (
-        emulated_stack(out, stock=default_stock(args.orders, args.skus), stack_name="demo") as stack,
+        emulated_stack(
+            out, stock=default_stock(args.orders, args.skus), stack_name="demo", endpoint=args.endpoint
+        ) as stack,
         contextlib.ExitStack() as standins,
     ):
         setup_seconds = time.monotonic() - started

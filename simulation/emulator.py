@@ -252,9 +252,12 @@ def connected_emulator(endpoint: str, region: str = DEFAULT_REGION) -> Emulator:
 
 @contextmanager
 def emulator_at(endpoint: str | None, region: str = DEFAULT_REGION, *, log: Path | None = None) -> Iterator[Emulator]:
-    """The emulator at `endpoint` (the user's), or an embedded one started here when `endpoint` is None."""
+    """The emulator at `endpoint` (the user's), or an embedded one started here when `endpoint` is None;
+    either way exported to this process's boto3 clients for the block."""
     if endpoint:
-        yield connected_emulator(endpoint, region)
+        emulator = connected_emulator(endpoint, region)
+        with exported_env(emulator.env()):
+            yield emulator
         return
-    with running_emulator(region, export_env=False, log=log) as emulator:
+    with running_emulator(region, log=log) as emulator:
         yield emulator

@@ -72,6 +72,14 @@ class Stack:
         self.s3.put_object(Bucket=self.bucket, Key=key, Body=body.encode())
         return key
 
+    def purge(self, key: str) -> None:
+        """Delete every version of `key`: in the versioned invoice bucket a plain delete only adds a delete
+        marker, and the consumer reads the version its event names, which S3 still serves."""
+        listed = self.s3.list_object_versions(Bucket=self.bucket, Prefix=key)
+        for version in [*listed.get("Versions", []), *listed.get("DeleteMarkers", [])]:
+            if version["Key"] == key:
+                self.s3.delete_object(Bucket=self.bucket, Key=key, VersionId=version["VersionId"])
+
     def drain(self, url: str) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
         while batch := self.sqs.receive_message(
@@ -290,7 +298,7 @@ def test_poison_records_reach_the_dlq_after_exactly_three_receives_and_the_rest_
     bad_total["Order"]["Total"] = "6.00"
     stack.upload(json.dumps(bad_total), key="invoices/bad-total.json")
     missing = stack.upload(invoice("GONE", [("SKU-00002", 1, "5.00")]))
-    stack.s3.delete_object(Bucket=stack.bucket, Key=missing)
+    stack.purge(missing)
     stack.upload(invoice("BLOCKED-1", [("SKU-00002", 1, "5.00")], customer="BLOCKED"))
     for inv in good[3:]:
         stack.upload(inv)
@@ -366,7 +374,7 @@ def test_lambda_adapter_reports_only_the_failed_records(
     stack.upload("[1, 2]", key="invoices/not-an-object.json")
     stack.upload(invoice("L-2", [("SKU-00004", 2, "1.25")]))
     gone = stack.upload(invoice("L-GONE", [("SKU-00001", 1, "10.00")]))
-    stack.s3.delete_object(Bucket=stack.bucket, Key=gone)
+    stack.purge(gone)
     stack.sqs.send_message(QueueUrl=stack.queues["shipping"], MessageBody=provisioned.test_event)
     messages = stack.drain(stack.queues["shipping"])
     assert len(messages) == 5  # four invoices and the real s3:TestEvent, which succeeds as a no-op

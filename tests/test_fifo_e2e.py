@@ -1,13 +1,9 @@
-"""The FIFO worker end to end: real `python -m worker run` processes against moto over HTTP.
+"""The FIFO worker end to end: real `python -m worker run` processes against the emulator over HTTP.
 
-What moto does differently from AWS, and how these tests deal with it:
-- moto delivers a resend whose deduplication id matches a message already *deleted* (AWS suppresses it
-  for 5 minutes): `test_duplicate_sends_make_one_order` sends it anyway and asserts the AWS-level
-  guarantee, one order and one invoice, through the worker's conditional writes.
-- moto's SequenceNumbers are random and its receives race under concurrent consumers (one message to two
-  receivers, groups stuck "pending"); the local launcher's patch (`patch_moto_sqs`, checked in
-  test_fifo_units.py) restores AWS behaviour, so per-group order can be verified from the table.
-- Group hold-back, visibility 0 release and FIFO redrive after 3 receives are faithful in moto.
+The SQS behaviours these tests rely on (group order and hold-back, the 5-minute deduplication window,
+growing sequence numbers, the FIFO DLQ after 3 receives) are checked on their own in tests/conformance/.
+Two faults are injected into the emulator itself: an outage (connections refused, every message kept)
+and a freeze (connections accepted and never answered, as a hung endpoint).
 """
 
 from __future__ import annotations
@@ -23,6 +19,8 @@ from pathlib import Path
 
 import boto3
 import pytest
+from botocore.config import Config
+from botocore.exceptions import ReadTimeoutError
 
 from simulation.emulator import Emulator
 from simulation.fifo_harness import (
@@ -124,7 +122,8 @@ def test_duplicate_sends_make_one_order(emulator: Emulator, tmp_path: Path) -> N
     log = tmp_path / "worker.log"
     worker = start_worker(res.worker_env(emulator), log, *FAST)
     wait_for(lambda: len(scan(res.table)) == 1 and queue_counts(res.queue_url) == (0, 0), 30, "the order")
-    # AWS would drop this resend (same dedup id, < 5 min); moto delivers it because the first is deleted.
+    # a resend with the same dedup id within 5 minutes: SQS accepts it and delivers nothing, even though the
+    # first copy was deleted
     send(res.queue_url, [order])
     # a client retry with a fresh dedup id: SQS cannot tell, the worker must
     send(res.queue_url, [Sent(order.group, order.order_id, order.body, "dedup-2")])
@@ -135,7 +134,7 @@ def test_duplicate_sends_make_one_order(emulator: Emulator, tmp_path: Path) -> N
     assert len(items) == 1 and items[0]["OrderID"] == "dup-1"
     assert_one_invoice_each(res, [order])
     counters = summary(log)["counters"]
-    assert counters["received"] == 3 and counters["processed"] == 1 and counters["duplicates"] == 2
+    assert counters["received"] == 2 and counters["processed"] == 1 and counters["duplicates"] == 1
 
 
 @pytest.mark.parametrize("how", ["sigterm", "spot-notice"])
@@ -191,6 +190,32 @@ def test_emulator_outage_of_10s_loses_and_duplicates_nothing(emulator: Emulator,
     assert sum(t["receive_errors"] + t["retries"] + t["delete_errors"] for t in totals) > 0, "the outage went unnoticed"
     # a write whose response was cut off is retried and recognised (counted as a duplicate, not re-written)
     assert sum(t["processed"] for t in totals) <= 800 <= sum(t["processed"] + t["duplicates"] for t in totals)
+
+
+def test_frozen_emulator_for_15s_loses_and_duplicates_nothing(emulator: Emulator, tmp_path: Path) -> None:
+    """Requests in flight when the endpoint hangs time out on the client and are retried, and may still be
+    applied once it wakes: those retries must be recognised by the conditional writes, not stored twice."""
+    res = provision(visibility=30, versioned_bucket=True)
+    sent = plan_orders(1500, 50, prefix="frozen")
+    send(res.queue_url, sent)
+    logs = [tmp_path / f"w{i}.log" for i in range(2)]
+    workers = [start_worker(res.worker_env(emulator), log, *FAST) for log in logs]
+    wait_for(lambda: len(scan(res.table)) >= 100, 60, "work under way")
+    stored_before = len(scan(res.table))
+    probe = boto3.client("sqs", config=Config(read_timeout=1, connect_timeout=1, retries={"total_max_attempts": 1}))
+    emulator.freeze()
+    try:
+        with pytest.raises(ReadTimeoutError):  # the endpoint really hangs: accepted, never answered
+            probe.get_queue_attributes(QueueUrl=res.queue_url, AttributeNames=["All"])
+        time.sleep(15)
+    finally:
+        emulator.thaw()
+    assert stored_before < 1500, "the freeze came after the work was done: it tested nothing"
+    wait_for(lambda: len(scan(res.table)) == 1500 and queue_counts(res.queue_url) == (0, 0), 120, "all orders")
+    time.sleep(0.5)
+    assert [stop_worker(w) for w in workers] == [0, 0]
+    assert_exactly_once_in_order(res.table, sent)
+    assert_one_invoice_each(res, sent)
 
 
 @pytest.mark.heavy
