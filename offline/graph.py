@@ -4,8 +4,9 @@ This is how the project is proven without the Pulumi CLI or an AWS account: a re
 every RegisterResource the program makes (type, name, parent, provider, inputs, dependencies), in the
 exact camelCase, floats-for-numbers shape the engine and the policy pack receive. Config comes from
 the test or a stack file, with `Pulumi.yaml` defaults applied as the CLI applies them (both read by
-`components/config.py`, the one stack-file loader). Only the SDK's
-public testing API is used: `reset_options`, `set_all_config`, `set_mocks` and `pulumi.runtime.test`.
+`components/config.py`, the one stack-file loader). The SDK's public testing API runs the program
+(`reset_options`, `set_all_config`, `set_mocks`, `pulumi.runtime.test`); recording what it registers is the
+one reach past that API, fenced in `offline/sdk_internals.py`.
 """
 
 from __future__ import annotations
@@ -19,31 +20,35 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
-from google.protobuf import json_format
-from pulumi.runtime import mocks as pulumi_mocks
 
 from components.config import StackConfig, stack_settings
 from components.config import project_defaults as declared_defaults
 from components.program import build
 from offline.mocks import AwsMocks
+from offline.sdk_internals import SECRET_SIG, SECRET_VALUE, UNKNOWN, Registration, set_recording_mocks
+
+__all__ = [
+    "PROGRAM_LOG",
+    "PROJECT",
+    "ROOT",
+    "UNKNOWN",
+    "Graph",
+    "Resource",
+    "project_defaults",
+    "run_program",
+    "stack_config",
+]
 
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT = "orders"
 PROGRAM_LOG = logging.getLogger("orders.program")
 """Where the program's `pulumi.log` lines go under mocks (the CLI would print them in the preview)."""
-UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
-"""What an input that is not known yet (preview of an uncreated resource's output) looks like on the wire
-(the engine protocol's unknown sentinel)."""
-
-_SECRET_SIG = "4dabf18193072939515e22adb298388d"
-_SECRET_VALUE = "1b47061264138c4ac30d75fd1eb44270"
-"""The protocol's signature key, and its value for a secret: `{sig: secret, value: ...}`."""
 
 
 def _plain(value: Any) -> Any:
     """Wire struct -> plain Python: secrets unwrapped, unknowns kept as the UNKNOWN sentinel."""
     if isinstance(value, dict):
-        if value.get(_SECRET_SIG) == _SECRET_VALUE:
+        if value.get(SECRET_SIG) == SECRET_VALUE:
             return _plain(value.get("value"))
         return {k: _plain(v) for k, v in value.items()}
     if isinstance(value, list):
@@ -111,37 +116,24 @@ class Graph:
         return [r for r in self.resources if r.parent == parent.urn]
 
 
-class RecordingMonitor(pulumi_mocks.MockMonitor):
-    """The SDK's mock monitor, plus a record of every registration request."""
-
-    def __init__(self, mocks: pulumi.runtime.Mocks) -> None:
-        super().__init__(mocks)
-        self.captured: list[Resource] = []
-
-    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
-        response = super().RegisterResource(request)
-        if request.type == "pulumi:pulumi:Stack":
-            return response
-        wire = json_format.MessageToDict(request.object)
-        self.captured.append(
-            Resource(
-                urn=response.urn,
-                type=request.type,
-                name=request.name,
-                custom=bool(request.custom),
-                parent=request.parent,
-                provider=request.provider,
-                inputs=_plain(wire),
-                wire=wire,
-                dependencies=list(request.dependencies),
-                property_dependencies={k: list(v.urns) for k, v in request.propertyDependencies.items()},
-                outputs=_plain(json_format.MessageToDict(response.object)),
-                id=response.id,
-                protect=bool(request.protect),
-                retain_on_delete=bool(request.retainOnDelete),
-            )
-        )
-        return response
+def _resource(registration: Registration) -> Resource:
+    r = registration
+    return Resource(
+        urn=r.urn,
+        type=r.type,
+        name=r.name,
+        custom=r.custom,
+        parent=r.parent,
+        provider=r.provider,
+        inputs=_plain(r.inputs),
+        wire=r.inputs,
+        dependencies=r.dependencies,
+        property_dependencies=r.property_dependencies,
+        outputs=_plain(r.outputs),
+        id=r.id,
+        protect=r.protect,
+        retain_on_delete=r.retain_on_delete,
+    )
 
 
 def project_defaults() -> dict[str, str]:
@@ -172,9 +164,14 @@ def run_program(
     try:
         pulumi.runtime.reset_options(project=PROJECT, stack=stack, root_directory=str(ROOT), preview=preview)
         pulumi.runtime.set_all_config({**project_defaults(), **(config or {})})
-        monitor = RecordingMonitor(mocks(preview))
-        pulumi.runtime.set_mocks(
-            monitor.mocks, project=PROJECT, stack=stack, preview=preview, monitor=monitor, logger=PROGRAM_LOG
+        captured: list[Resource] = []
+        set_recording_mocks(
+            mocks(preview),
+            lambda registration: captured.append(_resource(registration)),
+            project=PROJECT,
+            stack=stack,
+            preview=preview,
+            logger=PROGRAM_LOG,
         )
         exports: dict[str, Any] = {}
 
@@ -184,7 +181,7 @@ def run_program(
             return pulumi.Output.from_input(_resolve(outputs, exports))
 
         program()
-        return Graph(resources=monitor.captured, exports=exports, preview=preview)
+        return Graph(resources=captured, exports=exports, preview=preview)
     finally:
         pulumi.runtime.reset_options()
         asyncio.set_event_loop(None)

@@ -8,7 +8,9 @@ PULUMI_PROJECT / PULUMI_STACK / PULUMI_DRY_RUN / PULUMI_CONFIG in the environmen
 port on the first stdout line. The CLI then calls Handshake (Unimplemented is accepted, as the Python
 SDK does not implement it), ConfigureStack, GetAnalyzerInfo, Configure with one entry per policy
 (enforcement level + schema defaults + overrides, validated against the schema), Analyze for each
-resource and AnalyzeStack at the end. This client does the same, and always stops the process.
+resource and AnalyzeStack at the end. This client does the same, and always stops the process. The
+protocol's stubs (generated into the SDK), the launch line and the SDK's "can't run" text come from
+`offline/sdk_internals.py`, where every reach past the SDK's public API is fenced.
 """
 
 from __future__ import annotations
@@ -28,9 +30,9 @@ import grpc
 import jsonschema
 import yaml
 from google.protobuf import empty_pb2, json_format, struct_pb2
-from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 
 from offline.graph import PROJECT, ROOT, Graph, Resource
+from offline.sdk_internals import analyzer_pb2, analyzer_pb2_grpc, is_cannot_run, pack_command, warn_if_untested
 
 PACK_DIR = ROOT / "policy"
 LEVEL_NAMES = {
@@ -58,7 +60,7 @@ class Diagnostic:
     @property
     def cannot_run(self) -> bool:
         """The SDK's "can't run policy ... during preview" notice (a policy touched an unknown value)."""
-        return "during preview" in self.message and self.message.startswith("can't run")
+        return is_cannot_run(self.message)
 
 
 def _struct(value: Mapping[str, Any]) -> struct_pb2.Struct:
@@ -105,8 +107,8 @@ class PolicyPackProcess:
     # --- process lifecycle ---------------------------------------------------------------------------
 
     def start(self) -> PolicyPackProcess:
-        # The shim passes only the engine address and "." on; Python packs never call the engine back.
-        args = [self.python, "-u", "-m", "pulumi.policy", "127.0.0.1:0", "."]
+        warn_if_untested()
+        args = pack_command(self.python)
         env = {
             **os.environ,
             "PULUMI_PROJECT": PROJECT,

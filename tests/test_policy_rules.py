@@ -267,6 +267,22 @@ def test_s3_tls_only_with_the_error_page_exempt() -> None:
     assert run("s3-tls-only", bucket_with("reports", policy=UNKNOWN)).unchecked
 
 
+def test_both_s3_rules_leave_a_bare_bucket_unchecked_while_an_attachment_cannot_be_placed() -> None:
+    """In preview a block or policy whose bucket is an unknown id with no dependency may be the bare bucket's:
+    both rules (one shared per-bucket shape) then list it as unchecked instead of failing it."""
+    bare = res(BUCKET, "reports", {"bucket": "reports-physical"})
+    block = res(PAB, "somewhere", dict.fromkeys(("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"), True) | {"bucket": UNKNOWN})  # fmt: skip
+    policy = res("aws:s3/bucketPolicy:BucketPolicy", "somewhere", {"bucket": UNKNOWN, "policy": TLS})
+    pab = run("s3-public-access-block", [bare, block])
+    assert pab.violations == [] and pab.unchecked == [
+        "Bucket 'reports': which bucket BucketPublicAccessBlock 'somewhere' blocks"
+    ]
+    tls = run("s3-tls-only", [bare, policy])
+    assert tls.violations == [] and tls.unchecked == [
+        "Bucket 'reports': which bucket BucketPolicy 'somewhere' belongs to"
+    ]
+
+
 # --- the Spot fleet ----------------------------------------------------------------------------------------
 
 ASG = "aws:autoscaling/group:Group"

@@ -22,6 +22,8 @@ from pulumi_policy.proxy import (
     UNKNOWN_STRING_VALUE,
 )
 
+from .sdk_internals import proxy_target
+
 UNKNOWN = UNKNOWN_STRING_VALUE
 """How the engine encodes a value not known until apply (the wire sentinel); rules test with `is_unknown`."""
 
@@ -58,16 +60,14 @@ def contains_unknown(value: Any) -> bool:
 def plain(value: Any) -> Any:
     """The SDK's unknown-checking proxies -> plain dicts/lists, keeping unknown sentinels as values.
 
-    Reading through the proxy raises on the first unknown (and the SDK then skips the whole policy as
-    "can't run during preview"); the proxies expose their target under the `__target` key.
-    """
-    if isinstance(value, Mapping):
-        target = value["__target"] if type(value).__name__ == "_DictProxy" else value
+    Reading through a proxy raises on the first unknown (and the SDK then skips the whole policy as "can't run
+    during preview"), so each proxy is unwrapped (`sdk_internals.proxy_target`) before anything is read."""
+    target = proxy_target(value)
+    if isinstance(target, Mapping):
         return {k: plain(v) for k, v in target.items()}
-    if isinstance(value, Sequence) and not isinstance(value, (str, bytes)):
-        target = value["__target"] if type(value).__name__ == "_ListProxy" else value  # type: ignore[call-overload]
+    if isinstance(target, Sequence) and not isinstance(target, (str, bytes)):
         return [plain(v) for v in target]
-    return value
+    return target
 
 
 def get(props: Any, path: str, default: Any = None) -> Any:

@@ -2,8 +2,8 @@
 
 Each validation reads the SDK's proxied inputs as plain data (so an unknown never aborts the rule),
 reports the violations it could decide, and only then, if some part was unknown, raises the SDK's
-UnknownValueError carrying the list of unchecked parts: the engine shows that as an advisory
-"can't run ... during preview: <what was not checked>", next to the real verdicts already reported.
+UnknownValueError carrying the list of unchecked parts (`sdk_internals.PartlyUnknown`): the engine shows that
+as an advisory "can't run ... during preview: <what was not checked>", next to the verdicts already reported.
 """
 
 from __future__ import annotations
@@ -22,10 +22,10 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 from pulumi_policy.policy import Policy
-from pulumi_policy.proxy import UnknownValueError
 
 from . import RULES
-from .core import UNKNOWN, Res, Rule, Verdict, plain
+from .core import Res, Rule, Verdict, plain
+from .sdk_internals import PartlyUnknown
 
 PACK_NAME = "orders-guardrails"
 LEVELS = {
@@ -33,17 +33,6 @@ LEVELS = {
     "advisory": EnforcementLevel.ADVISORY,
     "disabled": EnforcementLevel.DISABLED,
 }
-
-
-class PartlyUnknown(UnknownValueError):
-    """The SDK's "unknown during preview" signal, with a message listing exactly what was not checked."""
-
-    def __init__(self, unchecked: list[str], decided: int) -> None:
-        super().__init__(UNKNOWN, [])
-        self.message = (
-            f"{decided} violation(s) decided on known values; not checked because unknown until apply: "
-            + "; ".join(unchecked)
-        )
 
 
 def _provider_props(provider: Any) -> Mapping[str, Any]:

@@ -7,7 +7,7 @@ exempt buckets by logical name, `["error-page"]` by default.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from .core import (
@@ -56,32 +56,37 @@ def _bucket_of(resources: Sequence[Res], res: Res) -> Res | None:
     return find_referenced(resources, res, "bucket", BUCKETS, res.get("bucket"), ("bucket",))
 
 
+def _per_bucket(resources: Sequence[Res], attachment_type: str) -> Iterator[tuple[Res, list[Res], Res | None]]:
+    """The shape both S3 rules share: each bucket, the `attachment_type` resources that point at it (its public
+    access blocks, its bucket policies), and the first such resource whose bucket cannot be told yet (None when
+    every one was placed): a bucket with nothing attached may then be that resource's, so it is unchecked."""
+    attached: dict[str, list[Res]] = {}
+    unplaced: list[Res] = []
+    for res in (r for r in resources if r.type == attachment_type):
+        bucket = _bucket_of(resources, res)
+        if bucket is None:
+            unplaced.append(res)
+        else:
+            attached.setdefault(bucket.urn, []).append(res)
+    for bucket in (r for r in resources if r.type in BUCKETS):
+        yield bucket, attached.get(bucket.urn, []), unplaced[0] if unplaced else None
+
+
 def check_public_access_block(resources: Sequence[Res], cfg: Mapping[str, Any]) -> Verdict:
     verdict = Verdict()
     for account_block in (r for r in resources if r.type == ACCOUNT_PAB):
         if all(as_bool(account_block.get(flag)) is True for flag in PAB_FLAGS):
             return verdict  # the account-level block covers every bucket
-    blocks: dict[str, list[Res]] = {}
-    unattached = []
-    for block in (r for r in resources if r.type == BUCKET_PAB):
-        bucket = _bucket_of(resources, block)
-        if bucket is None:
-            unattached.append(block)
-        else:
-            blocks.setdefault(bucket.urn, []).append(block)
-    for bucket in (r for r in resources if r.type in BUCKETS):
-        mine = blocks.get(bucket.urn, [])
-        if not mine:
-            if unattached:
-                verdict.unknown(f"{bucket.label}: which bucket {unattached[0].label} blocks")
-                continue
+    for bucket, blocks, unplaced in _per_bucket(resources, BUCKET_PAB):
+        if not blocks and unplaced is not None:
+            verdict.unknown(f"{bucket.label}: which bucket {unplaced.label} blocks")
+        elif not blocks:
             verdict.fail(
                 f"{bucket.label} has no public access block: add aws.s3.BucketPublicAccessBlock with all four "
                 "settings true (or list the bucket in exemptResources if it must be public)",
                 bucket.urn,
             )
-            continue
-        for block in mine:
+        for block in blocks:
             values = {flag: block.get(flag) for flag in PAB_FLAGS}
             unknown = [f for f, v in values.items() if is_unknown(v)]
             off = [f for f, v in values.items() if not is_unknown(v) and as_bool(v) is not True]
@@ -109,50 +114,46 @@ def _denies_insecure_transport(document: Any) -> bool:
 
 def check_tls_only(resources: Sequence[Res], cfg: Mapping[str, Any]) -> Verdict:
     verdict = Verdict()
-    policies: dict[str, list[Res]] = {}
-    unattached = []
-    for policy in (r for r in resources if r.type == BUCKET_POLICY):
-        bucket = _bucket_of(resources, policy)
-        if bucket is None:
-            unattached.append(policy)
-        else:
-            policies.setdefault(bucket.urn, []).append(policy)
-    for bucket in (r for r in resources if r.type in BUCKETS):
-        candidates = [p.get("policy") for p in policies.get(bucket.urn, [])]
+    for bucket, policies, unplaced in _per_bucket(resources, BUCKET_POLICY):
+        documents = [p.get("policy") for p in policies]
         if bucket.get("policy") is not None:
-            candidates.append(bucket.get("policy"))
-        if not candidates and unattached:
-            verdict.unknown(f"{bucket.label}: which bucket {unattached[0].label} belongs to")
-            continue
-        decided = False
-        for value in candidates:
-            try:
-                document = json_document(value)
-            except BadJson as exc:
-                verdict.fail(f"{bucket.label}: its bucket policy is {exc}", bucket.urn)
-                decided = True
-                continue
-            if document is None:
-                continue
-            if is_unknown(document):
-                verdict.unknown(f"{bucket.label}: bucket policy document")
-                decided = True
-                continue
-            try:
-                if _denies_insecure_transport(document):
-                    decided = True
-                    break
-            except BadJson as exc:
-                verdict.fail(f"{bucket.label}: its bucket policy: {exc}", bucket.urn)
-                decided = True
+            documents.append(bucket.get("policy"))
+        if not documents and unplaced is not None:
+            verdict.unknown(f"{bucket.label}: which bucket {unplaced.label} belongs to")
         else:
-            if not decided:
-                verdict.fail(
-                    f"{bucket.label} accepts plain HTTP: add a bucket policy statement Deny s3:* on the bucket "
-                    'and its objects when {"Bool": {"aws:SecureTransport": "false"}}',
-                    bucket.urn,
-                )
+            _judge_tls(bucket, documents, verdict)
     return verdict
+
+
+def _judge_tls(bucket: Res, documents: list[Any], verdict: Verdict) -> None:
+    """Passes once a document denies plain HTTP; a broken or unknown document is reported as such, and the
+    bucket fails for plain HTTP only when every document was read and none denies it."""
+    decided = False
+    for value in documents:
+        try:
+            document = json_document(value)
+        except BadJson as exc:
+            verdict.fail(f"{bucket.label}: its bucket policy is {exc}", bucket.urn)
+            decided = True
+            continue
+        if document is None:
+            continue
+        if is_unknown(document):
+            verdict.unknown(f"{bucket.label}: bucket policy document")
+            decided = True
+            continue
+        try:
+            if _denies_insecure_transport(document):
+                return
+        except BadJson as exc:
+            verdict.fail(f"{bucket.label}: its bucket policy: {exc}", bucket.urn)
+            decided = True
+    if not decided:
+        verdict.fail(
+            f"{bucket.label} accepts plain HTTP: add a bucket policy statement Deny s3:* on the bucket "
+            'and its objects when {"Bool": {"aws:SecureTransport": "false"}}',
+            bucket.urn,
+        )
 
 
 EXEMPT_NOTE = "The failover error page is served by the S3 website endpoint (public, HTTP only)."
