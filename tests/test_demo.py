@@ -6,9 +6,13 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
+import requests
+
+from simulation.emulator import free_port, ministack_command
 
 ROOT = Path(__file__).resolve().parent.parent
 CHECKS = {
@@ -65,3 +69,43 @@ def test_demo_fails_loudly_when_the_queues_do_not_drain(tmp_path: Path) -> None:
     by_name = {c["name"]: c["ok"] for c in report["checks"]}
     assert by_name["queues drained before the timeout"] is False
     assert "FAILED" in run.stdout
+
+
+@pytest.mark.heavy
+def test_demo_against_an_emulator_the_user_started(tmp_path: Path) -> None:
+    """`--endpoint`: MiniStack started as a user starts it (its default account 000000000000, not the
+    program's offline one): the stack is provisioned there in that account and every check passes."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "MINISTACK_"))}
+    user_emulator = subprocess.Popen(
+        ministack_command(),
+        env={**env, "GATEWAY_PORT": str(port), "BIND_HOST": "127.0.0.1"},
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        endpoint = f"http://127.0.0.1:{port}"
+        wait_for_health(endpoint)
+        args = ["--orders", "150", "--workers", "2", "--customers", "20", "--to-s3", "0.1", "--endpoint", endpoint]
+        run, report = demo(tmp_path / "out", *args)
+        failed = [c for c in report["checks"] if not c["ok"]]
+        assert run.returncode == 0 and report["passed"], failed or run.stdout[-3000:]
+        assert f"emulator {endpoint}" in run.stdout
+        queues = requests.get(f"{endpoint}/?Action=ListQueues&Version=2012-11-05", timeout=10).text
+        assert "/000000000000/orders-demo-orders.fifo" in queues, "provisioned in the emulator's own account"
+    finally:
+        user_emulator.terminate()
+        user_emulator.wait(30)
+
+
+def wait_for_health(endpoint: str) -> None:
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            requests.get(f"{endpoint}/_ministack/health", timeout=1).raise_for_status()
+            return
+        except requests.RequestException:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
