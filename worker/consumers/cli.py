@@ -21,12 +21,12 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-import boto3
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from worker import topology
+from worker.access import watched_session
 from worker.backoff import RECEIVE, Backoff
 from worker.consumers.batch import batch_processor, lambda_record, queue_arn, record_handler
 from worker.consumers.processing import CONSUMERS, Consumer, build_consumer, failure_reason
@@ -149,7 +149,7 @@ class Poller:
 
 
 def sqs_client(wait_seconds: int) -> Any:
-    return boto3.client(
+    return watched_session().client(
         "sqs", config=Config(read_timeout=wait_seconds + 10, retries={"mode": "standard", "max_attempts": 4})
     )
 

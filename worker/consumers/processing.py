@@ -27,6 +27,7 @@ import psycopg
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from worker.access import watched_session
 from worker.consumers.analytics import SalesFacts
 from worker.consumers.events import InvalidEvent, objects_in
 from worker.consumers.invoice_reader import MissingInvoice, fetch_invoice
@@ -119,7 +120,7 @@ def warehouse_from_env(env: Mapping[str, str], session: boto3.Session | None = N
 def build_consumer(name: str, env: Mapping[str, str] | None = None) -> Consumer:
     """The named consumer, wired from the environment (see module docstring)."""
     env = os.environ if env is None else env
-    session = boto3.Session()
+    session = watched_session()
     region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or session.region_name or ""
     s3 = session.client("s3", config=BOTO_CONFIG)
     if name == "shipping":

@@ -13,6 +13,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
+from worker.access import watch_denials
 from worker.fifo.settings import WorkerSettings
 
 
@@ -42,6 +43,7 @@ def make_clients(settings: WorkerSettings, on_call: Callable[[str], None] | None
     how the worker reports its API calls per order.
     """
     session = boto3.session.Session(region_name=settings.region)
+    watch_denials(session)
     threads = settings.receivers + settings.processors + 4  # + deleter, heartbeat, lifecycle, spare
     # ReceiveMessage holds a connection for up to wait_seconds: the read timeout must outlast it.
     sqs = session.client("sqs", config=client_config(settings, read_timeout=settings.wait_seconds + 10, pool=threads))
