@@ -44,7 +44,7 @@ class AwsContext:
 
     def name(self, *parts: str, kind: naming.Kind, fifo: bool = False) -> str:
         """`<project>-<stack>-<parts...>[.fifo]`, valid for `kind` for any project, stack and region
-        (`components/naming.py`: unchanged when already valid, else sanitized, shortened and hashed)."""
+        (`components/naming.py`: as is when already valid, else sanitized, shortened and hashed)."""
         return naming.physical_name(kind, self.project, self.stack, *parts, suffix=topology.FIFO_SUFFIX if fifo else "")
 
     def arn(self, service: str, resource: str, *, regional: bool = True, account: bool = True) -> pulumi.Output[str]:

@@ -350,7 +350,7 @@ WAF_MIN_RATE_LIMIT = 10
 
 
 class SecurityConfig(_Section):
-    """Issue 13: flow logs, RDS log exports, the intake's WAF and its authentication."""
+    """Flow logs, RDS log exports, the intake's WAF and its authentication (docs/security.md)."""
 
     flow_log_retention_days: LogRetentionDays = key("flowLogRetentionDays")
     db_log_retention_days: LogRetentionDays = key("dbLogRetentionDays")

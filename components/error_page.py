@@ -4,7 +4,8 @@ Route 53 can alias a record to an S3 website endpoint only when the bucket is na
 record, so the bucket name is the domain name. It is the one public resource of the stack: its logical
 name is `error-page`, which the policy pack exempts by name, and anonymous read is granted by a bucket
 policy on the page objects only (no listing, no other key). The public access block stays on for ACLs.
-S3 website endpoints speak HTTP only; the README explains how to put CloudFront in front for HTTPS.
+S3 website endpoints speak HTTP only; docs/front-door.md ("HTTPS for the error page: CloudFront") explains
+how to put CloudFront in front for HTTPS.
 """
 
 from __future__ import annotations

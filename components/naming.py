@@ -2,8 +2,9 @@
 
 Every physical name the program gives a resource is `<project>-<stack>-<base>[-<more parts>]` (see
 `AwsContext.name`), built here by `physical_name(kind, *parts)`. A name that is already valid for its
-kind is returned unchanged, so the short lower-case stacks (`dev`, `prod`) keep the names they always had
-(no resource is replaced). Otherwise the name is made valid deterministically:
+kind is returned as is, so the short lower-case stacks (`dev`, `prod`) get plain `<project>-<stack>-<base>`
+names (a valid name is never rewritten: a changed physical name replaces the resource). Otherwise the name
+is made valid deterministically:
 
 1. characters the service refuses become `-` (and the name is lower-cased where the service wants it),
    runs of `-` collapse where the service forbids `--`, and the name starts and ends with a letter or digit;

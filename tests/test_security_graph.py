@@ -1,4 +1,4 @@
-"""Issue 13's gaps closed in the graph: VPC flow logs, RDS log exports, the DLQ alarm text, the intake WAF and auth.
+"""The security controls in the graph: VPC flow logs, RDS log exports, the DLQ alarm text, the intake WAF and auth.
 
 Every graph is built as `up` and as `preview` (a fresh stack: outputs of resources not yet created are
 unknown), so each assertion holds where the policy pack and the provider first see the inputs.
