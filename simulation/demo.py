@@ -89,9 +89,9 @@ class Plan:
 @dataclass
 class Progress:
     max_backlog: int = 0
-    """Hold the producer back while the FIFO queue holds more than this (0: never)."""
+    """Hold the producer back while the deepest work queue holds more than this (0: never)."""
     backlog: int = 0
-    """The FIFO queue's depth at the last sample."""
+    """The deepest work queue's depth (FIFO or fan-out) at the last sample."""
     produced: int = 0
     producing_done: bool = False
     produce_error: str = ""
@@ -104,7 +104,8 @@ class Progress:
             self.produced += n
 
     def hold_back(self) -> None:
-        """moto's per-call cost grows with queue depth (AWS's does not): keep the emulator's queue shallow."""
+        """The emulator's receive and delete scan the whole queue (AWS's cost does not grow with depth): keep
+        the deepest work queue, FIFO or fan-out, near `max_backlog` so the emulator's core is not spent on scans."""
         while self.max_backlog and self.backlog > self.max_backlog and not self.cancelled.is_set():
             time.sleep(0.2)
         if self.cancelled.is_set():
@@ -753,7 +754,8 @@ def parser() -> argparse.ArgumentParser:
         "--max-backlog",
         type=int,
         default=2000,
-        help="hold the producer back while the FIFO queue is deeper (default 2000, 0 = never): the emulator slows with depth",
+        help="hold the producer back while a work queue (FIFO or fan-out) is deeper (default 2000, 0 = never): "
+        "the emulator's receives and deletes scan the whole queue",
     )
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--endpoint", help=ENDPOINT_HELP)
@@ -864,7 +866,7 @@ class Watch:
         """Take a sample; tell the producer the queue's depth and the drill how far the spike is."""
         self.samples.append(self.probe.sample(time.monotonic() - self.t0, lambda: self.progress.produced))
         s = self.samples[-1]
-        self.progress.backlog = s.depth["orders"]
+        self.progress.backlog = max(v for k, v in s.depth.items() if not k.endswith("DLQ"))
         if self.drill:
             self.drill.step(s.t, s.processed >= self.expected["fifo"] / 2, s.depth["orders"])
         return s
@@ -894,6 +896,7 @@ def all_checks(
     stack: EmulatedStack, plan: Plan, progress: Progress, drained: bool, drill: SpotDrill | None
 ) -> tuple[list[Check], dict[str, Any], dict[str, Any] | None]:
     """Stop every process, then the checks and figures, the clean exits and the Spot drill's (if any)."""
+    cpu = stack.cpu_seconds()
     exit_codes = stack.stop_children()
     checks, figures = verify(stack, plan, progress, drained)
     checks.append(
@@ -903,6 +906,7 @@ def all_checks(
     if drill and spot_drill:
         checks += drill.checks(spot_drill, [c for c in checks if c.name in EXACTLY_ONCE])
     figures["worker_counters"] = worker_summaries(stack)
+    figures["cpu_seconds"] = cpu
     return checks, figures, spot_drill
 
 
@@ -1011,6 +1015,9 @@ def print_report(console: Console, report: dict[str, Any], out: Path) -> None:
     )
     console.print(f"latency sent->stored {lat}; sent->shipped {ship}")
     console.print(f"worker counters {f.get('worker_counters')}")
+    if cpu := f.get("cpu_seconds"):
+        per_k = {part: round(sec * 1000 / report["orders"], 2) for part, sec in cpu.items() if sec is not None}
+        console.print(f"CPU seconds per 1,000 orders: {per_k}")
     if drill := report.get("spot_drill"):
         spot = Table(
             title=f"Spot drill: {drill['workers_interrupted']} notices at {drill['notice_sent_at_seconds']}s "

@@ -15,10 +15,12 @@ next to `.venv`): it pins a botocore of its own, which the project's awscli and 
 
 from __future__ import annotations
 
+import ctypes
 import os
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -59,6 +61,13 @@ def ministack_command() -> list[str]:
     return [str(exe)]
 
 
+def _die_with_parent() -> None:
+    """In the child, before exec: SIGTERM it when the process that started it dies, however it dies
+    (Linux `PR_SET_PDEATHSIG`), so a killed demo or test leaves no emulator behind. Elsewhere: nothing."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
+
+
 class _Process:
     """One MiniStack child process on a fixed port, restartable with its state kept on disk."""
 
@@ -77,6 +86,7 @@ class _Process:
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # Ctrl-C goes to us; we stop it in order
+                preexec_fn=_die_with_parent,
             )
         finally:
             if self.log:
@@ -124,6 +134,12 @@ class Emulator:
     account_id: str = ACCOUNT_ID
     credentials: dict[str, str] = field(default_factory=lambda: dict(DUMMY_CREDENTIALS))
     _process: _Process | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def pid(self) -> int | None:
+        """The emulator's process id, when this process started it."""
+        proc = self._process.proc if self._process else None
+        return proc.pid if proc is not None else None
 
     @property
     def embedded(self) -> bool:

@@ -87,6 +87,8 @@ class PostgresServer:
     bindir: Path
     started_in: float
     """Seconds from `initdb` to the first accepted connection."""
+    pid: int = 0
+    """The server's process (or the wrapper that runs it as the service user)."""
 
     def create_database(self, name: str) -> str:
         """Create database `name` and return its DSN."""
@@ -215,7 +217,7 @@ def running_postgres(port: int | None = None) -> Iterator[PostgresServer]:
         proc = _start_server(_server_command(bindir, data_dir, port), log, root, user)
         dsn = f"postgresql://postgres@127.0.0.1:{port}/postgres"
         _wait_ready(dsn, proc, log, time.monotonic() + START_TIMEOUT)
-        yield PostgresServer(dsn, port, data_dir, bindir, time.monotonic() - started)
+        yield PostgresServer(dsn, port, data_dir, bindir, time.monotonic() - started, proc.pid)
     finally:
         if proc is not None:
             _stop_server(proc)

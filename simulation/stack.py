@@ -24,8 +24,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from offline.moto_provision import Provisioned, provision
+from offline.provision.provisioner import Provisioned, provision
 from simulation import teardown
+from simulation.cpu import own_cpu_seconds, tree_cpu_seconds
 from simulation.emulator import Emulator, emulator_at
 from simulation.postgres import PostgresServer, running_postgres
 from simulation.producer import catalog_sku
@@ -128,6 +129,19 @@ class EmulatedStack:
 
     def failed_children(self) -> list[Child]:
         return [c for c in self.children if c.proc.poll() is not None and c.proc.returncode != 0]
+
+    def cpu_seconds(self) -> dict[str, float | None]:
+        """CPU seconds used so far by each part: the emulator, the FIFO workers, the consumers, PostgreSQL
+        and this process (read before `stop_children`; the emulator's only when it is embedded)."""
+        by_part: dict[str, float | None] = {
+            "emulator": tree_cpu_seconds(self.emulator.pid) if self.emulator.pid else None,
+            "postgres": tree_cpu_seconds(self.postgres.pid) if self.postgres.pid else None,
+        }
+        for part, prefix in (("workers", "worker-"), ("consumers", "consumer-")):
+            each = [tree_cpu_seconds(c.proc.pid) for c in self.children if c.name.startswith(prefix)]
+            by_part[part] = None if None in each else round(sum(x or 0.0 for x in each), 2)
+        by_part["demo"] = own_cpu_seconds()
+        return by_part
 
     def stop_children(self, timeout: float = STOP_TIMEOUT) -> dict[str, int]:
         """SIGTERM every child (workers drain, consumers finish their batch), wait, then kill stragglers."""
