@@ -111,7 +111,7 @@ def test_a_new_run_does_not_count_the_last_runs_worker_logs(tmp_path: Path) -> N
     """A second `make demo` into the same `.demo/` reports its own workers' counters, not the sum of both runs."""
     from types import SimpleNamespace
 
-    from simulation.demo import worker_summaries
+    from simulation.demo.readback import worker_summaries
     from simulation.stack import fresh_log_dir
 
     def stopped(received: int) -> str:
