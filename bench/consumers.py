@@ -97,7 +97,7 @@ def database_only(server: PostgresServer, count: int, workers: int, repeats: int
 
 
 def end_to_end(server: PostgresServer, count: int, repeats: int) -> dict[str, list[float]]:
-    from offline.moto_provision import provision
+    from offline.provision.provisioner import provision
     from simulation.emulator import running_emulator
 
     results: dict[str, list[float]] = {}

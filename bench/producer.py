@@ -24,7 +24,7 @@ from typing import Any
 
 import boto3
 
-from offline.moto_provision import provision
+from offline.provision.provisioner import provision
 from simulation.emulator import Emulator, running_emulator
 from simulation.producer import DEFAULT_SENDERS, Outgoing, client_config, generate_spike, send_fifo, upload_s3
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import boto3
 
-from offline.moto_provision import provision as provision_from_program
+from offline.provision.provisioner import provision as provision_from_program
 from simulation.emulator import DEFAULT_REGION, Emulator
 from worker import topology
 

@@ -26,7 +26,7 @@ import boto3
 import psycopg
 import pytest
 
-from offline.moto_provision import provision
+from offline.provision.provisioner import provision
 from simulation.emulator import Emulator
 from simulation.postgres import PostgresServer, running_postgres
 from worker import topology

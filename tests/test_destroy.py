@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from offline.graph import Graph, Resource, run_program, stack_config
-from offline.moto_provision import provision
+from offline.provision.provisioner import provision
 from simulation import teardown
 from simulation.emulator import Emulator
 

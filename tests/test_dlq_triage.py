@@ -20,7 +20,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from offline.moto_provision import provision
+from offline.provision.provisioner import provision
 from ops import dlq_triage
 from simulation.emulator import Emulator
 from simulation.fifo_harness import Resources, Sent, order_body, plan_orders, scan, send

@@ -13,7 +13,7 @@ import pytest
 
 from offline.graph import run_program
 from offline.mocks import ACCOUNT_ID
-from offline.moto_provision import EMULATED_TYPES, EmulatorMocks, Provisioned, ProvisionError, provision
+from offline.provision.provisioner import EMULATED_TYPES, EmulatorMocks, Provisioned, ProvisionError, provision
 from simulation.emulator import Emulator
 from worker import topology
 
