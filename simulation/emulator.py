@@ -36,7 +36,8 @@ from offline.mocks import ACCOUNT_ID
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_REGION = "us-east-1"
-DUMMY_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_SESSION_TOKEN": "test"}
+DUMMY_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}
+"""The embedded emulator's root (admin) credentials: provisioning and the demo's read-back checks only."""
 EMULATOR_VENV = ROOT / ".venv-emulator"
 """MiniStack's own virtualenv, built by `make` from simulation/requirements-emulator.txt."""
 READY_TIMEOUT = 30.0
@@ -217,14 +218,18 @@ def exported_env(env: dict[str, str], *, enabled: bool = True) -> Iterator[None]
                     os.environ[key] = value
 
 
-def ministack_env(port: int, state_dir: str, *, account_id: str = ACCOUNT_ID) -> dict[str, str]:
-    """MiniStack's settings: loopback only, the program's account, state saved to `state_dir` on shutdown."""
+def ministack_env(port: int, state_dir: str, *, account_id: str = ACCOUNT_ID, auth: bool = True) -> dict[str, str]:
+    """MiniStack's settings: loopback only, the program's account, IAM enforced (`auth`: identity policies
+    of assumed roles, trust policies, resource policies), state saved to `state_dir` on shutdown."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "MINISTACK_", "GATEWAY_"))}
     return {
         **env,
         "GATEWAY_PORT": str(port),
         "BIND_HOST": "127.0.0.1",
         "MINISTACK_ACCOUNT_ID": account_id,
+        "AUTH": "true" if auth else "false",
+        "AWS_ACCESS_KEY_ID": DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"],  # the root key MiniStack accepts
+        "AWS_SECRET_ACCESS_KEY": DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
         "PERSIST_STATE": "1",  # stop() then start() keeps every resource, as an outage of the endpoint would
         "STATE_DIR": state_dir,
         "S3_PERSIST": "1",
