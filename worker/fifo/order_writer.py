@@ -18,8 +18,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from worker.fifo.messages import Received
-from worker.model import Order
-from worker.topology import TABLE_KEY
+from worker.model import Order, StoredOrder, order_table
 
 
 class Outcome(enum.Enum):
@@ -42,19 +41,14 @@ def now_utc() -> datetime:
 
 
 def order_item(order: Order, message: Received, processed_at: datetime) -> dict[str, Any]:
-    """The stored order: small (one write unit), with what is needed to verify order from the table."""
-    return {
-        TABLE_KEY: {"S": order.OrderID},
-        "CustomerID": {"S": order.CustomerID},
-        "Total": {"N": str(order.Total)},
-        "Currency": {"S": order.Currency},
-        "ItemCount": {"N": str(sum(item.Quantity for item in order.Items))},
-        "CreatedAt": {"S": order.CreatedAt.isoformat()},
-        "MessageGroupId": {"S": message.group_id},
-        "SequenceNumber": {"S": message.sequence_number},
-        "MessageId": {"S": message.message_id},
-        "ProcessedAt": {"S": processed_at.isoformat(timespec="microseconds")},
-    }
+    """The stored order (`worker.model.order_table`), tagged with the message that carried it."""
+    return order_table.to_item(
+        order,
+        group_id=message.group_id,
+        sequence_number=message.sequence_number,
+        message_id=message.message_id,
+        processed_at=processed_at,
+    )
 
 
 class OrderWriter:
@@ -69,8 +63,7 @@ class OrderWriter:
             resp = self._ddb.put_item(
                 TableName=self._table,
                 Item=order_item(order, message, processed_at),
-                ConditionExpression="attribute_not_exists(#k)",
-                ExpressionAttributeNames={"#k": TABLE_KEY},
+                **order_table.if_absent,
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
                 ReturnConsumedCapacity="TOTAL",
             )
@@ -78,14 +71,17 @@ class OrderWriter:
             if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
                 raise
             old = exc.response.get("Item") or self._read(order.OrderID)
-            stored_seq = old.get("SequenceNumber", {}).get("S", "")
-            stored_at = datetime.fromisoformat(old["ProcessedAt"]["S"]) if "ProcessedAt" in old else processed_at
-            same = stored_seq == message.sequence_number and old.get("MessageId", {}).get("S") == message.message_id
-            return WriteResult(Outcome.REDELIVERY if same else Outcome.DUPLICATE, stored_at, stored_seq)
+            stored = order_table.from_item(old) if old else StoredOrder(order.OrderID)
+            same = stored.sequence_number == message.sequence_number and stored.message_id == message.message_id
+            return WriteResult(
+                Outcome.REDELIVERY if same else Outcome.DUPLICATE,
+                stored.processed_at or processed_at,
+                stored.sequence_number,
+            )
         self._on_write_units(resp.get("ConsumedCapacity", {}).get("CapacityUnits", 0))
         return WriteResult(Outcome.WRITTEN, processed_at, message.sequence_number)
 
     def _read(self, order_id: str) -> dict[str, Any]:
         """Fallback when the service did not return the old item with the failure."""
-        got = self._ddb.get_item(TableName=self._table, Key={TABLE_KEY: {"S": order_id}}, ConsistentRead=True)
+        got = self._ddb.get_item(TableName=self._table, Key=order_table.key_of(order_id), ConsistentRead=True)
         return dict(got.get("Item", {}))
