@@ -459,21 +459,21 @@ class StackConfig(_Section):
 # --- the stack files, read as the CLI reads them (the one loader: offline/graph.py and ops/stack.py use it) ---
 
 
-def project_defaults(project_file: Path) -> dict[str, str]:
+def project_defaults(project_file: Path, project: str | None = None) -> dict[str, str]:
     """The `config:` defaults a `Pulumi.yaml` declares, keyed `<project>:<key>` and as text, as the CLI passes
-    them to the program."""
-    return _read_project(project_file)[1]
+    them to the program; `project` is the namespace of the project's own keys (default: the file's `name`)."""
+    return _read_project(project_file, project)[1]
 
 
-def _read_project(project_file: Path) -> tuple[str, dict[str, str]]:
-    """A `Pulumi.yaml`'s project name and its `config:` defaults (`project_defaults`)."""
+def _read_project(project_file: Path, project: str | None = None) -> tuple[str, dict[str, str]]:
+    """A `Pulumi.yaml`'s project name (or `project`) and its `config:` defaults (`project_defaults`)."""
     import yaml  # the program itself never reads files: the CLI hands it the config
 
-    project = yaml.safe_load(project_file.read_text())
-    name = project["name"]
+    declared = yaml.safe_load(project_file.read_text())
+    name = project or declared["name"]
     defaults = {
         (k if ":" in k else f"{name}:{k}"): cli_string(spec["default"])
-        for k, spec in project["config"].items()
+        for k, spec in declared["config"].items()
         if isinstance(spec, dict) and "default" in spec
     }
     return name, defaults

@@ -137,8 +137,9 @@ def _resource(registration: Registration) -> Resource:
 
 
 def project_defaults() -> dict[str, str]:
-    """The `config:` defaults declared in Pulumi.yaml, keyed `orders:<key>` as the CLI passes them."""
-    return declared_defaults(ROOT / "Pulumi.yaml")
+    """The `config:` defaults declared in Pulumi.yaml, keyed `<PROJECT>:<key>` as the CLI passes them (PROJECT is
+    Pulumi.yaml's `name`; a test may patch it to build the stack under another project name)."""
+    return declared_defaults(ROOT / "Pulumi.yaml", project=PROJECT)
 
 
 def stack_config(stack: str) -> dict[str, str]:
