@@ -42,10 +42,23 @@ SPIKE_START = datetime(2026, 11, 27, 5, 0, tzinfo=UTC)
 """Black Friday, 05:00 UTC: CreatedAt of the first generated order."""
 SQS_BATCH = 10
 DEFAULT_SENDERS = 8
+CUSTOMER_PREFIX = "CUST-"
+
+DEFAULT_CUSTOMERS = 500
+DEFAULT_SKUS = 50
+DEFAULT_DUPLICATES = 0.02
+DEFAULT_MALFORMED = 0.002
+DEFAULT_SEED = 1
+"""The spike's shape when nothing says otherwise: `generate_spike` and every command's flags (`add_spike_arguments`)."""
 
 
 def catalog_sku(number: int) -> str:
     return f"{CATALOG_PREFIX}{number:05d}"
+
+
+def customer_id(number: int) -> str:
+    """The `number`-th generated customer, `CUST-00000`..: what `generate_spike` draws from."""
+    return f"{CUSTOMER_PREFIX}{number:05d}"
 
 
 def catalog_price(number: int) -> Decimal:
@@ -98,7 +111,7 @@ def _malformed_body(rng: random.Random, order: Order, n: int) -> str:
 
 def _random_order(rng: random.Random, order_id: str, i: int, customers: int, skus: int) -> Order:
     """The `i`-th order of a spike: a random customer, 1 to 4 catalog lines, created 37 ms after the last."""
-    customer = f"CUST-{rng.randrange(customers):05d}"
+    customer = customer_id(rng.randrange(customers))
     lines = rng.sample(range(1, skus + 1), k=min(skus, rng.choice((1, 1, 2, 2, 3, 4))))
     items = [
         OrderItem(SKU=catalog_sku(n), Quantity=rng.choice((1, 1, 1, 2, 3)), UnitPrice=catalog_price(n)) for n in lines
@@ -116,11 +129,11 @@ def _random_order(rng: random.Random, order_id: str, i: int, customers: int, sku
 def generate_spike(
     orders: int,
     *,
-    customers: int = 500,
-    skus: int = 50,
-    duplicates: float = 0.02,
-    malformed: float = 0.005,
-    seed: int = 1,
+    customers: int = DEFAULT_CUSTOMERS,
+    skus: int = DEFAULT_SKUS,
+    duplicates: float = DEFAULT_DUPLICATES,
+    malformed: float = DEFAULT_MALFORMED,
+    seed: int = DEFAULT_SEED,
     prefix: str = "",
 ) -> Spike:
     """`orders` valid orders over `customers` customers, plus duplicate resends and malformed bodies.
@@ -138,20 +151,17 @@ def generate_spike(
     n_malformed = 0
     for i in range(orders):
         order = _random_order(rng, f"{tag}-{i:07d}", i, customers, skus)
-        customer = order.CustomerID
         spike.orders[order.OrderID] = order
         body = order.to_json()
-        spike.messages.append(Outgoing(body, customer, order.OrderID, "valid", order.OrderID, index))
+        spike.messages.append(Outgoing(body, order.group_id, order.dedup_id, "valid", order.OrderID, index))
         index += 1
         if rng.random() < duplicates:
-            spike.messages.append(Outgoing(body, customer, order.OrderID, "duplicate", order.OrderID, index))
+            spike.messages.append(Outgoing(body, order.group_id, order.dedup_id, "duplicate", order.OrderID, index))
             index += 1
         if int((i + 1) * malformed) > int(i * malformed):  # evenly spread: exactly floor(orders * share)
-            bad_id = f"{tag}-BAD-{n_malformed:05d}"
-            bad = order.model_copy(update={"OrderID": bad_id})
-            spike.messages.append(
-                Outgoing(_malformed_body(rng, bad, n_malformed), customer, bad_id, "malformed", bad_id, index)
-            )
+            bad = order.model_copy(update={"OrderID": f"{tag}-BAD-{n_malformed:05d}"})
+            body = _malformed_body(rng, bad, n_malformed)
+            spike.messages.append(Outgoing(body, bad.group_id, bad.dedup_id, "malformed", bad.OrderID, index))
             index += 1
             n_malformed += 1
     return spike
@@ -354,18 +364,63 @@ def targets_from_outputs(stream: TextIO) -> dict[str, Any]:
     return outputs
 
 
+def add_spike_arguments(p: argparse.ArgumentParser, *, orders: int) -> None:
+    """The flags that shape a spike (`spike_from_args` reads them), declared once for every command that generates
+    one (`produce`, `demo`); `orders` is the command's own default count."""
+    p.add_argument("--orders", type=int, default=orders, help=f"valid orders in the spike (default {orders})")
+    p.add_argument(
+        "--customers",
+        type=int,
+        default=DEFAULT_CUSTOMERS,
+        help=f"distinct customers = FIFO message groups (default {DEFAULT_CUSTOMERS})",
+    )
+    p.add_argument(
+        "--skus", type=int, default=DEFAULT_SKUS, help=f"catalog size, {catalog_sku(1)}.. (default {DEFAULT_SKUS})"
+    )
+    p.add_argument(
+        "--duplicates",
+        type=float,
+        default=DEFAULT_DUPLICATES,
+        help=f"share of orders sent twice (default {DEFAULT_DUPLICATES})",
+    )
+    p.add_argument(
+        "--malformed",
+        type=float,
+        default=DEFAULT_MALFORMED,
+        help=f"share of extra malformed orders (default {DEFAULT_MALFORMED})",
+    )
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=DEFAULT_SEED,
+        help=f"generator seed: same seed, same orders (default {DEFAULT_SEED})",
+    )
+
+
+def spike_from_args(args: argparse.Namespace) -> Spike:
+    """The spike `add_spike_arguments`' flags describe; ValueError naming the flags when they describe none."""
+    try:
+        return generate_spike(
+            args.orders,
+            customers=args.customers,
+            skus=args.skus,
+            duplicates=args.duplicates,
+            malformed=args.malformed,
+            seed=args.seed,
+        )
+    except ValueError:
+        raise ValueError(
+            "--orders >= 0, --customers >= 1, --skus >= 1, and --duplicates and --malformed between 0 and 1 are required"
+        ) from None
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m simulation produce", description=__doc__.split("\n\n")[0])
-    p.add_argument("--orders", type=int, default=1000, help="valid orders to generate (default 1000)")
+    add_spike_arguments(p, orders=1000)
     p.add_argument("--to", choices=("fifo", "s3"), default="fifo", help="the FIFO queue or the bulk-import bucket")
     p.add_argument(
         "--rate", type=float, default=None, help="messages per second overall (default: as fast as possible)"
     )
-    p.add_argument("--customers", type=int, default=500, help="distinct customers = FIFO message groups (default 500)")
-    p.add_argument("--skus", type=int, default=50, help="catalog size, SKU-00001.. (default 50)")
-    p.add_argument("--duplicates", type=float, default=0.02, help="share of orders sent twice (default 0.02)")
-    p.add_argument("--malformed", type=float, default=0.005, help="share of extra malformed bodies (default 0.005)")
-    p.add_argument("--seed", type=int, default=1, help="generator seed: same seed, same orders")
     p.add_argument("--concurrency", type=int, default=None, help="sender threads (default 8 for fifo, 16 for s3)")
     p.add_argument("--queue-url", help="FIFO queue URL (default: orderQueueUrl from stack outputs on stdin)")
     p.add_argument("--bucket", help="bucket (default: invoicesBucketName from stack outputs on stdin)")
@@ -395,17 +450,10 @@ def write_batches(messages: Sequence[Outgoing], directory: Path) -> list[Path]:
 
 def main(argv: list[str]) -> int:
     args = parser().parse_args(argv)
-    if args.orders < 0 or args.customers < 1 or (args.rate is not None and args.rate <= 0):
-        parser().error("--orders >= 0, --customers >= 1 and --rate > 0 are required")
+    if args.rate is not None and args.rate <= 0:
+        parser().error("--rate > 0 is required")
     try:
-        spike = generate_spike(
-            args.orders,
-            customers=args.customers,
-            skus=args.skus,
-            duplicates=args.duplicates,
-            malformed=args.malformed,
-            seed=args.seed,
-        )
+        spike = spike_from_args(args)
     except ValueError as exc:
         parser().error(str(exc))
     if args.write_batches:
