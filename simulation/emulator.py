@@ -27,6 +27,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import boto3
 import requests
@@ -156,7 +157,7 @@ class Emulator:
             "AWS_REGION": self.region,
         }
 
-    def client(self, service: str, **kwargs: object) -> object:
+    def client(self, service: str, **kwargs: Any) -> Any:
         """A boto3 client for `service` against the emulator with its own credentials."""
         return boto3.session.Session().client(
             service,
@@ -165,7 +166,7 @@ class Emulator:
             aws_access_key_id=self.credentials["AWS_ACCESS_KEY_ID"],
             aws_secret_access_key=self.credentials["AWS_SECRET_ACCESS_KEY"],
             aws_session_token=self.credentials.get("AWS_SESSION_TOKEN"),
-            **kwargs,  # type: ignore[arg-type]
+            **kwargs,
         )
 
     def reset(self) -> None:

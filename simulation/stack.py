@@ -30,6 +30,7 @@ from simulation.cpu import own_cpu_seconds, tree_cpu_seconds
 from simulation.emulator import Emulator, emulator_at
 from simulation.postgres import PostgresServer, running_postgres
 from simulation.producer import catalog_sku
+from simulation.roles import CREDENTIAL_VARIABLES, ROLE_OF_WORKER, RoleProfiles, consumer_role
 
 ROOT = Path(__file__).resolve().parents[1]
 STOP_TIMEOUT = 30.0
@@ -55,6 +56,8 @@ class EmulatedStack:
     shipping_dsn: str
     warehouse_dsn: str
     log_dir: Path
+    roles: RoleProfiles
+    """Each child's profile: it assumes its own role (simulation/roles.py)."""
     stock: dict[str, int] = field(default_factory=dict)
     children: list[Child] = field(default_factory=list)
 
@@ -76,10 +79,12 @@ class EmulatedStack:
             "logs": str(self.log_dir),
         }
 
-    def child_env(self, **extra: str) -> dict[str, str]:
-        env = {**os.environ, **self.emulator.env(), "PYTHONUNBUFFERED": "1", **extra}
-        env.pop("PYTHONPATH", None)
-        return env
+    def child_env(self, process: str, role: str, **extra: str) -> dict[str, str]:
+        """A child's environment: the emulator's endpoint and region, and the profile that assumes `role`
+        as `process` (no key of its own: admin credentials stay with provisioning and the checks)."""
+        env = {k: v for k, v in os.environ.items() if k not in CREDENTIAL_VARIABLES and k != "PYTHONPATH"}
+        endpoint = {k: v for k, v in self.emulator.env().items() if k not in CREDENTIAL_VARIABLES}
+        return {**env, **endpoint, **self.roles.env(process, role), "PYTHONUNBUFFERED": "1", **extra}
 
     def spawn(self, name: str, args: list[str], env: Mapping[str, str]) -> Child:
         log_path = self.log_dir / f"{name}.log"
@@ -98,13 +103,16 @@ class EmulatedStack:
         return child
 
     def start_workers(self, count: int, *, wait_seconds: int = 5) -> None:
-        env = self.worker_env()
         for i in range(count):
-            self.spawn(f"worker-{i + 1}", ["run", "--wait-seconds", str(wait_seconds)], env)
+            name = f"worker-{i + 1}"
+            self.spawn(name, ["run", "--wait-seconds", str(wait_seconds)], self.worker_env(name))
 
-    def worker_env(self, imds_url: str = "") -> dict[str, str]:
-        """A FIFO worker's environment; `imds_url` points its Spot/lifecycle watch at an IMDS stand-in."""
+    def worker_env(self, process: str, imds_url: str = "") -> dict[str, str]:
+        """FIFO worker `process`'s environment, as the instance role; `imds_url` points its Spot/lifecycle
+        watch at an IMDS stand-in."""
         return self.child_env(
+            process,
+            ROLE_OF_WORKER,
             ORDERS_QUEUE_URL=self.exports["orderQueueUrl"],
             ORDERS_TABLE=self.exports["orderTableName"],
             ORDERS_BUCKET=self.exports["invoicesBucketName"],
@@ -125,10 +133,27 @@ class EmulatedStack:
             args = ["consume", name, "--queue-url", url, "--dsn", dsn[name]]
             args += ["--wait-seconds", str(wait_seconds), "--retry-delay", str(retry_delay)]
             for i in range(pollers):
-                self.spawn(f"consumer-{name}-{i + 1}", args, self.child_env(LOG_LEVEL="WARNING"))
+                process = f"consumer-{name}-{i + 1}"
+                self.spawn(process, args, self.child_env(process, consumer_role(name), LOG_LEVEL="WARNING"))
 
     def failed_children(self) -> list[Child]:
         return [c for c in self.children if c.proc.poll() is not None and c.proc.returncode != 0]
+
+    def revoke(self, role: str, action: str) -> int:
+        """Take `action` away from the stack's role `role` (logical name) in the emulator: a drill for the
+        denial path (`demo --revoke`). Returns how many statements lost it; 0 means the role never had it."""
+        iam = self.emulator.client("iam")
+        name = self.roles.role_arns[role].rsplit("/", 1)[-1]
+        removed = 0
+        for policy_name in iam.list_role_policies(RoleName=name)["PolicyNames"]:
+            document = iam.get_role_policy(RoleName=name, PolicyName=policy_name)["PolicyDocument"]
+            document = json.loads(document) if isinstance(document, str) else document
+            kept_statements, changed = without_action(document.get("Statement", []), action)
+            if changed:
+                removed += changed
+                document["Statement"] = kept_statements
+                iam.put_role_policy(RoleName=name, PolicyName=policy_name, PolicyDocument=json.dumps(document))
+        return removed
 
     def cpu_seconds(self) -> dict[str, float | None]:
         """CPU seconds used so far by each part: the emulator, the FIFO workers, the consumers, PostgreSQL
@@ -175,7 +200,7 @@ def seed_inventory(stack: EmulatedStack, stock: dict[str, int]) -> None:
     run = subprocess.run(
         [sys.executable, "-m", "worker", "seed-inventory", "--dsn", stack.shipping_dsn, "--file", str(path)],
         cwd=ROOT,
-        env=stack.child_env(),
+        env=stack.child_env("seed-inventory", ROLE_OF_WORKER),  # PostgreSQL only: it makes no AWS call
         capture_output=True,
         text=True,
         timeout=120,
@@ -184,6 +209,32 @@ def seed_inventory(stack: EmulatedStack, stock: dict[str, int]) -> None:
     if run.returncode != 0:
         raise RuntimeError(f"seed-inventory failed: {run.stderr.strip() or run.stdout.strip()}")
     stack.stock = dict(stock)
+
+
+def without_action(statements: Any, action: str) -> tuple[list[dict[str, Any]], int]:
+    """`statements` with `action` taken out of every Allow (a statement left with no action goes)."""
+    out, changed = [], 0
+    for statement in statements if isinstance(statements, list) else [statements]:
+        actions = statement.get("Action", [])
+        actions = [actions] if isinstance(actions, str) else list(actions)
+        if statement.get("Effect") == "Allow" and action in actions:
+            changed += 1
+            actions.remove(action)
+            if not actions:
+                continue
+            statement = {**statement, "Action": actions}
+        out.append(statement)
+    return out, changed
+
+
+def role_profiles(provisioned: Provisioned, directory: Path, region: str) -> RoleProfiles:
+    """The processes' profiles, from the launcher the provisioner created and the stack's roles."""
+    launcher = provisioned.launcher_credentials
+    if launcher is None:
+        raise RuntimeError("the provisioner created no local launcher: the processes could not assume their roles")
+    return RoleProfiles.write(
+        directory, launcher.access_key_id, launcher.secret_access_key, provisioned.role_arns, region
+    )
 
 
 def fresh_log_dir(out: Path) -> Path:
@@ -214,7 +265,8 @@ def emulated_stack(
         shipping_dsn = postgres.create_database("shipping")
         warehouse_dsn = postgres.create_database("warehouse")
         provisioned = provision(emulator.region, endpoint=emulator.endpoint, stack=stack_name)
-        local = EmulatedStack(emulator, postgres, provisioned, shipping_dsn, warehouse_dsn, log_dir)
+        roles = role_profiles(provisioned, out / "aws", emulator.region)
+        local = EmulatedStack(emulator, postgres, provisioned, shipping_dsn, warehouse_dsn, log_dir, roles)
         try:
             seed_inventory(local, stock if stock is not None else default_stock(1000, 50))
             yield local

@@ -24,7 +24,8 @@ CHECKS = {
     "sales facts: one row per order line, revenue adds up",
     "malformed orders in the FIFO DLQ after 3 receives",
     "malformed bulk-import objects in each fan-out DLQ",
-    "nothing lost: produced = processed + dead-lettered",
+    "nothing lost: produced = processed + dead-lettered + still queued",
+    "no process was denied access (each under its own role)",
     "every process exited cleanly",
 }
 
@@ -109,3 +110,21 @@ def wait_for_health(endpoint: str) -> None:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.1)
+
+
+@pytest.mark.heavy
+def test_a_permission_taken_from_the_worker_role_stops_the_demo_naming_it_and_loses_no_order(tmp_path: Path) -> None:
+    """The workers run as the instance role (AssumeRole through the launcher); without dynamodb:PutItem the
+    first write is denied, the worker logs the role, action and table, the demo stops at once and fails the
+    check that names them, and every order is still in the FIFO queue or its DLQ."""
+    args = ["--orders", "120", "--workers", "1", "--customers", "12", "--malformed", "0", "--duplicates", "0"]
+    run, report = demo(tmp_path, *args, "--revoke", "workers-instance:dynamodb:PutItem", "--timeout", "120")
+    assert run.returncode == 1 and not report["passed"]
+    by_name = {c["name"]: c for c in report["checks"]}
+    denied = by_name["no process was denied access (each under its own role)"]
+    assert not denied["ok"]
+    assert "as role orders-demo-workers-instance may not dynamodb:PutItem on " in denied["detail"]
+    assert ":table/orders-demo-orders" in denied["detail"]
+    assert "access denied" in run.stdout and report["wall_seconds"] < 100, "stopped at the denial, not the timeout"
+    assert by_name["nothing lost: produced = processed + dead-lettered + still queued"]["ok"], by_name
+    assert by_name["every valid order exactly once in DynamoDB"]["ok"] is False  # none could be written

@@ -529,7 +529,6 @@ def render(template: str, body: str) -> str:
 
 
 def test_templates_drive_the_sqs_query_api() -> None:
-    import boto3
     import requests
     from botocore.auth import SigV4Auth
     from botocore.awsrequest import AWSRequest
@@ -546,18 +545,15 @@ def test_templates_drive_the_sqs_query_api() -> None:
     order["Total"] = "9.99"
     body = json.dumps(order, ensure_ascii=False) + "  "  # sent as-is: whitespace and all
     with running_emulator(export_env=False) as emulator:
-        sqs = boto3.client(
-            "sqs",
-            endpoint_url=emulator.endpoint,
-            region_name=emulator.region,
-            aws_access_key_id="x",
-            aws_secret_access_key="x",
-        )
+        sqs = emulator.client("sqs")
         url = sqs.create_queue(QueueName="orders-test-orders.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
 
         def call(form: str) -> requests.Response:
             request = AWSRequest(method="POST", url=url, data=form, headers=headers)
-            SigV4Auth(Credentials("x", "x"), "sqs", emulator.region).add_auth(request)
+            keys = emulator.credentials
+            SigV4Auth(
+                Credentials(keys["AWS_ACCESS_KEY_ID"], keys["AWS_SECRET_ACCESS_KEY"]), "sqs", emulator.region
+            ).add_auth(request)
             return requests.post(url, data=form.encode(), headers=dict(request.headers), timeout=10)
 
         for _ in range(2):  # a client retry of the same order

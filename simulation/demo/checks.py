@@ -9,6 +9,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from simulation.demo.denials import DenialLog, describe
 from simulation.demo.plan import Plan, Progress
 from simulation.demo.readback import Readback, Sent, read_back
 from simulation.stack import EmulatedStack
@@ -179,14 +180,14 @@ def check_fanout_dlqs(sent: Sent, got: Readback) -> Check:
 
 
 def check_nothing_lost(sent: Sent, got: Readback) -> Check:
-    """Produced = processed + dead-lettered, on both paths."""
+    """Produced = processed + dead-lettered (+ still queued, when the run stopped early), on both paths."""
     stored = got.stored
     produced_fifo = len(sent.fifo_valid) + len(sent.fifo_bad)
     bulk_shipped = len(sent.s3_valid & set(got.shipments))
     return Check(
-        "nothing lost: produced = processed + dead-lettered",
-        produced_fifo == len(stored) + len(got.dlq),
-        f"FIFO {produced_fifo} = {len(stored)} + {len(got.dlq)}; "
+        "nothing lost: produced = processed + dead-lettered + still queued",
+        produced_fifo == len(stored) + len(got.dlq) + got.fifo_waiting,
+        f"FIFO {produced_fifo} = {len(stored)} + {len(got.dlq)} + {got.fifo_waiting}; "
         f"bulk {len(sent.s3_valid) + len(sent.s3_bad)} = {bulk_shipped} + {min(got.fanout_dead.values(), default=0)}",
     )
 
@@ -214,10 +215,18 @@ def measured_figures(plan: Plan, progress: Progress, got: Readback) -> dict[str,
     return figures
 
 
+def check_no_denials(denials: DenialLog) -> Check:
+    denials.scan()
+    named = [describe(d, process) for d, process in denials.seen.items()]
+    detail = "; ".join(named[:3]) + (f"; and {len(named) - 3} more" if len(named) > 3 else "")
+    return Check("no process was denied access (each under its own role)", not named, detail or "none denied")
+
+
 def verify(stack: EmulatedStack, plan: Plan, progress: Progress, drained: bool) -> tuple[list[Check], dict[str, Any]]:
     """Every check, read from the stores themselves (not from anyone's counters), and the run's figures."""
     sent, got = Sent.of(plan), read_back(stack)
     checks = [
+        check_no_denials(DenialLog(stack.log_dir)),
         check_producer(progress),
         check_drained(drained),
         check_stored_once(sent, got),

@@ -46,6 +46,12 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--endpoint", help=ENDPOINT_HELP)
+    p.add_argument(
+        "--revoke",
+        metavar="ROLE:ACTION",
+        help="drill: take one permission away from one of the stack's roles in the emulator before the spike, "
+        "e.g. workers-instance:dynamodb:PutItem; the demo must stop at the denial and fail a check naming it",
+    )
     p.add_argument("--timeout", type=float, default=1800, help="seconds to wait for the queues to drain")
     p.add_argument("--out", default=str(ROOT / ".demo"), help="report.json, report.png and logs (default .demo/)")
     p.add_argument("--plain", action="store_true", help="no live view (default when stdout is not a terminal)")
@@ -107,6 +113,14 @@ def all_checks(
     return checks, figures, spot_drill
 
 
+def revoke(console: Console, stack: EmulatedStack, spec: str) -> None:
+    """`--revoke ROLE:ACTION`: the drill's one missing permission (refused if the role never had it)."""
+    role, _, action = spec.partition(":")
+    if not stack.revoke(role, action):
+        raise SystemExit(f"--revoke {spec}: role {role} has no statement allowing {action}")
+    console.print(f"[yellow]drill: {action} taken away from role {role} in the emulator")
+
+
 def run(args: argparse.Namespace, console: Console) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -122,6 +136,8 @@ def run(args: argparse.Namespace, console: Console) -> int:
     ):
         setup_seconds = time.monotonic() - started
         announce_stack(console, stack, setup_seconds)
+        if args.revoke:
+            revoke(console, stack, args.revoke)
         drill = start_processes(stack, args, standins)
         progress = Progress(max_backlog=args.max_backlog)
         producer = threading.Thread(target=produce, args=(plan, stack, progress, args.rate), name="producer")

@@ -12,6 +12,7 @@ from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
 
+from simulation.demo.denials import DenialLog, describe
 from simulation.demo.plan import Progress
 from simulation.demo.probe import Probe, Sample
 from simulation.demo.spot_drill import SpotDrill
@@ -64,6 +65,10 @@ class Watch:
     """Consecutive samples with the producer done and every work queue empty."""
     drained: bool = False
     interrupted: threading.Event = field(default_factory=threading.Event)
+    denials: DenialLog = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.denials = DenialLog(self.stack.log_dir)
 
     def run(self) -> bool:
         """Watch until done; whether the queues drained. Ctrl-C stops the loop cleanly, to report."""
@@ -100,6 +105,11 @@ class Watch:
         self.quiet = self.quiet + 1 if settled else 0
         if self.quiet >= 3:
             self.drained = True
+            return True
+        if new := self.denials.scan():
+            for denial in new:
+                self.console.print(f"[red]access denied: {describe(denial, self.denials.seen[denial])}")
+            self.console.print("[red]stopping: a process lacks a permission its role should have (see the check)")
             return True
         if failed := self.stack.failed_children():
             self.console.print(f"[red]{', '.join(c.name for c in failed)} exited early; see {self.stack.log_dir}")

@@ -111,6 +111,8 @@ class Readback:
     """The FIFO DLQ's messages (drained)."""
     fanout_dead: dict[str, int]
     """Fan-out queue name -> messages in its DLQ (drained)."""
+    fifo_waiting: int = 0
+    """Messages still in the FIFO queue (a run stopped before it drained: they wait for a worker)."""
 
     @property
     def stored(self) -> Counter[str]:
@@ -130,9 +132,27 @@ def read_back(stack: EmulatedStack) -> Readback:
     facts = sales_facts(stack.warehouse_dsn)
     dlq = drain_dlq(exports["orderDlqUrl"])
     fanout_dead = {name: len(drain_dlq(url)) for name, url in exports["fanoutDlqUrls"].items()}
+    waiting = queue_depth(exports["orderQueueUrl"])
     return Readback(
-        items, exports["invoicePrefix"], versions, shipments, lines, on_hand, shipped_at, facts, dlq, fanout_dead
+        items,
+        exports["invoicePrefix"],
+        versions,
+        shipments,
+        lines,
+        on_hand,
+        shipped_at,
+        facts,
+        dlq,
+        fanout_dead,
+        waiting,
     )
+
+
+def queue_depth(url: str) -> int:
+    """Visible + in-flight messages of a queue (after every process stopped, in flight = about to return)."""
+    names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+    attrs = boto3.client("sqs", config=BOTO).get_queue_attributes(QueueUrl=url, AttributeNames=names)["Attributes"]
+    return sum(int(attrs[n]) for n in names)
 
 
 def sales_facts(dsn: str) -> dict[str, tuple[int, Decimal]]:

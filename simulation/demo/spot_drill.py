@@ -51,7 +51,8 @@ class SpotDrill:
     def start_worker(self) -> str:
         n = len(self.workers) + 1
         stub = self.standins.enter_context(running_imds(f"i-{n:017x}"))
-        child = self.stack.spawn(f"worker-{n}", ["run", "--wait-seconds", "5"], self.stack.worker_env(stub.url))
+        name = f"worker-{n}"
+        child = self.stack.spawn(name, ["run", "--wait-seconds", "5"], self.stack.worker_env(name, stub.url))
         self.workers.append((child, stub))
         return child.name
 
