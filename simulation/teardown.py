@@ -9,8 +9,10 @@ refused by DynamoDB, a KMS key is scheduled for deletion after its window. This 
 the resource types the emulator runs, with each type's own delete (offline/provision/<service>.py), from the
 graph the program registers (offline/graph.py): the order from each resource's dependencies, the physical
 names from its inputs (the emulator's ids, where the graph holds offline ones, read by name before anything
-is deleted). Then it lists what the emulator still holds under the stack's names, by kind: queues, topics,
-subscriptions, buckets, tables, alarms, dashboards, key aliases and keys not pending deletion.
+is deleted). Then the stack's local launcher (an IAM user of the emulator only, offline/provision/iam.py) goes,
+and it lists what the emulator still holds under the stack's names, by kind (queues, topics, subscriptions,
+buckets, tables, alarms, dashboards, key aliases, keys not pending deletion, roles, instance profiles,
+policies, REST APIs, usage plans, API keys, the launcher).
 
 - `local down --endpoint URL [--region R]`: the stack that `local up` (or the demo) provisioned in that
   running emulator (its names come from the program, as `local up` ran it).
@@ -33,7 +35,8 @@ from graphlib import TopologicalSorter
 from pathlib import Path
 from typing import Any
 
-from offline.graph import Graph, Resource, run_program
+from offline.graph import PROJECT, Graph, Resource, run_program
+from offline.provision import iam
 from offline.provision.base import DeleteRefused, Deletion
 from offline.provision.clients import EmulatorClients
 from offline.provision.provisioner import local_config, provision
@@ -41,6 +44,7 @@ from offline.provision.registry import EMULATED_TYPES, KINDS, REGISTRY
 from simulation.emulator import DEFAULT_REGION, running_emulator
 
 BUCKET = "aws:s3/bucket:Bucket"
+LAUNCHER_KIND = "launcherUsers"
 
 
 class DestroyRefused(RuntimeError):
@@ -68,6 +72,8 @@ class Teardown:
     removed: list[Step] = field(default_factory=list)
     kept: list[tuple[str, str, str]] = field(default_factory=list)
     """(type, logical name, why) of resources `--exclude-protected` left in place."""
+    local_only: list[Step] = field(default_factory=list)
+    """What the emulator held for the local run only (the launcher user), removed after the stack."""
     remaining: dict[str, list[str]] = field(default_factory=dict)
 
     def figures(self) -> dict[str, Any]:
@@ -165,6 +171,16 @@ def resolve_all(graph: Graph, clients: EmulatorClients) -> dict[str, str]:
     return resolved
 
 
+def graph_stack(graph: Graph) -> str:
+    """The stack the program was run as (every URN is `urn:pulumi:<stack>::<project>::...`)."""
+    return graph.resources[0].urn.split("::", 1)[0].split(":", 2)[2]
+
+
+def _iam_region(graph: Graph) -> str:
+    """IAM is global: any region of the stack reaches it."""
+    return next((graph.region_of(r) for r in _emulated(graph) if graph.region_of(r)), DEFAULT_REGION)
+
+
 # --- destroy and inventory ------------------------------------------------------------------------------
 
 
@@ -188,8 +204,18 @@ def _delete_each(graph: Graph, clients: EmulatorClients, keep: set[str], result:
         result.removed.append(Step(resource.type, resource.name, physical, action))
 
 
+def _delete_launcher(graph: Graph, clients: EmulatorClients, result: Teardown) -> None:
+    """The stack's local launcher goes with the last of its roles (it may assume nothing else)."""
+    if any(type_ == iam.ROLE for type_, _, _ in result.kept):
+        return
+    user = iam.launcher_user_name(PROJECT, graph_stack(graph))
+    action = iam.delete_launcher(clients, _iam_region(graph), user)
+    result.local_only.append(Step("local:iam/user:User", "local-launcher", user, action))
+
+
 def teardown(graph: Graph, *, endpoint: str | None = None, exclude_protected: bool = False) -> Teardown:
-    """Delete the graph's emulated resources in reverse dependency order, then list what remains."""
+    """Delete the graph's emulated resources in reverse dependency order, then the stack's local launcher, then
+    list what remains."""
     clients = EmulatorClients(endpoint)
     protected = [r for r in graph.resources if r.protect]
     if protected and not exclude_protected:
@@ -201,6 +227,7 @@ def teardown(graph: Graph, *, endpoint: str | None = None, exclude_protected: bo
     keep = _closure([r.urn for r in protected], emulated_dependencies(graph))
     result = Teardown(order=destroy_order(graph))
     _delete_each(graph, clients, keep, result)
+    _delete_launcher(graph, clients, result)
     result.remaining = remaining(graph, clients=clients)
     return result
 
@@ -212,14 +239,18 @@ def remaining(
     clients: EmulatorClients | None = None,
     resolved: dict[str, str] | None = None,
 ) -> dict[str, list[str]]:
-    """What the emulator holds under the graph's physical names, by kind (keys: those not pending deletion)."""
+    """What the emulator holds under the graph's physical names, by kind (keys: those not pending deletion),
+    and the stack's launcher user (`launcherUsers`)."""
     clients = clients or EmulatorClients(endpoint)
     resolved = resolve_all(graph, clients) if resolved is None else resolved
-    found: dict[str, list[str]] = {kind: [] for kind in KINDS}
+    found: dict[str, list[str]] = {kind: [] for kind in (*KINDS, LAUNCHER_KIND)}
     for resource in _emulated(graph):
         rtype = REGISTRY[resource.type]
         if rtype.kind is not None and rtype.remaining is not None:
             found[rtype.kind] += rtype.remaining(_deletion(clients, graph, resource, resolved))
+    user = iam.launcher_user_name(PROJECT, graph_stack(graph))
+    if iam.launcher_exists(clients, _iam_region(graph), user):
+        found[LAUNCHER_KIND].append(user)
     return found
 
 
@@ -250,10 +281,16 @@ def leave_objects(graph: Graph, *, endpoint: str | None) -> int:
 def _print(report: Teardown, created: int | None, as_json: bool) -> None:
     figures = {"created": created, **report.figures()}
     if as_json:
-        print(json.dumps({**figures, "steps": [s.__dict__ for s in report.removed], "keptResources": report.kept}))
+        steps = {
+            "steps": [s.__dict__ for s in report.removed],
+            "localOnlySteps": [s.__dict__ for s in report.local_only],
+        }
+        print(json.dumps({**figures, **steps, "keptResources": report.kept}))
         return
     for step in report.removed:
         print(f"  - {step.type.split(':')[-1]:<44} {step.name:<34} {step.action}")
+    for step in report.local_only:
+        print(f"  - {step.type.split(':')[-1] + ' (local only)':<44} {step.physical:<34} {step.action}")
     for type_, name, why in report.kept:
         print(f"  = {type_.split(':')[-1]:<44} {name:<34} kept ({why})")
     made = f"created {created}, " if created is not None else ""

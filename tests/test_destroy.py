@@ -160,8 +160,15 @@ STACK_KINDS = {
     "dashboards": 1,
     "aliases": 1,
     "keys": 1,
+    "instanceProfiles": 1,
+    "policies": 0,
+    "roles": 7,
+    "restApis": 1,
+    "apiKeys": 0,
+    "usagePlans": 0,
+    "launcherUsers": 1,
 }
-"""What the local (dev) stack holds in the emulator, by kind."""
+"""What the local (dev) stack holds in the emulator, by kind (the launcher user: the local run's only)."""
 
 
 def test_local_down_removes_everything_local_up_created_in_reverse_dependency_order(emulator: Emulator) -> None:
@@ -181,6 +188,9 @@ def test_local_down_removes_everything_local_up_created_in_reverse_dependency_or
     assert sum(int(s.action.split("(")[1].split()[0]) for s in emptied if "emptied" in s.action) == written
     key = next(s for s in report.removed if s.type == "aws:kms/key:Key")
     assert key.action == "deletion scheduled in 7 days"
+    assert [(s.physical, s.action) for s in report.local_only] == [
+        ("orders-production-europe-local-launcher", "deleted with 1 access key(s)")
+    ]
     # Each resource went before everything it depends on.
     position = {r.urn: i for i, r in enumerate(report.order)}
     deps = teardown.emulated_dependencies(graph)
@@ -193,8 +203,26 @@ def test_local_down_removes_everything_local_up_created_in_reverse_dependency_or
         (("Alias", "messaging"), ("Key", "messaging")),
         (("Topic", "order-events"), ("Key", "messaging")),
         (("BucketPolicy", "invoices"), ("Bucket", "invoices")),
+        (("RolePolicy", "workers-instance"), ("Role", "workers-instance")),
+        (("InstanceProfile", "workers-instance"), ("Role", "workers-instance")),
+        (("Integration", "orders-post"), ("Role", "intake-send")),
+        (("Stage", "intake"), ("Deployment", "intake")),
+        (("Method", "orders-post"), ("Resource", "orders")),
+        (("Resource", "orders"), ("RestApi", "intake")),
+        (("Account", "intake"), ("Role", "intake-cloudwatch")),
     ):
         assert names.index(first) < names.index(then), (first, then)
+
+
+def test_local_down_removes_the_api_keys_and_usage_plan_of_an_api_key_stack(emulator: Emulator) -> None:
+    config = {"orders:intakeAuth": "apiKey", "orders:intakeApiKeyClients": '["web", "mobile"]'}
+    provisioned = provision(emulator.region, endpoint=emulator.endpoint, stack="keyed", config=config)
+    before = teardown.remaining(provisioned.graph, endpoint=emulator.endpoint)
+    assert (len(before["apiKeys"]), len(before["usagePlans"]), len(before["restApis"])) == (2, 1, 1)
+    report = teardown.teardown(teardown.local_graph(emulator.region, "keyed", config), endpoint=emulator.endpoint)
+    assert report.remaining == {kind: [] for kind in before}
+    assert sorted((s.type, s.name) for s in report.removed) == sorted((t, n) for t, n, _ in provisioned.created)
+    assert not [s for s in report.removed if s.action == "already gone"], "each was found by its name and deleted"
 
 
 def test_a_protected_stack_is_refused_whole_and_exclude_protected_keeps_only_the_protected(emulator: Emulator) -> None:
@@ -240,5 +268,6 @@ def test_the_local_down_command_brings_a_fresh_stack_up_and_down() -> None:
     )
     assert done.returncode == 0, done.stderr[-3000:]
     figures = json.loads(done.stdout.splitlines()[-1])
-    assert figures["created"] == figures["removed"] == 47
+    assert figures["created"] == figures["removed"] == 89
+    assert [step["physical"] for step in figures["localOnlySteps"]] == ["orders-local-local-launcher"]
     assert (figures["kept"], figures["remaining"], figures["remainingByKind"]) == (0, 0, {})

@@ -124,6 +124,13 @@ def test_aws_only_types_are_exactly_the_ones_the_emulator_does_not_run(stack: Pr
         "aws:s3/bucketNotification:BucketNotification",
         "aws:dynamodb/table:Table",
         "aws:cloudwatch/metricAlarm:MetricAlarm",
+        "aws:iam/role:Role",
+        "aws:iam/rolePolicy:RolePolicy",
+        "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+        "aws:iam/instanceProfile:InstanceProfile",
+        "aws:apigateway/restApi:RestApi",
+        "aws:apigateway/integration:Integration",
+        "aws:apigateway/stage:Stage",
     }
     if stack.graph.of_type("aws:ec2/vpc:Vpc"):  # the network tier: deployed to AWS only
         assert "aws:ec2/vpc:Vpc" in stack.aws_only_types()

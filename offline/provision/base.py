@@ -94,16 +94,37 @@ def error_code(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", ""))
 
 
+@dataclass(frozen=True)
+class LauncherCredentials:
+    """The local launcher: an IAM user of the emulator allowed only to assume the stack's roles."""
+
+    user_name: str
+    user_arn: str
+    access_key_id: str
+    secret_access_key: str = field(repr=False)
+
+    def env(self) -> dict[str, str]:
+        """The launcher's credentials as a child process's environment (no session token: a long-term key)."""
+        return {"AWS_ACCESS_KEY_ID": self.access_key_id, "AWS_SECRET_ACCESS_KEY": self.secret_access_key}
+
+
 @dataclass
 class Run:
-    """One provisioning run: the emulator, and what was done besides creating resources.
+    """One provisioning run: the emulator, the launcher's name, and what was done besides creating resources.
 
     The mock runtime calls the handlers from several threads: lists are appended under `lock`.
     """
 
     clients: EmulatorClients
+    launcher_name: str
+    """The IAM user name of the local launcher (`iam.launcher_user_name`)."""
     not_applied: list[tuple[str, str, str]] = field(default_factory=list)
-    """(type, logical name, why): validated here but not handed to the emulator, which would misapply it."""
+    """(type, logical name, why): validated but not handed to the emulator, or handed but not enforced by it."""
+    local_only: list[tuple[str, str, str]] = field(default_factory=list)
+    """(type, logical name, what): added in the emulator only, for the local run; never part of the program."""
+    launcher: LauncherCredentials | None = None
+    launcher_roles: list[str] = field(default_factory=list)
+    """ARNs of the roles the launcher may assume (its identity policy), in creation order."""
     lock: threading.RLock = field(default_factory=threading.RLock)
 
 
@@ -131,6 +152,10 @@ class Creation:
     def not_applied(self, why: str) -> None:
         with self.run.lock:
             self.run.not_applied.append((self.type, self.name, why))
+
+    def local_only(self, what: str) -> None:
+        with self.run.lock:
+            self.run.local_only.append((self.type, self.name, what))
 
 
 @dataclass(frozen=True)

@@ -24,9 +24,11 @@ from typing import Any
 
 import pulumi
 
-from offline.graph import PROGRAM_LOG, Graph, run_program, stack_config
+from components.intake_api import ORDERS_PATH
+from offline.graph import PROGRAM_LOG, PROJECT, Graph, run_program, stack_config
 from offline.mocks import AwsMocks
-from offline.provision.base import Creation, ProvisionError, Run
+from offline.provision import apigateway, iam
+from offline.provision.base import Creation, LauncherCredentials, ProvisionError, Run
 from offline.provision.clients import EmulatorClients
 from offline.provision.registry import EMULATED_TYPES, REGISTRY
 
@@ -34,6 +36,7 @@ __all__ = [
     "EMULATED_TYPES",
     "EmulatorClients",
     "EmulatorMocks",
+    "LauncherCredentials",
     "ProvisionError",
     "Provisioned",
     "local_config",
@@ -51,7 +54,13 @@ class Provisioned:
     aws_only: list[tuple[str, str]] = field(default_factory=list)
     """(type, logical name) of resources recorded as "deployed to AWS only"."""
     not_applied: list[tuple[str, str, str]] = field(default_factory=list)
-    """(type, logical name, why): validated here but not handed to the emulator, which would misapply it."""
+    """(type, logical name, why): validated but not handed to the emulator, or handed but not enforced by it."""
+    local_only: list[tuple[str, str, str]] = field(default_factory=list)
+    """(type, logical name, what): added in the emulator for the local run only (the launcher's trust)."""
+    launcher_credentials: LauncherCredentials | None = None
+    """The local launcher's access key: it may only `sts:AssumeRole` the stack's roles (`role_arns`)."""
+    endpoint: str = ""
+    """The emulator's endpoint the stack was provisioned in."""
 
     @property
     def exports(self) -> dict[str, Any]:
@@ -60,11 +69,26 @@ class Provisioned:
     def aws_only_types(self) -> list[str]:
         return sorted({t for t, _ in self.aws_only})
 
+    @property
+    def role_arns(self) -> dict[str, str]:
+        """The emulator's role ARN by the role's logical name (its purpose: `workers-instance`, `shipping-consumer`...)."""
+        return {r.name: str(r.outputs["arn"]) for r in self.graph.of_type(iam.ROLE)}
+
+    @property
+    def intake_orders_url(self) -> str:
+        """POST /orders of the intake API on the emulator (`{endpoint}/restapis/{apiId}/{stage}/_user_request_/orders`)."""
+        stages = self.graph.of_type(apigateway.STAGE)
+        if len(stages) != 1:
+            raise LookupError(f"expected the intake API's one stage, found {len(stages)}")
+        stage = stages[0]
+        url = apigateway.local_invoke_url(self.endpoint, stage.inputs["restApi"], stage.inputs["stageName"])
+        return f"{url}/{ORDERS_PATH}"
+
 
 class EmulatorMocks(AwsMocks):
     """AwsMocks that create the emulatable resources in the emulator (via boto3, as its root)."""
 
-    def __init__(self, preview: bool, *, endpoint: str | None = None) -> None:
+    def __init__(self, preview: bool, *, endpoint: str | None = None, stack: str = "local") -> None:
         if preview:
             raise ValueError("provisioning creates resources: run the program as `up`, not preview")
         super().__init__(preview)
@@ -72,7 +96,7 @@ class EmulatorMocks(AwsMocks):
         self.created: list[tuple[str, str, str]] = []
         self.aws_only: list[tuple[str, str]] = []
         self.client = EmulatorClients(endpoint)
-        self.run = Run(clients=self.client)
+        self.run = Run(clients=self.client, launcher_name=iam.launcher_user_name(PROJECT, stack))
         self._lock = threading.Lock()
 
     @property
@@ -115,12 +139,15 @@ class EmulatorMocks(AwsMocks):
             self.created.append((args.typ, args.name, id_))
         return id_, {**inputs, "id": id_, **outputs}
 
-    def provisioned(self, graph: Graph) -> Provisioned:
+    def provisioned(self, graph: Graph, region: str) -> Provisioned:
         return Provisioned(
             graph=graph,
             created=list(self.created),
             aws_only=list(self.aws_only),
             not_applied=list(self.run.not_applied),
+            local_only=list(self.run.local_only),
+            launcher_credentials=self.run.launcher,
+            endpoint=self.client.endpoint_url(region),
         )
 
 
@@ -142,10 +169,11 @@ def provision(
     """Run the program with `region` as its primary region and create the emulatable resources in the emulator.
 
     `endpoint` defaults to AWS_ENDPOINT_URL (what `running_emulator` exports). Config is the dev stack's
-    file plus `config`, so the local stack is the dev stack with the emulator's region. Every resource is
-    created as the emulator's root.
+    file plus `config`, so the local stack is the dev stack with the emulator's region. The local launcher
+    (`offline/provision/iam.py`) is created first, then the program's resources, all as the emulator's root.
     """
-    mocks = EmulatorMocks(False, endpoint=endpoint)
+    mocks = EmulatorMocks(False, endpoint=endpoint, stack=stack)
+    iam.ensure_launcher(mocks.run, region)
 
     def factory(preview: bool) -> pulumi.runtime.Mocks:
         if preview:
@@ -161,4 +189,4 @@ def provision(
         graph = run_program(settings, stack=stack, preview=False, mocks=factory)
     finally:
         PROGRAM_LOG.setLevel(level)
-    return mocks.provisioned(graph)
+    return mocks.provisioned(graph, region)
