@@ -23,7 +23,12 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import boto3
+import botocore.session
+
 LAUNCHER_PROFILE = "orders-launcher"
+STOREFRONT_PROFILE = "storefront"
+"""A client of the intake API (an IAM user with execute-api:Invoke on POST /orders), for the demo and the walkthrough."""
 ROLE_OF_WORKER = "workers-instance"
 """The FIFO workers' role (the instance profile's), by its logical name in the program."""
 
@@ -77,6 +82,28 @@ class RoleProfiles:
             }
             _write_private(self.config_file, config)
         return process
+
+    def add_user(self, profile: str, access_key_id: str, secret_access_key: str) -> str:
+        """A profile with a long-term key of its own (a client of the stack, not one of its roles)."""
+        with self._lock:
+            credentials = configparser.ConfigParser()
+            credentials.read(self.credentials_file)
+            credentials[profile] = {"aws_access_key_id": access_key_id, "aws_secret_access_key": secret_access_key}
+            _write_private(self.credentials_file, credentials)
+            config = configparser.ConfigParser()
+            config.read(self.config_file)
+            config[f"profile {profile}"] = {"region": self.region}
+            _write_private(self.config_file, config)
+        return profile
+
+    def session(self, profile: str) -> boto3.session.Session:
+        """A boto3 session of `profile` from these files, whatever this process's environment holds (an
+        explicit profile takes precedence over environment keys in botocore)."""
+        core = botocore.session.Session()
+        core.set_config_variable("config_file", str(self.config_file))
+        core.set_config_variable("credentials_file", str(self.credentials_file))
+        core.set_config_variable("profile", profile)
+        return boto3.session.Session(botocore_session=core, region_name=self.region)
 
     def env(self, process: str, role: str) -> dict[str, str]:
         """The AWS part of a child's environment: its profile, and no credentials of its own."""

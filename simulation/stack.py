@@ -24,13 +24,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from botocore.credentials import Credentials
+
 from offline.provision.provisioner import Provisioned, provision
 from simulation import teardown
 from simulation.cpu import own_cpu_seconds, tree_cpu_seconds
 from simulation.emulator import Emulator, emulator_at
+from simulation.intake_client import REST_API, IntakeClient, first_api_key, storefront_user
 from simulation.postgres import PostgresServer, running_postgres
 from simulation.producer import catalog_sku
-from simulation.roles import CREDENTIAL_VARIABLES, ROLE_OF_WORKER, RoleProfiles, consumer_role
+from simulation.roles import CREDENTIAL_VARIABLES, ROLE_OF_WORKER, STOREFRONT_PROFILE, RoleProfiles, consumer_role
 
 ROOT = Path(__file__).resolve().parents[1]
 STOP_TIMEOUT = 30.0
@@ -60,6 +63,7 @@ class EmulatedStack:
     """Each child's profile: it assumes its own role (simulation/roles.py)."""
     stock: dict[str, int] = field(default_factory=dict)
     children: list[Child] = field(default_factory=list)
+    _client_profile: str | None = None
 
     @property
     def exports(self) -> dict[str, Any]:
@@ -71,7 +75,10 @@ class EmulatedStack:
             "endpoint": self.emulator.endpoint,
             "region": self.emulator.region,
             "orderQueueUrl": self.exports["orderQueueUrl"],
-            "resources": self.exports,
+            "intakeOrdersUrl": self.provisioned.intake_orders_url,
+            "intakeAuth": self.exports.get("intakeAuth"),
+            "intakeClientProfile": self.intake_profile(),
+            "resources": {**self.exports, "intakeOrdersUrl": self.provisioned.intake_orders_url},
             "shippingDsn": self.shipping_dsn,
             "warehouseDsn": self.warehouse_dsn,
             "emulated": sorted({t for t, _, _ in self.provisioned.created}),
@@ -126,11 +133,14 @@ class EmulatedStack:
         )
 
     def start_consumers(self, pollers: int = 2, *, wait_seconds: int = 5, retry_delay: int = 1) -> None:
-        """`pollers` processes per fan-out queue (both consumers are idempotent and safe concurrently);
-        a failed event comes back after `retry_delay` s and reaches the DLQ after 3 receives."""
-        dsn = {"shipping": self.shipping_dsn, "analytics": self.warehouse_dsn}
+        """`pollers` processes per fan-out queue, each with the DSN of the database its consumer writes
+        (worker/topology.py's registry; every consumer is idempotent and safe concurrently); a failed event
+        comes back after `retry_delay` s and reaches the DLQ after 3 receives."""
+        from worker import topology
+
+        dsn = {topology.SHIPPING_DATABASE.name: self.shipping_dsn, topology.WAREHOUSE.name: self.warehouse_dsn}
         for name, url in self.exports["fanoutQueueUrls"].items():
-            args = ["consume", name, "--queue-url", url, "--dsn", dsn[name]]
+            args = ["consume", name, "--queue-url", url, "--dsn", dsn[topology.fanout_consumer(name).database.name]]
             args += ["--wait-seconds", str(wait_seconds), "--retry-delay", str(retry_delay)]
             for i in range(pollers):
                 process = f"consumer-{name}-{i + 1}"
@@ -138,6 +148,27 @@ class EmulatedStack:
 
     def failed_children(self) -> list[Child]:
         return [c for c in self.children if c.proc.poll() is not None and c.proc.returncode != 0]
+
+    def intake_profile(self) -> str:
+        """The profile of a storefront backend allowed to POST /orders (`iam` mode), made on first use."""
+        if self._client_profile is None:
+            self._client_profile = make_intake_client(self)
+        return self._client_profile
+
+    def intake_client(self) -> IntakeClient:
+        """A client of the intake API as the stack's auth mode wants it: SigV4 as the storefront's identity
+        (`iam`), the first client's key (`apiKey`), or nothing (`none`)."""
+        url, auth = self.provisioned.intake_orders_url, self.exports.get("intakeAuth")
+        if auth == "apiKey":
+            return IntakeClient(
+                url,
+                self.emulator.region,
+                api_key=first_api_key(self.emulator.client("apigateway"), self.provisioned.graph),
+            )
+        if auth == "iam":
+            keys = self.roles.session(self.intake_profile()).get_credentials().get_frozen_credentials()
+            return IntakeClient(url, self.emulator.region, credentials=Credentials(keys.access_key, keys.secret_key))
+        return IntakeClient(url, self.emulator.region)
 
     def revoke(self, role: str, action: str) -> int:
         """Take `action` away from the stack's role `role` (logical name) in the emulator: a drill for the
@@ -225,6 +256,14 @@ def without_action(statements: Any, action: str) -> tuple[list[dict[str, Any]], 
             statement = {**statement, "Action": actions}
         out.append(statement)
     return out, changed
+
+
+def make_intake_client(stack: EmulatedStack) -> str:
+    """Create the storefront's identity in the emulator (as root) and its profile; returns the profile."""
+    [api] = stack.provisioned.graph.of_type(REST_API)
+    name = f"{stack.exports['orderTableName']}-storefront"[:64]
+    key_id, secret = storefront_user(stack.emulator.client("iam"), name, str(api.outputs["executionArn"]))
+    return stack.roles.add_user(STOREFRONT_PROFILE, key_id, secret)
 
 
 def role_profiles(provisioned: Provisioned, directory: Path, region: str) -> RoleProfiles:

@@ -32,6 +32,13 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=3, help="FIFO worker processes (default 3)")
     p.add_argument("--pollers", type=int, default=2, help="consumer processes per fan-out queue (default 2)")
     p.add_argument("--to-s3", type=float, default=0.0, help="share of customers whose orders use the S3 bulk path")
+    p.add_argument(
+        "--to-api",
+        type=float,
+        default=0.05,
+        help="share of customers whose orders are POSTed to the intake API, SigV4-signed as an iam-mode client "
+        "(default 0.05)",
+    )
     p.add_argument("--customers", type=int, default=500, help="customers = FIFO message groups (default 500)")
     p.add_argument("--skus", type=int, default=50)
     p.add_argument("--duplicates", type=float, default=0.02, help="share of orders sent twice (default 0.02)")
@@ -70,6 +77,7 @@ def announce_plan(console: Console, args: argparse.Namespace, plan: Plan) -> Non
     spike = plan.spike
     console.print(
         f"[bold]Black Friday simulation[/]: {args.orders} orders ({len(plan.fifo)} messages to the FIFO queue, "
+        f"{len(plan.api)} through the intake API, "
         f"{len(plan.s3)} objects to S3), {spike.count('duplicate')} duplicate sends, {spike.count('malformed')} malformed, "
         f"{args.customers} customers, {args.workers} FIFO workers"
     )
@@ -159,8 +167,8 @@ def run(args: argparse.Namespace, console: Console) -> int:
 
 def main(argv: list[str]) -> int:
     args = parser().parse_args(argv)
-    if args.orders < 1 or args.workers < 1 or not 0 <= args.to_s3 <= 1:
-        parser().error("--orders >= 1, --workers >= 1 and 0 <= --to-s3 <= 1 are required")
+    if args.orders < 1 or args.workers < 1 or not 0 <= args.to_s3 <= 1 or not 0 <= args.to_s3 + args.to_api <= 1:
+        parser().error("--orders >= 1, --workers >= 1 and 0 <= --to-s3, --to-api, their sum <= 1 are required")
     if not 0 <= args.spot_drill <= args.workers:
         parser().error("--spot-drill N needs 0 <= N <= --workers")
     console = Console()

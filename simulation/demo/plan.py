@@ -1,4 +1,5 @@
-"""The spike's plan (what goes to the FIFO queue, what to S3) and the producer that sends it, held back by the emulator's depth."""
+"""The spike's plan (what goes to the FIFO queue directly, through the intake API, or to S3) and the producer
+that sends it, held back by the emulator's depth."""
 
 from __future__ import annotations
 
@@ -8,25 +9,46 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from simulation.producer import Outgoing, Produced, Spike, generate_spike, send_fifo, upload_s3
+from simulation.intake_client import post_orders
+from simulation.producer import Outgoing, Produced, Spike, customer_id, generate_spike, send_fifo, upload_s3
 from simulation.stack import EmulatedStack
 
 
 @dataclass
 class Plan:
-    """Which generated messages go where: FIFO queue or the S3 bulk-import path (split by customer)."""
+    """Which generated messages go where, split by customer: the S3 bulk-import path, the intake API
+    (`POST /orders`, signed), or the FIFO queue directly. A malformed message of an API customer goes to
+    the queue directly: the API's model would refuse some of them at the door, and the checks expect every
+    malformed order in the DLQ (the API's 400 is tested on its own)."""
 
     spike: Spike
     fifo: list[Outgoing]
+    """Sent to the FIFO queue directly."""
     s3: list[Outgoing]
+    api: list[Outgoing] = field(default_factory=list)
+    """Sent through the intake API, which puts them in the same FIFO queue."""
 
     @staticmethod
-    def split(spike: Spike, s3_share: float, customers: int) -> Plan:
-        cut = round(customers * s3_share)
-        to_s3 = {f"CUST-{n:05d}" for n in range(cut)}
-        fifo = [m for m in spike.messages if m.group_id not in to_s3]
-        s3 = [m for m in spike.messages if m.group_id in to_s3]
-        return Plan(spike, fifo, s3)
+    def split(spike: Spike, s3_share: float, customers: int, api_share: float = 0.0) -> Plan:
+        s3_cut = round(customers * s3_share)
+        api_cut = s3_cut + round(customers * api_share)
+        group = {customer_id(n): n for n in range(customers)}
+
+        def lane(m: Outgoing) -> str:
+            n = group.get(m.group_id, customers)
+            if n < s3_cut:
+                return "s3"
+            return "api" if n < api_cut and m.kind != "malformed" else "fifo"
+
+        lanes: dict[str, list[Outgoing]] = {"fifo": [], "s3": [], "api": []}
+        for m in spike.messages:
+            lanes[lane(m)].append(m)
+        return Plan(spike, lanes["fifo"], lanes["s3"], lanes["api"])
+
+    @property
+    def queued(self) -> list[Outgoing]:
+        """Everything that reaches the FIFO queue, directly or through the API."""
+        return self.fifo + self.api
 
     def valid_ids(self, messages: list[Outgoing]) -> set[str]:
         return {m.order_id for m in messages if m.kind == "valid"}
@@ -75,6 +97,11 @@ def produce(plan: Plan, stack: EmulatedStack, progress: Progress, rate: float | 
             plan.s3, stack.exports["invoicesBucketName"], prefix=stack.exports["invoicePrefix"], progress=progress.add
         )
 
+    def api() -> None:
+        progress.results["api"] = post_orders(
+            plan.api, stack.intake_client(), progress=progress.add, before_message=progress.hold_back
+        )
+
     def guarded(path: Callable[[], None]) -> Callable[[], None]:
         def run() -> None:
             try:
@@ -85,7 +112,9 @@ def produce(plan: Plan, stack: EmulatedStack, progress: Progress, rate: float | 
         return run
 
     threads = [
-        threading.Thread(target=guarded(f), name=f.__name__) for f, msgs in ((fifo, plan.fifo), (s3, plan.s3)) if msgs
+        threading.Thread(target=guarded(f), name=f.__name__)
+        for f, msgs in ((fifo, plan.fifo), (s3, plan.s3), (api, plan.api))
+        if msgs
     ]
     for t in threads:
         t.start()
@@ -107,14 +136,14 @@ def plan_spike(args: argparse.Namespace) -> Plan:
         malformed=args.malformed,
         seed=args.seed,
     )
-    return Plan.split(spike, args.to_s3, args.customers)
+    return Plan.split(spike, args.to_s3, args.customers, args.to_api)
 
 
 def expected_counts(plan: Plan) -> dict[str, int]:
     """The totals the live view counts towards."""
     return {
         "messages": len(plan.spike.messages),
-        "fifo": len(plan.valid_ids(plan.fifo)),
+        "fifo": len(plan.valid_ids(plan.queued)),
         "valid": len(plan.spike.orders),
-        "malformed": len(plan.malformed(plan.fifo)),
+        "malformed": len(plan.malformed(plan.queued)),
     }

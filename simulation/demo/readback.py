@@ -78,9 +78,9 @@ class Sent:
     def of(plan: Plan) -> Sent:
         return Sent(
             orders=plan.spike.orders,
-            fifo_valid=plan.valid_ids(plan.fifo),
+            fifo_valid=plan.valid_ids(plan.queued),
             s3_valid=plan.valid_ids(plan.s3),
-            fifo_bad={m.body for m in plan.malformed(plan.fifo)},
+            fifo_bad={m.body for m in plan.malformed(plan.queued)},
             s3_bad={m.order_id for m in plan.malformed(plan.s3)},
             index={m.order_id: m.index for m in plan.spike.messages},
         )
