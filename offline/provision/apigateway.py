@@ -9,7 +9,7 @@ program's exports built from it (`intakeInvokeUrl`, `intakeOrdersUrl`) reach the
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from offline.provision.base import (
@@ -402,9 +402,9 @@ def resolve_deployment(ctx: Deletion) -> str | None:
     stage = next((s for s in ctx.graph.of_type(STAGE) if s.inputs.get("deployment") == ctx.resource.id), None)
     if api is None or stage is None:
         return None
-    found: dict[str, Any] = {}
-    read = lambda: found.update(ctx.client("apigateway").get_stage(restApiId=api, stageName=stage.inputs["stageName"]))  # noqa: E731
-    return str(found["deploymentId"]) if ctx.exists(read) else None
+    name = stage.inputs["stageName"]
+    found = ctx.read(lambda: ctx.client("apigateway").get_stage(restApiId=api, stageName=name))
+    return str(found["deploymentId"]) if found else None
 
 
 def resolve_usage_plan(ctx: Deletion) -> str | None:
@@ -423,10 +423,15 @@ def resolve_api_key(ctx: Deletion) -> str | None:
     return str(found[0]) if found else None
 
 
-def _delete_in_api(call: str, done: str, constant: Mapping[str, Any] | None = None, **keys: Any) -> DeleteFn:
-    """A deleter of one part of a REST API: `keys` maps each parameter naming the part to a function of the
-    Deletion giving its emulator value (None when the part cannot be found any more: it is already gone);
-    `constant` adds parameters that do not name it."""
+Locate = Callable[[Deletion], Any]
+"""A function of the Deletion giving the emulator's value of one parameter naming a part of a REST API."""
+
+
+def _delete_in_api(
+    call: str, done: str, keys: Mapping[str, Locate], constant: Mapping[str, Any] | None = None
+) -> DeleteFn:
+    """A deleter of one part of a REST API: `keys` locates each parameter naming the part (None when the part
+    cannot be found any more: it is already gone); `constant` adds parameters that do not name it."""
 
     def delete(ctx: Deletion) -> tuple[str, str]:
         api = api_id(ctx)
@@ -442,7 +447,7 @@ def _delete_in_api(call: str, done: str, constant: Mapping[str, Any] | None = No
     return delete
 
 
-def _input(name: str) -> Any:
+def _input(name: str) -> Locate:
     return lambda ctx: ctx.inputs[name]
 
 
@@ -464,12 +469,12 @@ def delete_rest_api(ctx: Deletion) -> tuple[str, str]:
 def delete_method_settings(ctx: Deletion) -> tuple[str, str]:
     """The provider removes the stage's settings for the method path (the stage itself goes next)."""
     ops = {"patchOperations": [{"op": "remove", "path": f"/{ctx.inputs['methodPath']}"}]}
-    return _delete_in_api("update_stage", "settings removed", ops, stageName=_input("stageName"))(ctx)
+    return _delete_in_api("update_stage", "settings removed", {"stageName": _input("stageName")}, ops)(ctx)
 
 
 def delete_rest_api_policy(ctx: Deletion) -> tuple[str, str]:
     ops = {"patchOperations": [{"op": "replace", "path": "/policy", "value": ""}]}
-    return _delete_in_api("update_rest_api", "policy removed", ops)(ctx)
+    return _delete_in_api("update_rest_api", "policy removed", {}, ops)(ctx)
 
 
 def delete_account(ctx: Deletion) -> tuple[str, str]:
@@ -510,7 +515,7 @@ def _remaining(read: str, key: str) -> RemainingFn:
     return remaining
 
 
-_METHOD = {"resourceId": _method_resource, "httpMethod": _input("httpMethod")}
+_METHOD: dict[str, Locate] = {"resourceId": _method_resource, "httpMethod": _input("httpMethod")}
 _STATUS = {**_METHOD, "statusCode": _input("statusCode")}
 
 TYPES = (
@@ -527,56 +532,56 @@ TYPES = (
         RESOURCE,
         outputs=resource_outputs,
         create=create_resource,
-        delete=_delete_in_api("delete_resource", "deleted", resourceId=_own),
+        delete=_delete_in_api("delete_resource", "deleted", {"resourceId": _own}),
         resolve=resolve_resource,
     ),
     ResourceType(
         "aws:apigateway/method:Method",
         create=create_method,
-        delete=_delete_in_api("delete_method", "deleted", **_METHOD),
+        delete=_delete_in_api("delete_method", "deleted", _METHOD),
     ),
     ResourceType(
         "aws:apigateway/methodResponse:MethodResponse",
         create=create_method_response,
-        delete=_delete_in_api("delete_method_response", "deleted", **_STATUS),
+        delete=_delete_in_api("delete_method_response", "deleted", _STATUS),
     ),
     ResourceType(
         "aws:apigateway/integration:Integration",
         create=create_integration,
-        delete=_delete_in_api("delete_integration", "deleted", **_METHOD),
+        delete=_delete_in_api("delete_integration", "deleted", _METHOD),
     ),
     ResourceType(
         "aws:apigateway/integrationResponse:IntegrationResponse",
         create=create_integration_response,
-        delete=_delete_in_api("delete_integration_response", "deleted", **_STATUS),
+        delete=_delete_in_api("delete_integration_response", "deleted", _STATUS),
     ),
     ResourceType(
         "aws:apigateway/model:Model",
         create=create_model,
-        delete=_delete_in_api("delete_model", "deleted", modelName=_input("name")),
+        delete=_delete_in_api("delete_model", "deleted", {"modelName": _input("name")}),
     ),
     ResourceType(
         REQUEST_VALIDATOR,
         create=create_request_validator,
-        delete=_delete_in_api("delete_request_validator", "deleted", requestValidatorId=_own),
+        delete=_delete_in_api("delete_request_validator", "deleted", {"requestValidatorId": _own}),
         resolve=resolve_request_validator,
     ),
     ResourceType(
         "aws:apigateway/response:Response",
         create=create_gateway_response,
-        delete=_delete_in_api("delete_gateway_response", "deleted", responseType=_input("responseType")),
+        delete=_delete_in_api("delete_gateway_response", "deleted", {"responseType": _input("responseType")}),
     ),
     ResourceType(
         DEPLOYMENT,
         create=create_deployment,
-        delete=_delete_in_api("delete_deployment", "deleted", deploymentId=_own),
+        delete=_delete_in_api("delete_deployment", "deleted", {"deploymentId": _own}),
         resolve=resolve_deployment,
     ),
     ResourceType(
         STAGE,
         outputs=stage_outputs,
         create=create_stage,
-        delete=_delete_in_api("delete_stage", "deleted", stageName=_input("stageName")),
+        delete=_delete_in_api("delete_stage", "deleted", {"stageName": _input("stageName")}),
     ),
     ResourceType(
         "aws:apigateway/methodSettings:MethodSettings", create=create_method_settings, delete=delete_method_settings

@@ -190,15 +190,18 @@ class Deletion:
             raise
         return physical, done
 
-    def exists(self, read: Callable[[], object]) -> bool:
-        """Whether a read call finds the resource (False on a not-found error)."""
+    def read(self, call: Callable[[], dict[str, Any]]) -> dict[str, Any] | None:
+        """A read call's answer, None on a not-found error."""
         try:
-            read()
+            return call()
         except ClientError as exc:
             if error_code(exc) in NOT_FOUND:
-                return False
+                return None
             raise
-        return True
+
+    def exists(self, call: Callable[[], dict[str, Any]]) -> bool:
+        """Whether a read call finds the resource."""
+        return self.read(call) is not None
 
 
 OutputsFn = Callable[[str, str, Outputs, str], tuple[str, Outputs]]

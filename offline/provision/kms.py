@@ -77,7 +77,7 @@ def delete_alias(ctx: Deletion) -> tuple[str, str]:
 
 def remaining_key(ctx: Deletion) -> list[str]:
     """The key, unless it is gone or pending deletion (KMS keeps a deleted key until its window ends)."""
-    key_id = ctx.resolved.get(ctx.resource.urn) or resolve_key(ctx)
+    key_id = ctx.resolved.get(ctx.resource.urn)
     if not key_id:
         return []
     state = ctx.client("kms").describe_key(KeyId=key_id)["KeyMetadata"]["KeyState"]
