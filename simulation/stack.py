@@ -26,6 +26,7 @@ from typing import IO, Any
 
 from botocore.credentials import Credentials
 
+from offline.provision.iam import SQS_BATCH_ACTIONS
 from offline.provision.provisioner import Provisioned, provision
 from simulation import teardown
 from simulation.cpu import own_cpu_seconds, tree_cpu_seconds
@@ -243,14 +244,16 @@ def seed_inventory(stack: EmulatedStack, stock: dict[str, int]) -> None:
 
 
 def without_action(statements: Any, action: str) -> tuple[list[dict[str, Any]], int]:
-    """`statements` with `action` taken out of every Allow (a statement left with no action goes)."""
+    """`statements` with `action` taken out of every Allow (a statement left with no action goes); an SQS
+    action takes its batch name with it (the emulator's copy of a policy carries both)."""
+    gone = {action, SQS_BATCH_ACTIONS.get(action, action)}
     out, changed = [], 0
     for statement in statements if isinstance(statements, list) else [statements]:
         actions = statement.get("Action", [])
         actions = [actions] if isinstance(actions, str) else list(actions)
         if statement.get("Effect") == "Allow" and action in actions:
             changed += 1
-            actions.remove(action)
+            actions = [a for a in actions if a not in gone]
             if not actions:
                 continue
             statement = {**statement, "Action": actions}

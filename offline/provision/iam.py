@@ -154,6 +154,41 @@ def create_role(ctx: Creation, inputs: Outputs) -> tuple[str, Outputs]:
     return inputs["name"], {"arn": role["Arn"], "name": inputs["name"], "uniqueId": role["RoleId"]}
 
 
+SQS_BATCH_ACTIONS = {
+    "sqs:SendMessage": "sqs:SendMessageBatch",
+    "sqs:DeleteMessage": "sqs:DeleteMessageBatch",
+    "sqs:ChangeMessageVisibility": "sqs:ChangeMessageVisibilityBatch",
+}
+"""AWS authorizes SQS batch calls by their single action ("setting permissions for SendMessage, DeleteMessage,
+or ChangeMessageVisibility sets permissions for the corresponding batch versions": SQS Developer Guide, Amazon
+SQS batch actions); MiniStack evaluates the batch call's own name, which no AWS policy can grant."""
+
+
+def with_batch_actions(document: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """The emulator's copy of a policy: each SQS single action followed by its batch name, so the emulator
+    allows exactly what AWS allows. Returns the copy and the names added (none: the copy is the document)."""
+    added: list[str] = []
+    statements = []
+    for statement in _statements(document):
+        actions = statement.get("Action", [])
+        actions = [actions] if isinstance(actions, str) else list(actions)
+        batch = [
+            SQS_BATCH_ACTIONS[a] for a in actions if a in SQS_BATCH_ACTIONS and SQS_BATCH_ACTIONS[a] not in actions
+        ]
+        added += batch
+        statements.append({**statement, "Action": actions + batch} if batch else statement)
+    return ({**document, "Statement": statements} if added else document), sorted(set(added))
+
+
+def emulator_policy(ctx: Creation, text: str) -> str:
+    """`text` as the emulator needs it (`with_batch_actions`), the addition recorded as local-only."""
+    document, added = with_batch_actions(json_document(text, ctx.what))
+    if not added:
+        return text
+    ctx.local_only(f"policy + {', '.join(added)}: the emulator authorizes SQS batch calls by their own name")
+    return json.dumps(document)
+
+
 def inline_policy_name(inputs: Outputs, logical_name: str) -> str:
     """An inline policy's name: the program's, else the resource's logical name (the provider adds a random
     suffix to it; a local stack does without)."""
@@ -162,16 +197,15 @@ def inline_policy_name(inputs: Outputs, logical_name: str) -> str:
 
 def create_role_policy(ctx: Creation, inputs: Outputs) -> tuple[str, Outputs]:
     take(inputs, {"role", "policy", "name"}, ctx.what)
-    json_document(inputs["policy"], ctx.what)
     name = inline_policy_name(inputs, ctx.name)
-    ctx.client("iam").put_role_policy(RoleName=inputs["role"], PolicyName=name, PolicyDocument=inputs["policy"])
+    document = emulator_policy(ctx, inputs["policy"])
+    ctx.client("iam").put_role_policy(RoleName=inputs["role"], PolicyName=name, PolicyDocument=document)
     return f"{inputs['role']}:{name}", {"name": name}
 
 
 def create_policy(ctx: Creation, inputs: Outputs) -> tuple[str, Outputs]:
     take(inputs, {"name", "policy", "description", "path", "tags"}, ctx.what)
-    json_document(inputs["policy"], ctx.what)
-    kwargs: dict[str, Any] = {"PolicyName": inputs["name"], "PolicyDocument": inputs["policy"]}
+    kwargs: dict[str, Any] = {"PolicyName": inputs["name"], "PolicyDocument": emulator_policy(ctx, inputs["policy"])}
     for key, api in (("description", "Description"), ("path", "Path")):
         if inputs.get(key):
             kwargs[api] = inputs[key]
