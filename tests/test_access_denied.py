@@ -40,3 +40,18 @@ def test_every_client_of_a_watched_session_logs_the_denial(caplog: pytest.LogCap
             ddb.put_item(TableName="orders-dev-orders", Item={"OrderID": {"S": "o-1"}})
     [record] = caplog.records
     assert parse_denial(record.getMessage()) == Denial(PRINCIPAL, "dynamodb:PutItem", TABLE, "AccessDeniedException")
+
+
+def test_a_message_without_the_resource_gets_the_one_the_request_named(caplog: pytest.LogCaptureFixture) -> None:
+    """Some services (and some emulators) leave the resource out of the message: the request's own names it."""
+    bare_text = f"User: {PRINCIPAL} is not authorized to perform: sqs:ReceiveMessage because no policy allows it"
+    sqs = watched_session(region_name="us-east-1").client(
+        "sqs", aws_access_key_id="x", aws_secret_access_key="x", endpoint_url="http://127.0.0.1:1"
+    )
+    queue = "http://127.0.0.1:1/123456789012/orders-dev-shipping"
+    with Stubber(sqs) as stub, caplog.at_level(logging.ERROR, logger="worker.access"):
+        stub.add_client_error("receive_message", "AccessDenied", bare_text, 403)
+        with pytest.raises(ClientError):
+            sqs.receive_message(QueueUrl=queue)
+    [record] = caplog.records
+    assert parse_denial(record.getMessage()) == Denial(PRINCIPAL, "sqs:ReceiveMessage", queue, "AccessDenied")
