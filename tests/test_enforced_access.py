@@ -5,6 +5,7 @@ cannot write the order table, a worker cannot receive from the shipping queue; e
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -86,3 +87,42 @@ def test_a_worker_cannot_send_to_its_own_queue(stack: Provisioned, roles: RolePr
     assert "sqs:SendMessage" in denied(
         worker.send_message, QueueUrl=queue, MessageBody=body, MessageGroupId="g", MessageDeduplicationId="d"
     )
+
+
+def _depth(sqs: Any, url: str) -> int:
+    attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])["Attributes"]
+    return int(attrs["ApproximateNumberOfMessages"])
+
+
+def _delivered(sqs: Any, url: str, act: Any) -> int:
+    before = _depth(sqs, url)
+    act()
+    time.sleep(1.5)  # S3 -> SNS -> SQS runs beside the request in the emulator
+    return _depth(sqs, url) - before
+
+
+def test_service_deliveries_pass_the_programs_resource_policies_and_only_them(emulator: Emulator) -> None:
+    """S3 -> SNS and SNS -> SQS are evaluated against the topic and queue policies the program writes, with
+    their aws:SourceArn / aws:SourceAccount conditions: the program's own let the events through; the same
+    policy naming another bucket or topic stops them (checked on a stack of its own: it rewrites policies)."""
+    stack = provision(REGION, endpoint=emulator.endpoint, stack="delivery")
+    s3, sqs, sns = emulator.client("s3"), emulator.client("sqs"), emulator.client("sns")
+    bucket, topic = stack.exports["invoicesBucketName"], stack.exports["orderEventsTopicArn"]
+    queue = stack.exports["fanoutQueueUrls"]["shipping"]
+
+    def upload(key: str) -> Any:
+        return lambda: s3.put_object(Bucket=bucket, Key=f"invoices/{key}.json", Body=b"{}")
+
+    assert _delivered(sqs, queue, upload("a")) == 1, "the program's policies let S3 -> SNS -> SQS through"
+    program_topic_policy = sns.get_topic_attributes(TopicArn=topic)["Attributes"]["Policy"]
+    other_bucket = program_topic_policy.replace(f"arn:aws:s3:::{bucket}", "arn:aws:s3:::some-other-bucket")
+    assert other_bucket != program_topic_policy
+    sns.set_topic_attributes(TopicArn=topic, AttributeName="Policy", AttributeValue=other_bucket)
+    assert _delivered(sqs, queue, upload("b")) == 0, "a topic policy for another bucket refuses this one's events"
+
+    sns.set_topic_attributes(TopicArn=topic, AttributeName="Policy", AttributeValue=program_topic_policy)
+    program_queue_policy = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["Policy"])["Attributes"]["Policy"]
+    other_topic = program_queue_policy.replace(topic, f"{topic}-other")
+    assert other_topic != program_queue_policy
+    sqs.set_queue_attributes(QueueUrl=queue, Attributes={"Policy": other_topic})
+    assert _delivered(sqs, queue, upload("c")) == 0, "a queue policy for another topic refuses this one's messages"
