@@ -30,6 +30,7 @@ import psycopg
 
 from simulation.postgres import PostgresServer, running_postgres
 from simulation.producer import catalog_sku, generate_spike, upload_s3
+from worker import topology
 from worker.consumers.analytics import SalesFacts
 from worker.consumers.cli import poll
 from worker.consumers.processing import build_consumer
@@ -111,8 +112,9 @@ def end_to_end(server: PostgresServer, count: int, repeats: int) -> dict[str, li
             shipping, warehouse = fresh_databases(server)
             spike = generate_spike(count, duplicates=0.0, malformed=0.0, seed=200 + r, prefix=f"E{r}-")
             upload_s3(spike.messages, exports["invoicesBucketName"], concurrency=8)
-            env = {"ORDERS_SHIPPING_DSN": shipping, "ORDERS_WAREHOUSE_DSN": warehouse, "AWS_REGION": REGION}
-            for name in ("shipping", "analytics"):
+            env = {topology.SHIPPING_DATABASE.dsn_env: shipping, topology.WAREHOUSE.dsn_env: warehouse}
+            env["AWS_REGION"] = REGION
+            for name in topology.FANOUT_QUEUES:
                 consumer = build_consumer(name, env)
                 stats = poll(consumer, queues[name], wait_seconds=0, idle_exit=0.5, retry_delay=0)
                 consumer.close()

@@ -122,6 +122,11 @@ class _Section(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="ignore")
 
+    @classmethod
+    def registered_keys(cls) -> dict[str, FieldInfo]:
+        """Keys the section reads besides its fields (alias -> field), e.g. one per registered consumer."""
+        return {}
+
 
 class MessagingConfig(_Section):
     order_queue_visibility_seconds: Int = key("orderQueueVisibilitySeconds")
@@ -290,10 +295,15 @@ VISIBILITY_PER_TIMEOUT = 6
 
 
 class ConsumersConfig(_Section):
-    """The fan-out consumers: how each runs (Lambda or ECS Fargate Spot) and how Lambda is fed from SQS."""
+    """The fan-out consumers: how each runs (Lambda or ECS Fargate Spot) and how Lambda is fed from SQS.
 
-    shipping_runtime: ConsumerRuntime = key("shippingConsumerRuntime", f"expected one of {CONSUMER_RUNTIMES}")
-    analytics_runtime: ConsumerRuntime = key("analyticsConsumerRuntime", f"expected one of {CONSUMER_RUNTIMES}")
+    How each consumer runs is its own key, named by its registry entry (`topology.FanoutConsumer.runtime_key`,
+    e.g. orders:shippingConsumerRuntime): not a field written here but one key per registered consumer
+    (`registered_keys`), held as the section's extra values and read through `runtimes`."""
+
+    model_config = ConfigDict(frozen=True, extra="allow")
+    __pydantic_extra__: dict[str, ConsumerRuntime] = Field(init=False)
+
     timeout_seconds: Int = key("consumerTimeoutSeconds", "Lambda allows 1..900 seconds", ge=1, le=900)
     memory_mb: Int = key("consumerMemoryMb", "Lambda allows 128..10240 MB", ge=128, le=10240)
     batch_size: Int = key("consumerBatchSize", "must be 1..10000", ge=1, le=10000)
@@ -306,10 +316,32 @@ class ConsumersConfig(_Section):
     ecs_memory_mb: Int = key("consumerEcsMemoryMb")
     log_retention_days: LogRetentionDays = key("consumerLogRetentionDays")
 
+    @classmethod
+    def registered_keys(cls) -> dict[str, FieldInfo]:
+        why = f"expected one of {CONSUMER_RUNTIMES}"
+        return {
+            c.runtime_key: FieldInfo(annotation=ConsumerRuntime, alias=c.runtime_key, description=why)
+            for c in topology.fanout_consumers()
+        }
+
+    @model_validator(mode="before")
+    @classmethod
+    def _own_keys(cls, data: Any) -> Any:
+        """The fields' keys and each consumer's runtime key; the other sections' keys are not extra values."""
+        if not isinstance(data, dict):
+            return data
+        runtime_keys = cls.registered_keys()
+        missing = [k for k in runtime_keys if k not in data]
+        if missing:
+            raise ValueError(f"{PREFIX}{missing[0]} is not set, and Pulumi.yaml declares no default for it")
+        fields = {f.alias for f in cls.model_fields.values()}
+        return {k: v for k, v in data.items() if k in fields or k in runtime_keys}
+
     @property
     def runtimes(self) -> dict[str, str]:
-        """consumer name (shipping, analytics) -> "lambda" | "ecs"."""
-        return {"shipping": self.shipping_runtime, "analytics": self.analytics_runtime}
+        """consumer name (shipping, analytics, ...: topology.fanout_consumers()) -> "lambda" | "ecs"."""
+        extra = self.__pydantic_extra__ or {}
+        return {c.name: extra[c.runtime_key] for c in topology.fanout_consumers()}
 
     @model_validator(mode="after")
     def _batching_and_image(self) -> ConsumersConfig:
@@ -534,13 +566,19 @@ def _sections() -> tuple[str, ...]:
     return tuple(n for n, f in StackConfig.model_fields.items() if _is_section(f.annotation))
 
 
-@cache
 def config_keys() -> dict[str, ConfigKey]:
     """Every `orders:` key the model reads (its aliases), in declaration order."""
+    return _config_keys(topology.fanout_consumers())
+
+
+@cache
+def _config_keys(consumers: tuple[topology.FanoutConsumer, ...]) -> dict[str, ConfigKey]:
+    """`config_keys` while `consumers` are the registered fan-out consumers (each adds its runtime key)."""
     keys: dict[str, ConfigKey] = {}
     for name, field in StackConfig.model_fields.items():
         if _is_section(field.annotation):
             section: type[_Section] = field.annotation  # type: ignore[assignment]
+            keys |= {alias: ConfigKey((name, alias), f) for alias, f in section.registered_keys().items()}
             keys |= {f.alias: ConfigKey((name, attr), f) for attr, f in section.model_fields.items() if f.alias}
         elif field.alias:
             keys[field.alias] = ConfigKey((name,), field)

@@ -1,27 +1,33 @@
-"""The fan-out consumers: shipping and analytics, each as a Lambda function or an ECS Fargate Spot service.
+"""The fan-out consumers (worker/topology.py's registry: shipping, analytics), each as a Lambda function or an
+ECS Fargate Spot service.
+
+Every consumer is built from its registry entry: its name, the database it writes (which gives its environment,
+its grants, and whether it runs in the VPC: `DATABASE_ACCESS` here, once per database) and the config key of
+its runtime. Nothing here names a consumer.
 
 Lambda (default): the function code is an `AssetArchive` of the `worker` package built here (only what
 the consumers import); third-party dependencies come from one layer built by `make lambda-layer`
 (manylinux wheels for the Lambda runtime, `worker/requirements.txt`), so code deploys stay small and
 the layer changes only when the pins do. Each function is fed by an SQS event source mapping with
-`ReportBatchItemFailures` and a maximum concurrency (which also caps database connections). The
-shipping function runs in the private subnets with the database's client security group; analytics
-calls the Redshift Data API, a public AWS endpoint, so it needs no VPC.
+`ReportBatchItemFailures` and a maximum concurrency (which also caps database connections). A consumer of
+the shipping database (RDS) runs in the private subnets with the database's client security group; one of
+the warehouse calls the Redshift Data API, a public AWS endpoint, so it needs no VPC.
 
 ECS (per consumer, by config): the same code as `python -m worker consume <name>` in a Fargate service
 on the FARGATE_SPOT capacity provider, in the private subnets; it reaches AWS through interface
 endpoints (added here for the services the network does not already serve).
 
 Roles are least privilege: receive/delete on the consumer's own queue, GetObject on the invoice prefix,
-the database secret (shipping) or the Data API on its workgroup (analytics), and its own log group.
+the database secret (shipping database) or the Data API on its workgroup (warehouse), and its own log group.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
@@ -30,7 +36,7 @@ from components import naming
 from components.aws_context import AwsContext
 from components.config import ConsumersConfig
 from components.databases import SHIPPING_DB_NAME, WAREHOUSE_DB_NAME, DatabaseRefs
-from components.iam import assume_role_policy, policy_document, statement
+from components.iam import RoleWithPolicy, policy_document, role_with_policy, statement
 from components.monitoring import AlarmSpec, MetricWidget, metric_widget
 from components.network import HTTPS, INTERFACE_SERVICES, NetworkRefs
 from components.queue import QueueRef
@@ -41,8 +47,7 @@ LAMBDA_RUNTIME = "python3.11"
 """The Python the tests run on and the layer is built for (`scripts/build_lambda_layer.sh`)."""
 LAMBDA_ARCH = "x86_64"
 HANDLER = "worker.consumers.lambda_handlers.{consumer}_handler"
-CONSUMERS = topology.FANOUT_QUEUES
-"""One consumer per fan-out queue, named as the queue."""
+"""Every consumer's handler by its name (worker/consumers/lambda_handlers.py answers `<name>_handler`)."""
 
 PACKAGED = ("worker/__init__.py", "worker/__main__.py", "worker/model.py", "worker/topology.py", "worker/consumers")
 """What the function archive holds: the consumers and the shared model, not the FIFO worker or local tools."""
@@ -67,15 +72,72 @@ VPC_ENI_ACTIONS = (
 """What a Lambda function in a VPC needs for its ENIs (the content of AWSLambdaVPCAccessExecutionRole minus logs)."""
 
 
-def endpoint_services(runtimes: dict[str, str]) -> list[str]:
-    """Interface endpoints the consumers need that the network does not already provide."""
+@dataclass(frozen=True)
+class DatabaseAccess:
+    """How a consumer reaches one database (`topology.ConsumerDatabase`) in AWS: the variables the program sets
+    (worker/consumers/processing.py reads them) and the statements its role gets (from the resolved ARNs)."""
+
+    environment: Callable[[DatabaseRefs], dict[str, pulumi.Input[str]]]
+    statements: Callable[..., list[dict[str, Any]]]
+    """(secret_arn=, workgroup_arn=) -> the statements."""
+
+
+def _shipping_database_env(dbs: DatabaseRefs) -> dict[str, pulumi.Input[str]]:
+    return {
+        "ORDERS_DB_SECRET_ARN": dbs.db_secret_arn,
+        "ORDERS_DB_HOST": dbs.db_address,
+        "ORDERS_DB_PORT": pulumi.Output.from_input(dbs.db_port).apply(str),
+        "ORDERS_DB_NAME": SHIPPING_DB_NAME,
+    }
+
+
+def _shipping_database_statements(*, secret_arn: str, workgroup_arn: str) -> list[dict[str, Any]]:
+    return [statement("ReadDatabaseSecret", ("secretsmanager:GetSecretValue",), [secret_arn])]
+
+
+def _warehouse_env(dbs: DatabaseRefs) -> dict[str, pulumi.Input[str]]:
+    return {"ORDERS_WAREHOUSE_WORKGROUP": dbs.workgroup_name, "ORDERS_WAREHOUSE_DATABASE": WAREHOUSE_DB_NAME}
+
+
+def _warehouse_statements(*, secret_arn: str, workgroup_arn: str) -> list[dict[str, Any]]:
+    return [
+        statement("RunStatementsOnWarehouse", DATA_API_ACTIONS, [workgroup_arn]),
+        statement("TemporaryWarehouseCredentials", ("redshift-serverless:GetCredentials",), [workgroup_arn]),
+        # Statement ids are not resources: "*" is required; the condition limits it to our own statements.
+        statement(
+            "FollowOwnStatements",
+            DATA_API_OWN_STATEMENTS,
+            ["*"],
+            Condition={"StringEquals": {"redshift-data:statement-owner-iam-userid": "${aws:userid}"}},
+        ),
+    ]
+
+
+DATABASE_ACCESS: dict[str, DatabaseAccess] = {
+    topology.SHIPPING_DATABASE.name: DatabaseAccess(_shipping_database_env, _shipping_database_statements),
+    topology.WAREHOUSE.name: DatabaseAccess(_warehouse_env, _warehouse_statements),
+}
+"""Per database (`topology.ConsumerDatabase.name`): written once, whatever the number of its consumers."""
+
+
+def _access(consumer: str) -> DatabaseAccess:
+    database = topology.fanout_consumer(consumer).database
+    if database.name not in DATABASE_ACCESS:
+        raise KeyError(f"consumer {consumer!r} writes {database.name!r}, which DATABASE_ACCESS does not describe")
+    return DATABASE_ACCESS[database.name]
+
+
+def endpoint_services(runtimes: Mapping[str, str]) -> list[str]:
+    """Interface endpoints the consumers (name -> runtime) need that the network does not already provide: the
+    APIs of each database a consumer in the VPC calls (the shipping secret, the Data API from an ECS task), and
+    what every ECS task needs."""
     needed: set[str] = set()
-    if "shipping" in runtimes:
-        needed.add("secretsmanager")  # shipping reads its database secret from inside the VPC
+    for name, runtime in runtimes.items():
+        consumer = topology.fanout_consumer(name)
+        if consumer.needs_vpc or runtime == "ecs":  # it runs in the private subnets
+            needed |= set(consumer.database.apis)
     if "ecs" in runtimes.values():
         needed |= {"ecr.api", "ecr.dkr", "logs", "sqs"}  # image pull, awslogs driver, the poller's queue
-        if runtimes.get("analytics") == "ecs":
-            needed.add("redshift-data")
     return sorted(needed - set(INTERFACE_SERVICES))
 
 
@@ -95,21 +157,8 @@ def consumer_policy(
         statement("ConsumeOwnQueue", SQS_ACTIONS, [queue_arn]),
         statement("ReadInvoices", INVOICE_ACTIONS, [f"{bucket_arn}/{invoice_prefix}*"]),
         statement("WriteOwnLogs", LOG_ACTIONS, [f"{log_group_arn}:*"]),
+        *_access(consumer).statements(secret_arn=secret_arn, workgroup_arn=workgroup_arn),
     ]
-    if consumer == "shipping":
-        statements.append(statement("ReadDatabaseSecret", ("secretsmanager:GetSecretValue",), [secret_arn]))
-    if consumer == "analytics":
-        statements += [
-            statement("RunStatementsOnWarehouse", DATA_API_ACTIONS, [workgroup_arn]),
-            statement("TemporaryWarehouseCredentials", ("redshift-serverless:GetCredentials",), [workgroup_arn]),
-            # Statement ids are not resources: "*" is required; the condition limits it to our own statements.
-            statement(
-                "FollowOwnStatements",
-                DATA_API_OWN_STATEMENTS,
-                ["*"],
-                Condition={"StringEquals": {"redshift-data:statement-owner-iam-userid": "${aws:userid}"}},
-            ),
-        ]
     if in_vpc:
         # ENI management has no resource-level scoping for Describe*: "*" is what AWS documents.
         statements.append(statement("ManageFunctionEnis", VPC_ENI_ACTIONS, ["*"]))
@@ -157,7 +206,7 @@ class ConsumersArgs:
     network: NetworkRefs
     databases: DatabaseRefs
     queues: Mapping[str, QueueRef]
-    """One per consumer in `CONSUMERS`."""
+    """One per fan-out consumer (`topology.fanout_consumers()`), by its name."""
     invoices_bucket_arn: pulumi.Input[str]
     settings: ConsumersConfig
 
@@ -174,7 +223,7 @@ class FanoutConsumers(pulumi.ComponentResource):
         self.functions, self.services, self.function_names = {}, {}, {}
         self.alarms: list[AlarmSpec] = []
         self.widgets: list[MetricWidget] = []
-        runtimes = {c: args.settings.runtimes[c] for c in CONSUMERS}
+        runtimes = args.settings.runtimes
 
         for service in endpoint_services(runtimes):
             aws.ec2.VpcEndpoint(
@@ -209,29 +258,13 @@ class FanoutConsumers(pulumi.ComponentResource):
     # -- shared pieces -----------------------------------------------------------------------------
 
     def _environment(self, consumer: str) -> dict[str, pulumi.Input[str]]:
-        dbs = self._args.databases
+        """The service name, and the variables of the database it writes."""
         env: dict[str, pulumi.Input[str]] = {"POWERTOOLS_SERVICE_NAME": f"orders-{consumer}"}
-        if consumer == "shipping":
-            env |= {
-                "ORDERS_DB_SECRET_ARN": dbs.db_secret_arn,
-                "ORDERS_DB_HOST": dbs.db_address,
-                "ORDERS_DB_PORT": pulumi.Output.from_input(dbs.db_port).apply(str),
-                "ORDERS_DB_NAME": SHIPPING_DB_NAME,
-            }
-        else:
-            env |= {"ORDERS_WAREHOUSE_WORKGROUP": dbs.workgroup_name, "ORDERS_WAREHOUSE_DATABASE": WAREHOUSE_DB_NAME}
-        return env
+        return env | _access(consumer).environment(self._args.databases)
 
-    def _role(
-        self, consumer: str, service: str, log_group: aws.cloudwatch.LogGroup, *, in_vpc: bool
-    ) -> tuple[aws.iam.Role, aws.iam.RolePolicy]:
+    def _role(self, consumer: str, service: str, log_group: aws.cloudwatch.LogGroup, *, in_vpc: bool) -> RoleWithPolicy:
+        """The function's or the task's role, with `consumer_policy` inline."""
         ctx, args = self._ctx, self._args
-        role = aws.iam.Role(
-            f"{consumer}-consumer",
-            name=ctx.name(f"{consumer}-consumer", kind="iam-role"),
-            assume_role_policy=assume_role_policy(service),
-            opts=ctx.opts(self),
-        )
         policy = pulumi.Output.all(
             args.queues[consumer].arn,
             args.invoices_bucket_arn,
@@ -250,7 +283,14 @@ class FanoutConsumers(pulumi.ComponentResource):
                 in_vpc=in_vpc,
             )
         )
-        return role, aws.iam.RolePolicy(f"{consumer}-consumer", role=role.id, policy=policy, opts=ctx.opts(self))
+        return role_with_policy(
+            f"{consumer}-consumer",
+            ctx,
+            self,
+            role_name=ctx.name(f"{consumer}-consumer", kind="iam-role"),
+            service=service,
+            policy=policy,
+        )
 
     # -- Lambda ------------------------------------------------------------------------------------
 
@@ -276,14 +316,14 @@ class FanoutConsumers(pulumi.ComponentResource):
     def _lambda(self, consumer: str, queue: QueueRef) -> None:
         ctx, args, cfg = self._ctx, self._args, self._args.settings
         function_name = ctx.name(f"{consumer}-consumer", kind="lambda")
-        in_vpc = consumer == "shipping"
+        in_vpc = topology.fanout_consumer(consumer).needs_vpc
         log_group = aws.cloudwatch.LogGroup(
             f"{consumer}-consumer",
             name=f"/aws/lambda/{function_name}",
             retention_in_days=cfg.log_retention_days,
             opts=ctx.opts(self),
         )
-        role, role_policy = self._role(consumer, "lambda.amazonaws.com", log_group, in_vpc=in_vpc)
+        role = self._role(consumer, "lambda.amazonaws.com", log_group, in_vpc=in_vpc)
         vpc_config = (
             aws.lambda_.FunctionVpcConfigArgs(
                 subnet_ids=args.network.private_subnet_ids,
@@ -301,13 +341,13 @@ class FanoutConsumers(pulumi.ComponentResource):
             handler=HANDLER.format(consumer=consumer),
             code=function_archive(),
             layers=[self._dependency_layer().arn],
-            role=role.arn,
+            role=role.role.arn,
             timeout=cfg.timeout_seconds,
             memory_size=cfg.memory_mb,
             environment=aws.lambda_.FunctionEnvironmentArgs(variables=self._environment(consumer)),
             vpc_config=vpc_config,
             logging_config=aws.lambda_.FunctionLoggingConfigArgs(log_format="JSON", log_group=log_group.name),
-            opts=ctx.opts(self, depends_on=[log_group, role_policy]),
+            opts=ctx.opts(self, depends_on=[log_group, *role.grants]),
         )
         aws.lambda_.EventSourceMapping(
             f"{consumer}-consumer",
@@ -318,7 +358,7 @@ class FanoutConsumers(pulumi.ComponentResource):
             function_response_types=["ReportBatchItemFailures"],
             scaling_config=aws.lambda_.EventSourceMappingScalingConfigArgs(maximum_concurrency=cfg.max_concurrency),
             enabled=True,
-            opts=ctx.opts(self, depends_on=[function, role_policy]),
+            opts=ctx.opts(self, depends_on=[function, *role.grants]),
         )
         self.functions[consumer] = function
         self.function_names[consumer] = function_name
@@ -430,36 +470,29 @@ class FanoutConsumers(pulumi.ComponentResource):
             retention_in_days=self._args.settings.log_retention_days,
             opts=self._ctx.opts(self),
         )
-        task_role, task_policy = self._role(consumer, "ecs-tasks.amazonaws.com", log_group, in_vpc=False)
+        task_role = self._role(consumer, "ecs-tasks.amazonaws.com", log_group, in_vpc=False)
         task = self._task_definition(
             consumer,
             poller,
-            task_role,
+            task_role.role,
             self._execution_role(consumer),
             self._container_definitions(consumer, queue, log_group),
         )
-        self.services[consumer] = self._service(consumer, poller, task, task_policy)
+        self.services[consumer] = self._service(consumer, poller, task, task_role)
         self._watch_service(consumer, poller)
 
     def _execution_role(self, consumer: str) -> aws.iam.Role:
         """The role ECS itself uses for the task: pull the image, write the awslogs stream."""
-        ctx = self._ctx
-        role = aws.iam.Role(
-            f"{consumer}-poller-execution",
-            name=ctx.name(f"{consumer}-poller-execution", kind="iam-role"),
-            assume_role_policy=assume_role_policy("ecs-tasks.amazonaws.com"),
-            opts=ctx.opts(self),
-        )
+        name = f"{consumer}-poller-execution"
         # AWS-managed: pull from ECR and write the awslogs stream; the task's own permissions are task_role's.
-        aws.iam.RolePolicyAttachment(
-            f"{consumer}-poller-execution",
-            role=role.name,
-            policy_arn=ctx.partition.apply(
-                lambda p: f"arn:{p}:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"
-            ),
-            opts=ctx.opts(self),
-        )
-        return role
+        return role_with_policy(
+            name,
+            self._ctx,
+            self,
+            role_name=self._ctx.name(name, kind="iam-role"),
+            service="ecs-tasks.amazonaws.com",
+            managed_policies={name: "service-role/AmazonECSTaskExecutionRolePolicy"},
+        ).role
 
     def _container_definitions(
         self, consumer: str, queue: QueueRef, log_group: aws.cloudwatch.LogGroup
@@ -507,11 +540,13 @@ class FanoutConsumers(pulumi.ComponentResource):
         )
 
     def _service(
-        self, consumer: str, poller: str, task: aws.ecs.TaskDefinition, task_policy: aws.iam.RolePolicy
+        self, consumer: str, poller: str, task: aws.ecs.TaskDefinition, task_role: RoleWithPolicy
     ) -> aws.ecs.Service:
-        """On FARGATE_SPOT in the private subnets; shipping gets the database's client group, analytics egress only."""
+        """On FARGATE_SPOT in the private subnets; a consumer of a database in the VPC gets the database's client
+        group, any other egress only."""
         args = self._args
-        group = args.databases.client_security_group_id if consumer == "shipping" else self._egress_only_group().id
+        in_vpc = topology.fanout_consumer(consumer).needs_vpc
+        group = args.databases.client_security_group_id if in_vpc else self._egress_only_group().id
         return aws.ecs.Service(
             f"{consumer}-poller",
             name=poller,
@@ -526,7 +561,7 @@ class FanoutConsumers(pulumi.ComponentResource):
             ),
             deployment_circuit_breaker=aws.ecs.ServiceDeploymentCircuitBreakerArgs(enable=True, rollback=True),
             propagate_tags="SERVICE",
-            opts=self._ctx.opts(self, depends_on=[task_policy]),
+            opts=self._ctx.opts(self, depends_on=task_role.grants),
         )
 
     def _watch_service(self, consumer: str, poller: str) -> None:

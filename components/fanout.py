@@ -9,7 +9,7 @@ policies are known values during preview.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_aws as aws
@@ -46,7 +46,8 @@ class FanoutArgs:
     visibility_timeout_seconds: int
     retention_seconds: int
     kms_key_arn: pulumi.Input[str]
-    queue_names: Sequence[str] = topology.FANOUT_QUEUES
+    queue_names: Sequence[str] = field(default_factory=lambda: topology.FANOUT_QUEUES)
+    """One queue per fan-out consumer (worker/topology.py's registry), by the consumer's name."""
     force_destroy_bucket: bool = True
     """Let `pulumi destroy` empty the invoices bucket; off (and `protect_bucket` on) where invoices must survive."""
     protect_bucket: bool = False

@@ -1,4 +1,4 @@
-"""`python -m worker consume shipping|analytics`: the long-running poller (ECS/EC2 and local runs).
+"""`python -m worker consume <consumer>`: the long-running poller of a fan-out consumer (ECS/EC2 and local runs).
 
 Long-polls the consumer's queue and runs each batch through the same Powertools `BatchProcessor` and
 record handler as the Lambda adapter (`worker.consumers.batch`; the messages are converted to Lambda's
@@ -29,7 +29,7 @@ from worker import topology
 from worker.access import watched_session
 from worker.backoff import RECEIVE, Backoff
 from worker.consumers.batch import batch_processor, lambda_record, queue_arn, record_handler
-from worker.consumers.processing import CONSUMERS, Consumer, build_consumer, failure_reason
+from worker.consumers.processing import Consumer, build_consumer, failure_reason
 
 log = logging.getLogger("worker.consumers.poller")
 
@@ -183,11 +183,12 @@ def poll(
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m worker consume", description=__doc__.split("\n\n")[0])
-    p.add_argument("consumer", choices=CONSUMERS)
+    p.add_argument("consumer", choices=topology.FANOUT_QUEUES)
     p.add_argument(
         "--queue-url", default=os.environ.get("ORDERS_CONSUMER_QUEUE_URL"), help="env ORDERS_CONSUMER_QUEUE_URL"
     )
-    p.add_argument("--dsn", help="database DSN (sets ORDERS_SHIPPING_DSN or ORDERS_WAREHOUSE_DSN for this run)")
+    dsn_envs = sorted({c.database.dsn_env for c in topology.fanout_consumers()})
+    p.add_argument("--dsn", help=f"database DSN (sets the consumer's {' or '.join(dsn_envs)} for this run)")
     p.add_argument("--batch-size", type=int, default=10, choices=range(1, 11), metavar="1-10")
     p.add_argument("--wait-seconds", type=int, default=20, choices=range(0, 21), metavar="0-20")
     p.add_argument(
@@ -210,7 +211,7 @@ def main(argv: list[str]) -> int:
         parser().error("--queue-url or ORDERS_CONSUMER_QUEUE_URL is required")
     env = dict(os.environ)
     if args.dsn:
-        env["ORDERS_SHIPPING_DSN" if args.consumer == "shipping" else "ORDERS_WAREHOUSE_DSN"] = args.dsn
+        env[topology.fanout_consumer(args.consumer).database.dsn_env] = args.dsn
     consumer = build_consumer(args.consumer, env)
     stop = threading.Event()
     if threading.current_thread() is threading.main_thread():

@@ -2,19 +2,24 @@
 
 The batch step (processor and record handler) is `worker.consumers.batch`, shared with the poller.
 
-Handlers: `worker.consumers.lambda_handlers.shipping_handler` and `...analytics_handler`. The event
-source mapping has `ReportBatchItemFailures`, so only the failed records return to the queue. The
-consumer (database connection included) is built once per execution environment and reused.
+Handlers: `worker.consumers.lambda_handlers.<consumer>_handler` for every fan-out consumer (worker/topology.py),
+one generic handler (`handler_for`) looked up by name: Lambda's runtime resolves the attribute, and the module
+answers `<consumer>_handler` for each registered consumer. `shipping_handler` and `analytics_handler` are also
+plain names, as deployed functions reference them. The event source mapping has `ReportBatchItemFailures`, so
+only the failed records return to the queue. The consumer (database connection included) is built once per
+execution environment and reused.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.batch import process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
+from worker import topology
 from worker.consumers.batch import batch_processor, record_handler
 from worker.consumers.processing import Consumer, build_consumer, failure_reason
 
@@ -54,9 +59,27 @@ def handle_batch(name: str, event: dict[str, Any], context: Any) -> dict[str, An
     return dict(response)
 
 
-def shipping_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return handle_batch("shipping", event, context)
+Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
+SUFFIX = "_handler"
 
 
-def analytics_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return handle_batch("analytics", event, context)
+def handler_for(name: str) -> Handler:
+    """The Lambda handler of fan-out consumer `name` (`<name>_handler` in this module)."""
+
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        return handle_batch(name, event, context)
+
+    handler.__name__ = handler.__qualname__ = name + SUFFIX
+    return handler
+
+
+shipping_handler = handler_for("shipping")
+analytics_handler = handler_for("analytics")
+
+
+def __getattr__(attribute: str) -> Handler:
+    """`<consumer>_handler` for every registered fan-out consumer without a plain name here (PEP 562)."""
+    name = attribute.removesuffix(SUFFIX)
+    if attribute.endswith(SUFFIX) and name in topology.FANOUT_QUEUES:
+        return handler_for(name)
+    raise AttributeError(f"module {__name__!r} has no attribute {attribute!r}")

@@ -1,11 +1,15 @@
 """The one processing function both adapters call, and the consumer built from the environment.
 
+Which consumers there are is `worker.topology`'s registry; how each builds its store from the environment is
+`STORES` here, keyed by the same names (`registered` adds a consumer and its store for the length of a block).
+
 `process_message` raises on any failure so the adapter leaves that message on the queue (it comes back
 after its visibility timeout and reaches the DLQ after 3 receives); every other message of the batch
 is acknowledged independently. `failure_reason` turns the exception into the one log line an operator
 needs.
 
-Environment (flags of `python -m worker consume` override it):
+Environment (flags of `python -m worker consume` override it; a consumer's local DSN variable is its database's
+`dsn_env` in worker/topology.py):
   shipping  : ORDERS_SHIPPING_DSN (local), or ORDERS_DB_SECRET_ARN + ORDERS_DB_HOST [+ ORDERS_DB_PORT,
               ORDERS_DB_NAME] in AWS (the RDS-managed secret holds username and password; TLS required)
   analytics : ORDERS_WAREHOUSE_DSN (local), or ORDERS_WAREHOUSE_WORKGROUP + ORDERS_WAREHOUSE_DATABASE
@@ -18,7 +22,8 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +32,7 @@ import psycopg
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from worker import topology
 from worker.access import watched_session
 from worker.consumers.analytics import SalesFacts
 from worker.consumers.events import InvalidEvent, objects_in
@@ -37,7 +43,6 @@ from worker.model import InvalidOrder, Invoice
 
 log = logging.getLogger("worker.consumers")
 
-CONSUMERS = ("shipping", "analytics")
 BOTO_CONFIG = Config(retries={"mode": "standard", "max_attempts": 4}, connect_timeout=5, read_timeout=30)
 
 
@@ -83,7 +88,7 @@ def failure_reason(exc: BaseException) -> str:
 
 
 def shipping_connector(env: Mapping[str, str], session: boto3.Session) -> Callable[[], psycopg.Connection[Any]]:
-    if dsn := env.get("ORDERS_SHIPPING_DSN"):
+    if dsn := env.get(topology.SHIPPING_DATABASE.dsn_env):
         return lambda: psycopg.connect(dsn, autocommit=True)
     secret_arn, host = env.get("ORDERS_DB_SECRET_ARN"), env.get("ORDERS_DB_HOST")
     if not (secret_arn and host):
@@ -109,7 +114,7 @@ def shipping_connector(env: Mapping[str, str], session: boto3.Session) -> Callab
 
 def warehouse_from_env(env: Mapping[str, str], session: boto3.Session | None = None) -> Warehouse:
     """The local PostgreSQL warehouse (ORDERS_WAREHOUSE_DSN) or Redshift through the Data API."""
-    if dsn := env.get("ORDERS_WAREHOUSE_DSN"):
+    if dsn := env.get(topology.WAREHOUSE.dsn_env):
         return PostgresWarehouse(dsn)
     if workgroup := env.get("ORDERS_WAREHOUSE_WORKGROUP"):
         client = (session or boto3.Session()).client("redshift-data", config=BOTO_CONFIG)
@@ -117,17 +122,52 @@ def warehouse_from_env(env: Mapping[str, str], session: boto3.Session | None = N
     raise ConsumerConfigError("analytics needs ORDERS_WAREHOUSE_DSN, or ORDERS_WAREHOUSE_WORKGROUP")
 
 
+@dataclass(frozen=True)
+class Store:
+    """What a consumer does with each invoice, and how it lets go of its connections."""
+
+    apply: Callable[[Invoice, str], str]
+    """(invoice, s3 key) -> outcome; idempotent, raises on failure."""
+    close: Callable[[], None] = lambda: None
+
+
+StoreBuilder = Callable[[Mapping[str, str], boto3.Session], Store]
+"""(environment, session) -> the consumer's store; raises `ConsumerConfigError` naming what is missing."""
+
+
+def shipments(env: Mapping[str, str], session: boto3.Session) -> Store:
+    store = ShippingStore(connect=shipping_connector(env, session))
+    return Store(store.apply, store.close)
+
+
+def sales_facts(env: Mapping[str, str], session: boto3.Session) -> Store:
+    warehouse = warehouse_from_env(env, session)
+    return Store(SalesFacts(warehouse).apply, getattr(warehouse, "close", lambda: None))
+
+
+STORES: dict[str, StoreBuilder] = {"shipping": shipments, "analytics": sales_facts}
+"""Each fan-out consumer's store (worker/topology.py's registry names the consumers)."""
+
+
 def build_consumer(name: str, env: Mapping[str, str] | None = None) -> Consumer:
     """The named consumer, wired from the environment (see module docstring)."""
+    if name not in topology.FANOUT_QUEUES or name not in STORES:
+        raise ConsumerConfigError(f"unknown consumer {name!r}; expected one of {', '.join(topology.FANOUT_QUEUES)}")
     env = os.environ if env is None else env
     session = watched_session()
     region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or session.region_name or ""
     s3 = session.client("s3", config=BOTO_CONFIG)
-    if name == "shipping":
-        store = ShippingStore(connect=shipping_connector(env, session))
-        return Consumer(name, store.apply, s3, region, store.close)
-    if name == "analytics":
-        warehouse = warehouse_from_env(env, session)
-        close = getattr(warehouse, "close", lambda: None)
-        return Consumer(name, SalesFacts(warehouse).apply, s3, region, close)
-    raise ConsumerConfigError(f"unknown consumer {name!r}; expected one of {', '.join(CONSUMERS)}")
+    store = STORES[name](env, session)
+    return Consumer(name, store.apply, s3, region, store.close)
+
+
+@contextmanager
+def registered(consumer: topology.FanoutConsumer, store: StoreBuilder) -> Iterator[topology.FanoutConsumer]:
+    """`consumer` (with its `store`) is a fan-out consumer while the block runs: the program builds its queue and
+    its function or service, the poller and the Lambda handler run it, the local run starts it (for tests)."""
+    with topology.registered_consumer(consumer):
+        STORES[consumer.name] = store
+        try:
+            yield consumer
+        finally:
+            del STORES[consumer.name]
