@@ -49,8 +49,16 @@ LAMBDA_ARCH = "x86_64"
 HANDLER = "worker.consumers.lambda_handlers.{consumer}_handler"
 """Every consumer's handler by its name (worker/consumers/lambda_handlers.py answers `<name>_handler`)."""
 
-PACKAGED = ("worker/__init__.py", "worker/__main__.py", "worker/model.py", "worker/topology.py", "worker/consumers")
-"""What the function archive holds: the consumers and the shared model, not the FIFO worker or local tools."""
+PACKAGED = (
+    "worker/__init__.py",
+    "worker/__main__.py",
+    "worker/access.py",
+    "worker/model.py",
+    "worker/topology.py",
+    "worker/consumers",
+)
+"""What the function archive holds: the consumers, the shared model and the AccessDenied logging their clients
+use (worker/access.py), not the FIFO worker or local tools."""
 
 SQS_ACTIONS = ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes")
 INVOICE_ACTIONS = ("s3:GetObject", "s3:GetObjectVersion")

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
+import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from components.consumers import packaged_files
 from offline.graph import UNKNOWN, Graph, Resource, run_program
 from offline.mocks import ACCOUNT_ID
 from offline.policy_client import Diagnostic
@@ -74,6 +79,21 @@ def test_two_functions_from_the_worker_package_with_a_dependency_layer(graph: Gr
         assert env["ORDERS_DB_SECRET_ARN"].startswith(f"arn:aws:secretsmanager:{REGION}:{ACCOUNT_ID}:secret:rds!db-")
         assert env["ORDERS_DB_HOST"].endswith(".rds.amazonaws.com") and env["ORDERS_DB_PORT"] == "5432"
     assert analytics["environment"]["variables"]["ORDERS_WAREHOUSE_WORKGROUP"] == "orders-test-sales"
+
+
+def test_the_function_archive_holds_every_worker_module_the_handlers_import(tmp_path: Path) -> None:
+    """Lambda imports the handler from the archive alone (the layer holds only third-party packages)."""
+    for name, path in packaged_files():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, tmp_path / name)
+    code = (
+        "import sys, worker.consumers.lambda_handlers as h\n"
+        "assert callable(h.shipping_handler) and callable(h.analytics_handler)\n"
+        "print('\\n'.join(m.__file__ for n, m in sys.modules.items() if n.split('.')[0] == 'worker'))"
+    )
+    loaded = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=False)
+    assert loaded.returncode == 0, loaded.stderr.strip().splitlines()[-1]
+    assert all(Path(f).is_relative_to(tmp_path) for f in loaded.stdout.split()), "imported from outside the archive"
 
 
 def test_event_source_mappings_report_batch_item_failures_with_capped_concurrency(graph: Graph) -> None:
