@@ -29,6 +29,7 @@ from components.intake_waf import IntakeWaf, IntakeWafArgs
 from components.messaging_key import MessagingKey, MessagingKeyArgs
 from components.monitoring import AlarmSpec, MetricWidget, Monitoring, MonitoringArgs, Watched
 from components.network import Network, NetworkArgs
+from components.operator_role import DlqOperator, DlqOperatorArgs
 from components.order_table import OrderTable, OrderTableArgs
 from components.queue import QueueArgs, QueueWithDlq, dlq_alarm_name
 from components.worker_fleet import WorkerFleet, WorkerFleetArgs
@@ -267,6 +268,7 @@ def build(config: StackConfig) -> Outputs:
     queue, fanout, table = msg.order_queue, msg.fanout, msg.table
     tiers: list[Watched] = [queue, fanout, table, compute.fleet, compute.databases, compute.consumers, intake]
     monitoring = _monitoring(config, primary, msg.key, tiers)
+    operator = _dlq_operator(primary, msg)
     return {
         **_game_day(config, primary, compute.fleet, monitoring),
         **_compute_outputs(compute),
@@ -275,6 +277,7 @@ def build(config: StackConfig) -> Outputs:
         "failoverRegion": config.failover_region,
         **_messaging_outputs(msg),
         "alarmTopicArn": monitoring.alarm_topic_arn,
+        "dlqOperatorRoleArn": operator.role_arn,
         "dashboardName": monitoring.dashboard_name,
         "vpcId": compute.network.vpc_id,
         "privateSubnetIds": compute.network.private_subnet_ids,
@@ -316,6 +319,22 @@ def _worker_fleet(config: StackConfig, primary: AwsContext, network: Network, ms
             invoices_bucket_arn=fanout.bucket_arn,
             invoice_prefix=topology.INVOICE_PREFIX,
             settings=config.fleet,
+        ),
+    )
+
+
+def _dlq_operator(primary: AwsContext, msg: Messaging) -> DlqOperator:
+    """The role on-call assumes to triage the order DLQ (docs/operations.md)."""
+    queue = msg.order_queue
+    return DlqOperator(
+        "dlq-operator",
+        DlqOperatorArgs(
+            ctx=primary,
+            queue_arn=queue.arn,
+            dlq_arn=queue.dlq_arn,
+            table_arn=msg.table.table_arn,
+            invoices_bucket_arn=msg.fanout.bucket_arn,
+            invoice_prefix=topology.INVOICE_PREFIX,
         ),
     )
 

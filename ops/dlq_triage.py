@@ -56,6 +56,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, ConfigDict, Field
 
+from worker.access import watched_session
 from worker.model import InvalidOrder, Invoice, parse_order
 from worker.topology import INVOICE_PREFIX, TABLE_KEY
 
@@ -637,6 +638,12 @@ def render(report: Report) -> None:
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m ops dlq-triage", description=__doc__.split("\n\n")[0])
     p.add_argument("--queue-url", required=True, help="the dead-letter queue")
+    p.add_argument(
+        "--profile",
+        default=None,
+        help="the AWS profile to run as: the one that assumes the stack's dlqOperatorRoleArn (docs/operations.md); "
+        "default: the standard credential chain",
+    )
     p.add_argument("--table", required=True, help="the order table (OrderID is its key)")
     p.add_argument("--source-queue-url", default="", help="where --redrive sends (default: the DLQ's only source)")
     p.add_argument("--redrive", action="store_true", help="send valid orders missing from the table back to the source")
@@ -665,6 +672,7 @@ def main(argv: list[str]) -> int:
     if args.write_missing_invoices and not args.bucket:
         print("python -m ops dlq-triage: --write-missing-invoices needs --bucket", file=sys.stderr)
         return 2
+    session = watched_session(profile_name=args.profile)
     try:
         report = triage(
             args.queue_url,
@@ -677,6 +685,9 @@ def main(argv: list[str]) -> int:
             write_missing_invoices=args.write_missing_invoices,
             visibility_seconds=args.visibility_seconds,
             archive_invalid=args.archive_invalid,
+            sqs=session.client("sqs", config=BOTO),
+            ddb=session.client("dynamodb", config=BOTO),
+            s3=session.client("s3", config=BOTO),
         )
     except TriageError as exc:
         print(f"python -m ops dlq-triage: {exc}", file=sys.stderr)

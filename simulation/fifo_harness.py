@@ -2,14 +2,16 @@
 planned and sent as producers send them, and the exactly-once / per-group order check read from the table.
 
 Used by the FIFO tests (`tests/test_fifo_*.py`) and the worker benchmark (`python -m bench.worker`).
-The queue, its DLQ, the table and the invoice bucket are the program's own (`offline/moto_provision.py`,
-as the demo provisions them), under a fresh stack name each time, so several runs share one emulator.
+The queue, its DLQ, the table and the invoice bucket are the program's own (`offline/provision/`, as the
+demo provisions them), under a fresh stack name each time, so several runs share one emulator. A worker
+started with `Resources.worker_env` runs as the stack's instance role (simulation/roles.py), as on AWS.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import tempfile
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable
@@ -20,8 +22,10 @@ from typing import Any
 
 import boto3
 
+from offline.provision.provisioner import Provisioned
 from offline.provision.provisioner import provision as provision_from_program
 from simulation.emulator import DEFAULT_REGION, Emulator
+from simulation.roles import CREDENTIAL_VARIABLES, ROLE_OF_WORKER, RoleProfiles
 from worker import topology
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,10 +37,13 @@ class Resources:
     dlq_url: str
     table: str
     bucket: str
+    roles: RoleProfiles
 
-    def worker_env(self, emulator: Emulator, **extra: str) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("ORDERS_")}
-        env.update(emulator.env())
+    def worker_env(self, emulator: Emulator, *, process: str = "fifo-worker", **extra: str) -> dict[str, str]:
+        """A FIFO worker's environment: the emulator, and the instance role's profile (no key of its own)."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith("ORDERS_") and k not in CREDENTIAL_VARIABLES}
+        env.update({k: v for k, v in emulator.env().items() if k not in CREDENTIAL_VARIABLES})
+        env.update(self.roles.env(process, ROLE_OF_WORKER))
         env.update(
             ORDERS_QUEUE_URL=self.queue_url,
             ORDERS_TABLE=self.table,
@@ -50,6 +57,26 @@ class Resources:
         return env
 
 
+def resources_of(provisioned: Provisioned, region: str) -> Resources:
+    """A provisioned stack's FIFO resources, and the profiles its processes assume their roles with."""
+    exports, launcher = provisioned.exports, provisioned.launcher_credentials
+    assert launcher is not None, "the provisioner creates the local launcher with the roles"
+    roles = RoleProfiles.write(
+        Path(tempfile.mkdtemp(prefix="orders-aws-")),
+        launcher.access_key_id,
+        launcher.secret_access_key,
+        provisioned.role_arns,
+        region,
+    )
+    return Resources(
+        queue_url=exports["orderQueueUrl"],
+        dlq_url=exports["orderDlqUrl"],
+        table=exports["orderTableName"],
+        bucket=exports["invoicesBucketName"],
+        roles=roles,
+    )
+
+
 def provision(
     visibility: int = 60, *, versioned_bucket: bool = True, fan_out: bool = True, receive_wait_seconds: int = 0
 ) -> Resources:
@@ -58,7 +85,7 @@ def provision(
 
     - `versioned_bucket`: the program always versions the invoice bucket; True checks it did.
     - `fan_out=False` clears the bucket's notification, so invoices start no S3 -> SNS -> SQS fan-out
-      inside the emulator (moto runs it within each PutObject): the worker benchmark measures the worker
+      inside the emulator (it runs within each PutObject): the worker benchmark measures the worker
       with the emulator doing the same work per order as when its figures were measured.
     - `receive_wait_seconds` sets the order queue's default long-poll wait (the program's is 20 s). The
       worker always passes its own wait; a test's bare ReceiveMessage then returns at once, as before.
@@ -67,14 +94,9 @@ def provision(
         raise ValueError("the program's invoice bucket is always versioned")
     region = boto3.session.Session().region_name or DEFAULT_REGION
     stack = "t" + uuid.uuid4().hex[:8]
-    exports = provision_from_program(
-        region, stack=stack, config={"orders:orderQueueVisibilitySeconds": str(visibility)}
-    ).exports
-    res = Resources(
-        queue_url=exports["orderQueueUrl"],
-        dlq_url=exports["orderDlqUrl"],
-        table=exports["orderTableName"],
-        bucket=exports["invoicesBucketName"],
+    res = resources_of(
+        provision_from_program(region, stack=stack, config={"orders:orderQueueVisibilitySeconds": str(visibility)}),
+        region,
     )
     sqs, s3 = boto3.client("sqs", region_name=region), boto3.client("s3", region_name=region)
     attributes = sqs.get_queue_attributes(QueueUrl=res.queue_url, AttributeNames=["All"])["Attributes"]

@@ -22,28 +22,31 @@ from botocore.exceptions import ClientError
 
 from offline.provision.provisioner import provision
 from ops import dlq_triage
-from simulation.emulator import Emulator
-from simulation.fifo_harness import Resources, Sent, order_body, plan_orders, scan, send
+from simulation.emulator import Emulator, exported_env
+from simulation.fifo_harness import Resources, Sent, order_body, plan_orders, resources_of, scan, send
 from tests.fifo_harness import queue_counts, start_worker, wait_for
 from worker.model import parse_invoice
 from worker.topology import MAX_RECEIVE_COUNT
 
 REGION = "us-east-1"
+OPERATOR_ROLE = "dlq-operator"
+"""The role docs/operations.md tells on-call to assume for the triage (its logical name in the program)."""
 FAST = ("--wait-seconds", "2")
 
 
 def stack(emulator: Emulator, name: str) -> Resources:
-    exports = provision(REGION, endpoint=emulator.endpoint, stack=name).exports
-    return Resources(
-        queue_url=exports["orderQueueUrl"],
-        dlq_url=exports["orderDlqUrl"],
-        table=exports["orderTableName"],
-        bucket=exports["invoicesBucketName"],
-    )
+    return resources_of(provision(REGION, endpoint=emulator.endpoint, stack=name), REGION)
 
 
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, Any]:
-    code = dlq_triage.main([*args, "--json", "--visibility-seconds", "60"])
+def run(capsys: pytest.CaptureFixture[str], res: Resources, *args: str) -> tuple[int, Any]:
+    """The CLI as docs/operations.md has on-call run it: with the profile that assumes the DLQ operator role."""
+    profile = res.roles.profile("dlq-operator", OPERATOR_ROLE)
+    files = {
+        "AWS_CONFIG_FILE": str(res.roles.config_file),
+        "AWS_SHARED_CREDENTIALS_FILE": str(res.roles.credentials_file),
+    }
+    with exported_env(files):
+        code = dlq_triage.main([*args, "--json", "--visibility-seconds", "60", "--profile", profile])
     out, err = capsys.readouterr()
     return code, (json.loads(out) if code == 0 else err)
 
@@ -123,7 +126,7 @@ def test_each_class_classified_then_acted_on_only_by_its_flag(
 
     # read-only: every class seen, nothing deleted, everything visible again afterwards
     where = ("--queue-url", res.dlq_url, "--table", res.table, "--bucket", res.bucket)
-    code, report = run(capsys, *where)
+    code, report = run(capsys, res, *where)
     assert code == 0, report
     assert report["counts"] == {"invalid": 2, "stored": 2, "stored-no-invoice": 2, "not-stored": 3}
     assert report["actions"] == {"kept": 9} and report["not_reached"] == 0
@@ -134,12 +137,12 @@ def test_each_class_classified_then_acted_on_only_by_its_flag(
     assert visible(res.dlq_url) == 9
 
     # this endpoint lacks ListDeadLetterSourceQueues: --redrive without --source-queue-url is refused up front
-    code, err = run(capsys, *where, "--redrive")
+    code, err = run(capsys, res, *where, "--redrive")
     assert code == 2 and "--source-queue-url" in err and "nothing was changed" in err
     assert visible(res.dlq_url) == 9
 
     # --drop-stored drops the stored copies, and only them
-    code, report = run(capsys, *where, "--drop-stored")
+    code, report = run(capsys, res, *where, "--drop-stored")
     assert code == 0, report
     assert report["actions"] == {"dropped": 2, "kept": 7}
     assert visible(res.dlq_url) == 7
@@ -147,7 +150,7 @@ def test_each_class_classified_then_acted_on_only_by_its_flag(
     # --redrive at once (no waiting out the window): each valid, unstored order goes back with its group and a
     # deduplication id of the redrive's own; --write-missing-invoices writes the one invoice it can vouch for
     target = ("--source-queue-url", res.queue_url)
-    code, report = run(capsys, *where, *target, "--redrive", "--write-missing-invoices")
+    code, report = run(capsys, res, *where, *target, "--redrive", "--write-missing-invoices")
     assert code == 0, report
     assert report["counts"] == {"invalid": 2, "stored-no-invoice": 2, "not-stored": 3}
     assert report["actions"] == {
@@ -170,7 +173,9 @@ def test_each_class_classified_then_acted_on_only_by_its_flag(
     # --archive-invalid: each invalid message written (durably) before it leaves the DLQ; the stored-3 copy,
     # whose invoice now exists, is a plain stored one
     archive = tmp_path / "archive"
-    code, report = run(capsys, *where, "--drop-stored", "--write-missing-invoices", "--archive-invalid", str(archive))
+    code, report = run(
+        capsys, res, *where, "--drop-stored", "--write-missing-invoices", "--archive-invalid", str(archive)
+    )
     assert code == 0, report
     assert report["actions"] == {"archived": 2, "dropped": 1, "kept: stored from another message": 1}
     assert report["archive"] == str(archive)
@@ -233,16 +238,24 @@ def test_bad_queue_table_or_archive_is_a_clear_error_and_changes_nothing(
     res = stack(emulator, "triagebad")
     to_dlq(res.dlq_url, "g", "d-1", order_body("o-1", "g"))
     to_dlq(res.dlq_url, "h", "d-2", "{not json")
-    code, err = run(capsys, "--queue-url", res.dlq_url + "-nope", "--table", res.table)
+    # As the operator role, a queue or table outside its policy is refused before it is looked up (IAM first,
+    # as AWS does); as an administrator the same mistake is "does not exist". Either way nothing changes.
+    code, err = run(capsys, res, "--queue-url", res.dlq_url + "-nope", "--table", res.table)
     assert code == 2 and "nothing was changed" in err
-    assert "NonExistentQueue" in err or "QueueDoesNotExist" in err
-    code, err = run(capsys, "--queue-url", res.dlq_url, "--table", "no-such-table", "--redrive")
-    assert code == 2 and "ResourceNotFoundException" in err and "nothing was changed" in err
+    assert "AccessDenied" in err and "sqs:GetQueueAttributes" in err
+    with pytest.raises(dlq_triage.TriageError, match="NonExistentQueue|QueueDoesNotExist"):
+        dlq_triage.triage(res.dlq_url + "-nope", res.table)
+    code, err = run(capsys, res, "--queue-url", res.dlq_url, "--table", "no-such-table", "--redrive")
+    assert code == 2 and "AccessDenied" in err and "dynamodb:DescribeTable" in err and "nothing was changed" in err
+    with pytest.raises(dlq_triage.TriageError, match="ResourceNotFoundException"):
+        dlq_triage.triage(res.dlq_url, "no-such-table", redrive=True)
     not_a_dir = tmp_path / "file"
     not_a_dir.write_text("")
-    code, err = run(capsys, "--queue-url", res.dlq_url, "--table", res.table, "--archive-invalid", str(not_a_dir))
+    code, err = run(capsys, res, "--queue-url", res.dlq_url, "--table", res.table, "--archive-invalid", str(not_a_dir))
     assert code == 2 and "--archive-invalid" in err and "nothing was changed" in err
-    code, err = run(capsys, "--queue-url", res.dlq_url, "--table", res.table, "--archive-invalid", "s3://no-such-bkt/x")
+    code, err = run(
+        capsys, res, "--queue-url", res.dlq_url, "--table", res.table, "--archive-invalid", "s3://no-such-bkt/x"
+    )
     assert code == 2 and "nothing was changed" in err
     assert queue_counts(res.dlq_url) == (2, 0)
 
@@ -294,14 +307,14 @@ def test_after_killed_workers_triage_at_once_archives_the_invalid_and_stores_eve
     archive = tmp_path / "archive"
     where = ("--queue-url", res.dlq_url, "--table", res.table, "--bucket", res.bucket)
     flags = ("--source-queue-url", res.queue_url, "--drop-stored", "--write-missing-invoices", "--redrive")
-    code, report = run(capsys, *where, *flags, "--archive-invalid", str(archive))
+    code, report = run(capsys, res, *where, *flags, "--archive-invalid", str(archive))
     assert code == 0, report
     assert report["counts"]["invalid"] == len(invalid)
     redriven = {i["order_id"] for i in report["items"] if i["action"] == "redriven"}
     assert redriven >= {s.order_id for s in doomed if s.order_id}  # the ones behind invalid heads, too
     assert set(report["actions"]) <= {"archived", "redriven", "dropped", "invoice written, dropped"}, report["actions"]
     assert report["not_reached"] == 0 and queue_counts(res.dlq_url) == (0, 0)
-    code, again = run(capsys, *where, *flags, "--archive-invalid", str(archive))
+    code, again = run(capsys, res, *where, *flags, "--archive-invalid", str(archive))
     assert code == 0 and again["held_before"] == 0 and again["items"] == []
 
     final = start_worker(res.worker_env(emulator, ORDERS_IDLE_EXIT_SECONDS="3"), tmp_path / "final.log", *FAST)

@@ -9,6 +9,7 @@ and a freeze (connections accepted and never answered, as a hung endpoint).
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -64,10 +65,22 @@ def test_awscli_100_orders_processed_in_group_order(emulator: Emulator, tmp_path
         ]
         (tmp_path / "entries.json").write_text(json.dumps(entries))
         subprocess.run(
-            [aws, "--endpoint-url", emulator.endpoint, "sqs", "send-message-batch", "--queue-url", res.queue_url,
-             "--entries", f"file://{tmp_path / 'entries.json'}"],
-            env=res.worker_env(emulator), check=True, capture_output=True, timeout=60,
-        )  # fmt: skip
+            [
+                aws,
+                "--endpoint-url",
+                emulator.endpoint,
+                "sqs",
+                "send-message-batch",
+                "--queue-url",
+                res.queue_url,
+                "--entries",
+                f"file://{tmp_path / 'entries.json'}",
+            ],
+            env={**os.environ, **emulator.env()},
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )  # fmt: skip  (a producer's credentials: the worker's role may not send to its own queue)
     log = tmp_path / "worker.log"
     worker = start_worker(res.worker_env(emulator), log)  # default 20 s long polling
     wait_for(lambda: len(scan(res.table)) == 100, 60, "100 orders in the table")
