@@ -57,8 +57,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, ConfigDict, Field
 
 from worker.access import watched_session
-from worker.model import InvalidOrder, Invoice, parse_order
-from worker.topology import INVOICE_PREFIX, TABLE_KEY
+from worker.model import InvalidOrder, Invoice, order_table, parse_order
+from worker.topology import INVOICE_PREFIX
 
 Kind = Literal["invalid", "stored", "stored-no-invoice", "not-stored"]
 Action = Literal[
@@ -298,13 +298,14 @@ def write_invoice(ddb: Any, s3: Any, table: str, bucket: str, prefix: str, m: di
     from worker.fifo.invoice_writer import InvoiceWriter
 
     order = parse_order(m["Body"])
-    item = ddb.get_item(TableName=table, Key={TABLE_KEY: {"S": order.OrderID}}, ConsistentRead=True).get("Item", {})
-    if item.get("MessageId", {}).get("S") != m["MessageId"] or "ProcessedAt" not in item:
+    item = ddb.get_item(TableName=table, Key=order_table.key_of(order.OrderID), ConsistentRead=True).get("Item")
+    stored = order_table.from_item(item) if item else None
+    if stored is None or stored.message_id != m["MessageId"] or stored.processed_at is None:
         return False
     invoice = Invoice(
         Order=order,
-        ProcessedAt=datetime.fromisoformat(item["ProcessedAt"]["S"]),
-        SequenceNumber=item.get("SequenceNumber", {}).get("S", ""),
+        ProcessedAt=stored.processed_at,
+        SequenceNumber=stored.sequence_number,
         Region=s3.meta.region_name or "",
     )
     InvoiceWriter(s3, bucket, prefix).put(invoice)  # conditional: an invoice that appeared meanwhile stays
@@ -318,14 +319,14 @@ def stored_among(ddb: Any, table: str, order_ids: set[str]) -> set[str]:
     for start in range(0, len(ids), 100):
         request: dict[str, Any] = {
             table: {
-                "Keys": [{TABLE_KEY: {"S": oid}} for oid in ids[start : start + 100]],
-                "ProjectionExpression": TABLE_KEY,
+                "Keys": [order_table.key_of(oid) for oid in ids[start : start + 100]],
+                "ProjectionExpression": order_table.key,
                 "ConsistentRead": True,
             }
         }
         while request:
             got = ddb.batch_get_item(RequestItems=request)
-            found |= {item[TABLE_KEY]["S"] for item in got["Responses"].get(table, [])}
+            found |= {order_table.order_id_of(item) for item in got["Responses"].get(table, [])}
             request = got.get("UnprocessedKeys") or {}
             if request:
                 time.sleep(0.2)

@@ -12,7 +12,7 @@ from worker.commands import dispatch
 
 COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("worker.fifo.cli", "the FIFO worker: SQS FIFO -> DynamoDB + invoice in S3"),
-    "consume": ("worker.consumers.cli", "a fan-out consumer poller: consume shipping|analytics"),
+    "consume": ("worker.consumers.cli", "a fan-out consumer poller: consume <consumer>"),
     "seed-inventory": ("worker.consumers.cli_seed", "create the shipping schema and seed inventory"),
     "report": ("worker.consumers.cli_report", "sales report queries against the warehouse"),
 }

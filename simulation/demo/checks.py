@@ -5,7 +5,6 @@ from __future__ import annotations
 import statistics
 from collections import Counter, defaultdict
 from dataclasses import dataclass
-from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -13,6 +12,7 @@ from simulation.demo.denials import DenialLog, describe
 from simulation.demo.plan import Plan, Progress
 from simulation.demo.readback import Readback, Sent, read_back
 from simulation.stack import EmulatedStack
+from worker.model import StoredOrder
 from worker.topology import MAX_RECEIVE_COUNT
 
 
@@ -76,20 +76,20 @@ def check_invoices_once(sent: Sent, got: Readback) -> Check:
     )
 
 
-def _in_order(group_items: list[dict[str, Any]], index: dict[str, int]) -> bool:
+def _in_order(group_items: list[StoredOrder], index: dict[str, int]) -> bool:
     """Within one group: sequence number order = production order = processing-time order."""
-    by_seq = sorted(group_items, key=lambda i: int(i["SequenceNumber"]["S"] or 0))
-    by_time = sorted(group_items, key=lambda i: i["ProcessedAt"]["S"])
-    produced_order = [index[i["OrderID"]["S"]] for i in by_seq]
-    same_order = [i["OrderID"]["S"] for i in by_time] == [i["OrderID"]["S"] for i in by_seq]
+    by_seq = sorted(group_items, key=lambda i: int(i.sequence_number or 0))
+    by_time = sorted(group_items, key=lambda i: i.processed_at.isoformat() if i.processed_at else "")
+    produced_order = [index[i.order_id] for i in by_seq]
+    same_order = [i.order_id for i in by_time] == [i.order_id for i in by_seq]
     return produced_order == sorted(produced_order) and same_order
 
 
 def check_group_order(sent: Sent, got: Readback) -> Check:
     """Per-group order: within each customer, processing order = production order."""
-    by_group: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    by_group: dict[str, list[StoredOrder]] = defaultdict(list)
     for item in got.items:
-        by_group[item["MessageGroupId"]["S"]].append(item)
+        by_group[item.group_id].append(item)
     out_of_order = [group for group, group_items in by_group.items() if not _in_order(group_items, sent.index)]
     return Check(
         "per-customer order held",
@@ -202,7 +202,7 @@ def measured_figures(plan: Plan, progress: Progress, got: Readback) -> dict[str,
     sent_at: dict[str, float] = {}
     for result in progress.results.values():
         sent_at.update(result.sent_at)
-    processed_at = {i["OrderID"]["S"]: datetime.fromisoformat(i["ProcessedAt"]["S"]).timestamp() for i in got.items}
+    processed_at = {i.order_id: i.processed_at.timestamp() for i in got.items if i.processed_at}
     stored_latency = [processed_at[o] - sent_at[o] for o in processed_at if o in sent_at]
     shipped_latency = [float(got.shipped_at[o]) - sent_at[o] for o in got.shipped_at if o in sent_at]
     if processed_at:

@@ -23,12 +23,13 @@ from simulation.demo.probe import Probe
 from simulation.demo.readback import worker_summaries
 from simulation.demo.report import Timings, build_report, chart, print_report
 from simulation.demo.spot_drill import SpotDrill
+from simulation.producer import add_spike_arguments
 from simulation.stack import ENDPOINT_HELP, ROOT, EmulatedStack, default_stock, emulated_stack
 
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m simulation demo", description=__doc__.split("\n\n")[0])
-    p.add_argument("--orders", type=int, default=10_000, help="valid orders in the spike (default 10000)")
+    add_spike_arguments(p, orders=10_000)
     p.add_argument("--workers", type=int, default=3, help="FIFO worker processes (default 3)")
     p.add_argument("--pollers", type=int, default=2, help="consumer processes per fan-out queue (default 2)")
     p.add_argument("--to-s3", type=float, default=0.0, help="share of customers whose orders use the S3 bulk path")
@@ -39,10 +40,6 @@ def parser() -> argparse.ArgumentParser:
         help="share of customers whose orders are POSTed to the intake API, SigV4-signed as an iam-mode client "
         "(default 0.05)",
     )
-    p.add_argument("--customers", type=int, default=500, help="customers = FIFO message groups (default 500)")
-    p.add_argument("--skus", type=int, default=50)
-    p.add_argument("--duplicates", type=float, default=0.02, help="share of orders sent twice (default 0.02)")
-    p.add_argument("--malformed", type=float, default=0.002, help="share of extra malformed orders (default 0.002)")
     p.add_argument("--rate", type=float, default=None, help="producer messages/s (default: as fast as possible)")
     p.add_argument(
         "--max-backlog",
@@ -51,7 +48,6 @@ def parser() -> argparse.ArgumentParser:
         help="hold the producer back while a work queue (FIFO or fan-out) is deeper (default 2000, 0 = never): "
         "the emulator's receives and deletes scan the whole queue",
     )
-    p.add_argument("--seed", type=int, default=1)
     p.add_argument("--endpoint", help=ENDPOINT_HELP)
     p.add_argument(
         "--revoke",

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from simulation.intake_client import post_orders
-from simulation.producer import Outgoing, Produced, Spike, customer_id, generate_spike, send_fifo, upload_s3
+from simulation.producer import Outgoing, Produced, Spike, customer_id, send_fifo, spike_from_args, upload_s3
 from simulation.stack import EmulatedStack
 
 
@@ -128,15 +128,7 @@ def produce(plan: Plan, stack: EmulatedStack, progress: Progress, rate: float | 
 
 
 def plan_spike(args: argparse.Namespace) -> Plan:
-    spike = generate_spike(
-        args.orders,
-        customers=args.customers,
-        skus=args.skus,
-        duplicates=args.duplicates,
-        malformed=args.malformed,
-        seed=args.seed,
-    )
-    return Plan.split(spike, args.to_s3, args.customers, args.to_api)
+    return Plan.split(spike_from_args(args), args.to_s3, args.customers, args.to_api)
 
 
 def expected_counts(plan: Plan) -> dict[str, int]:

@@ -15,7 +15,7 @@ import psycopg
 from simulation.demo.plan import Plan
 from simulation.demo.probe import BOTO
 from simulation.stack import EmulatedStack
-from worker.model import Order
+from worker.model import Order, StoredOrder, order_table
 
 
 def scan_table(table: str) -> list[dict[str, Any]]:
@@ -94,8 +94,8 @@ class Sent:
 class Readback:
     """Everything the checks need, read once from the stores after the run."""
 
-    items: list[dict[str, Any]]
-    """The DynamoDB order table."""
+    items: list[StoredOrder]
+    """The DynamoDB order table, read through the runtime's own item translation."""
     invoice_prefix: str
     invoice_versions: Counter[str]
     """S3 key -> how many versions of it were written."""
@@ -116,12 +116,12 @@ class Readback:
 
     @property
     def stored(self) -> Counter[str]:
-        return Counter(i["OrderID"]["S"] for i in self.items)
+        return Counter(i.order_id for i in self.items)
 
 
 def read_back(stack: EmulatedStack) -> Readback:
     exports = stack.exports
-    items = scan_table(exports["orderTableName"])
+    items = [order_table.from_item(i) for i in scan_table(exports["orderTableName"])]
     versions = invoice_versions(exports["invoicesBucketName"], exports["invoicePrefix"])
     with psycopg.connect(stack.shipping_dsn) as pg:
         rows = pg.execute("SELECT order_id, status, extract(epoch FROM created_at) FROM shipments").fetchall()
