@@ -26,6 +26,7 @@ import boto3
 import psycopg
 import pytest
 
+from components.iam import service_resource_policy
 from offline.provision.provisioner import provision
 from simulation.emulator import Emulator
 from simulation.postgres import PostgresServer, running_postgres
@@ -125,6 +126,11 @@ def provisioned(emulator: Emulator) -> Provisioned:
     # The audit queue keeps a copy of every event body, so a test can redeliver exactly what SQS delivered.
     audit = sqs.create_queue(QueueName="consumers-audit")["QueueUrl"]
     audit_arn = sqs.get_queue_attributes(QueueUrl=audit, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    # As for the program's queues, the topic may deliver only with the queue's policy allowing it.
+    policy = service_resource_policy(
+        "TopicDelivers", "sns.amazonaws.com", "sqs:SendMessage", audit_arn, source_arn=exports["orderEventsTopicArn"]
+    )
+    sqs.set_queue_attributes(QueueUrl=audit, Attributes={"Policy": policy})
     sns.subscribe(
         TopicArn=exports["orderEventsTopicArn"],
         Protocol="sqs",
