@@ -39,11 +39,19 @@ class Resources:
     bucket: str
     roles: RoleProfiles
 
-    def worker_env(self, emulator: Emulator, *, process: str = "fifo-worker", **extra: str) -> dict[str, str]:
-        """A FIFO worker's environment: the emulator, and the instance role's profile (no key of its own)."""
+    def worker_env(
+        self, emulator: Emulator, *, process: str = "fifo-worker", as_role: bool = True, **extra: str
+    ) -> dict[str, str]:
+        """A FIFO worker's environment: the emulator, and the instance role's profile (no key of its own);
+        `as_role=False`: the emulator's root key instead (only where the emulator cannot keep a session)."""
         env = {k: v for k, v in os.environ.items() if not k.startswith("ORDERS_") and k not in CREDENTIAL_VARIABLES}
-        env.update({k: v for k, v in emulator.env().items() if k not in CREDENTIAL_VARIABLES})
-        env.update(self.roles.env(process, ROLE_OF_WORKER))
+        env.update(
+            emulator.env()
+            if not as_role
+            else {k: v for k, v in emulator.env().items() if k not in CREDENTIAL_VARIABLES}
+        )
+        if as_role:
+            env.update(self.roles.env(process, ROLE_OF_WORKER))
         env.update(
             ORDERS_QUEUE_URL=self.queue_url,
             ORDERS_TABLE=self.table,
