@@ -40,11 +40,13 @@ def test_every_kind_of_principal_is_there(principals: dict[str, Principal]) -> N
         "role:intake-health",
         "role:intake-cloudwatch",
         "role:network-flow-logs",
+        "role:dlq-operator",
     }
     services = {k for k in principals if k.startswith("service:")}
     assert services == {"service:sns.amazonaws.com", "service:s3.amazonaws.com", "service:cloudwatch.amazonaws.com"}
     assert principals["role:workers-instance"].trusted_by == ["`ec2.amazonaws.com`"]
     assert principals["role:network-flow-logs"].trusted_by == ["`vpc-flow-logs.amazonaws.com`"]
+    assert principals["role:dlq-operator"].trusted_by == ["account `123456789012`"]
     assert principals["role:shipping-consumer"].used_by == ["Function `shipping-consumer` (`role`)"]
     assert principals["role:intake-send"].used_by == ["Integration `orders-post` (`credentials`)"]
 
@@ -55,7 +57,7 @@ def test_the_worker_receives_only_from_the_orders_fifo_queue(principals: dict[st
     assert grants[0].raw_resources == ("arn:aws:sqs:us-east-1:123456789012:orders-dev-orders.fifo",)
 
 
-def test_each_consumer_receives_only_from_its_own_queue_and_only_the_api_sends_orders(
+def test_each_consumer_receives_only_from_its_own_queue_and_only_the_api_and_the_redrive_send_orders(
     principals: dict[str, Principal],
 ) -> None:
     for consumer in ("shipping", "analytics"):
@@ -68,6 +70,7 @@ def test_each_consumer_receives_only_from_its_own_queue_and_only_the_api_sends_o
     }
     assert senders == {
         "role:intake-send": ["Queue `orders`"],
+        "role:dlq-operator": ["Queue `orders`"],  # python -m ops dlq-triage --redrive
         "service:sns.amazonaws.com": ["Queue `analytics`", "Queue `shipping`"],
     }
 
