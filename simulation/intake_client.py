@@ -12,13 +12,16 @@ from one thread, one after the other, so per-customer order holds as it does on 
 
 from __future__ import annotations
 
+import argparse
 import json
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
+import boto3
 import requests
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
@@ -126,3 +129,26 @@ def first_api_key(apigateway: Any, graph: Graph) -> str:
     if not keys:
         raise LookupError("intakeAuth is apiKey but the program created no API key")
     return str(apigateway.get_api_key(apiKey=keys[0].id, includeValue=True)["value"])
+
+
+def main(argv: list[str]) -> int:
+    """`python -m simulation post-order`: one signed (or keyed) POST /orders, the answer printed."""
+    p = argparse.ArgumentParser(prog="python -m simulation post-order", description=main.__doc__)
+    p.add_argument("--url", required=True, help="the intake's .../orders URL (local up --json: intakeOrdersUrl)")
+    p.add_argument("--profile", help="iam mode: the AWS profile to sign as (local up: storefront)")
+    p.add_argument("--api-key", help="apiKey mode: the client's key, sent as x-api-key")
+    p.add_argument("--region", default=None, help="the API's region (default: the profile's)")
+    p.add_argument("--content-type", default="application/json")
+    p.add_argument("order", help="the order as JSON, or @FILE")
+    args = p.parse_args(argv)
+    body = Path(args.order[1:]).read_text() if args.order.startswith("@") else args.order
+    credentials, region = None, args.region
+    if args.profile:
+        session = boto3.session.Session(profile_name=args.profile)
+        frozen = session.get_credentials().get_frozen_credentials()
+        credentials = Credentials(frozen.access_key, frozen.secret_key, frozen.token)
+        region = region or session.region_name
+    client = IntakeClient(args.url, region or "us-east-1", credentials=credentials, api_key=args.api_key)
+    answer = client.post(body, content_type=args.content_type)
+    print(f"HTTP {answer.status_code} {answer.text}")
+    return 0 if answer.status_code == 202 else 1

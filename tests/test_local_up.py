@@ -86,6 +86,26 @@ def test_aws_cli_walkthrough_against_local_up(tmp_path: Path) -> None:
             by_time = [i["OrderID"]["S"] for i in sorted(orders, key=lambda i: i["ProcessedAt"]["S"])]
             by_seq = [i["OrderID"]["S"] for i in sorted(orders, key=lambda i: int(i["SequenceNumber"]["S"]))]
             assert by_time == by_seq == sent[customer], f"{customer}: processed out of order"
+
+        # The front door, as docs/local-simulation.md shows it: a signed POST /orders as the storefront's
+        # profile, from the AWS config files local up wrote; unsigned is refused.
+        order = make_order("front-door-1")
+        aws_files = {"AWS_CONFIG_FILE": str(tmp_path / "aws" / "config"),
+                     "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "aws" / "credentials")}  # fmt: skip
+        post = [sys.executable, "-m", "simulation", "post-order", "--url", info["intakeOrdersUrl"]]
+        signed = subprocess.run(
+            [*post, "--profile", info["intakeClientProfile"], order],
+            cwd=ROOT, env={**env, **aws_files}, capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        assert signed.returncode == 0 and signed.stdout.startswith("HTTP 202"), signed.stdout + signed.stderr
+        unsigned = subprocess.run([*post, order], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+        assert unsigned.returncode == 1 and unsigned.stdout.startswith("HTTP 403"), unsigned.stdout
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and "Item" not in (
+            got := ddb.get_item(TableName=info["resources"]["orderTableName"], Key={"OrderID": {"S": "front-door-1"}})
+        ):
+            time.sleep(0.5)
+        assert got["Item"]["CustomerID"]["S"] == "CUST-00042", "the signed order went through the queue to the table"
     finally:
         proc.send_signal(signal.SIGINT)
         try:
@@ -98,6 +118,19 @@ def test_aws_cli_walkthrough_against_local_up(tmp_path: Path) -> None:
     assert "all clean" in err
     for log in ("worker-1.log", "worker-2.log"):
         assert '"worker stopped"' in (tmp_path / "logs" / log).read_text()
+
+
+def make_order(order_id: str) -> str:
+    return json.dumps(
+        {
+            "OrderID": order_id,
+            "CustomerID": "CUST-00042",
+            "Items": [{"SKU": "SKU-00001", "Quantity": 2, "UnitPrice": "9.99"}],
+            "Total": "19.98",
+            "Currency": "USD",
+            "CreatedAt": "2026-11-27T08:00:00Z",
+        }
+    )
 
 
 def _creds() -> dict[str, str]:
