@@ -162,7 +162,7 @@ STACK_KINDS = {
     "keys": 1,
     "instanceProfiles": 1,
     "policies": 0,
-    "roles": 7,
+    "roles": 8,
     "restApis": 1,
     "apiKeys": 0,
     "usagePlans": 0,
@@ -268,6 +268,6 @@ def test_the_local_down_command_brings_a_fresh_stack_up_and_down() -> None:
     )
     assert done.returncode == 0, done.stderr[-3000:]
     figures = json.loads(done.stdout.splitlines()[-1])
-    assert figures["created"] == figures["removed"] == 89
+    assert figures["created"] == figures["removed"] == 91
     assert [step["physical"] for step in figures["localOnlySteps"]] == ["orders-local-local-launcher"]
     assert (figures["kept"], figures["remaining"], figures["remainingByKind"]) == (0, 0, {})

@@ -63,14 +63,15 @@ def test_the_programs_roles_policies_and_instance_profile_are_in_the_emulator(
 ) -> None:
     client = root(emulator, "iam")
     roles = stack.graph.of_type(ROLE)
-    assert len(roles) == 7 and set(stack.role_arns) == {r.name for r in roles}
+    assert len(roles) == 8 and set(stack.role_arns) == {r.name for r in roles}
     for role in roles:
         got = client.get_role(RoleName=role.inputs["name"])["Role"]
         assert got["Arn"] == stack.role_arns[role.name] == role.outputs["arn"]
     for policy in stack.graph.of_type(iam.ROLE_POLICY):
         name = iam.inline_policy_name(policy.inputs, policy.name)
         document = client.get_role_policy(RoleName=policy.inputs["role"], PolicyName=name)["PolicyDocument"]
-        assert document == json.loads(policy.inputs["policy"]), policy.name
+        # the program's policy, plus the SQS batch names the emulator needs (recorded as local-only)
+        assert document == iam.with_batch_actions(json.loads(policy.inputs["policy"]))[0], policy.name
     for attachment in stack.graph.of_type(iam.ATTACHMENT):
         attached = client.list_attached_role_policies(RoleName=attachment.inputs["role"])["AttachedPolicies"]
         assert attachment.inputs["policyArn"] in {a["PolicyArn"] for a in attached}
@@ -91,11 +92,18 @@ def test_the_deployed_trust_policies_are_the_programs_and_the_emulator_adds_exac
         deployed = role.inputs["assumeRolePolicy"]
         assert deployed == offline.one(ROLE, role.name).inputs["assumeRolePolicy"], "the program's trust, unchanged"
         assert role.outputs["assumeRolePolicy"] == deployed, "the graph's outputs report the program's trust too"
-        assert all(s["Principal"].get("Service") for s in statements(deployed)), "AWS: service principals only"
+        principals = [s["Principal"] for s in statements(deployed)]
+        if role.name == "dlq-operator":  # on-call assumes it: it trusts the account, not a service
+            assert principals == [{"AWS": f"arn:aws:iam::{emulator.account_id}:root"}]
+        else:
+            assert all(p.get("Service") for p in principals), "AWS: service principals only"
         local = root(emulator, "iam").get_role(RoleName=role.inputs["name"])["Role"]["AssumeRolePolicyDocument"]
         assert statements(local) == [*statements(deployed), iam.launcher_statement(launcher.user_arn)], role.name
-    assert sorted(n for _, n, _ in stack.local_only) == sorted(r.name for r in stack.graph.of_type(ROLE))
-    assert all(iam.LAUNCHER_SID in what and launcher.user_arn in what for _, _, what in stack.local_only)
+    assert sorted(n for t, n, _ in stack.local_only if t == ROLE) == sorted(r.name for r in stack.graph.of_type(ROLE))
+    trust = [what for t, _, what in stack.local_only if t == ROLE]
+    assert all(iam.LAUNCHER_SID in what and launcher.user_arn in what for what in trust)
+    batch = [what for t, _, what in stack.local_only if t != ROLE]
+    assert batch and all("sqs:" in what and "Batch" in what for what in batch)
 
 
 def test_the_launcher_may_assume_each_of_the_stacks_roles_and_nothing_else(
