@@ -243,7 +243,7 @@ def test_bad_queue_table_or_archive_is_a_clear_error_and_changes_nothing(
     code, err = run(capsys, res, "--queue-url", res.dlq_url + "-nope", "--table", res.table)
     assert code == 2 and "nothing was changed" in err
     assert "AccessDenied" in err and "sqs:GetQueueAttributes" in err
-    with pytest.raises(dlq_triage.TriageError, match="NonExistentQueue|QueueDoesNotExist"):
+    with pytest.raises(dlq_triage.TriageError, match=r"NonExistentQueue|QueueDoesNotExist"):
         dlq_triage.triage(res.dlq_url + "-nope", res.table)
     code, err = run(capsys, res, "--queue-url", res.dlq_url, "--table", "no-such-table", "--redrive")
     assert code == 2 and "AccessDenied" in err and "dynamodb:DescribeTable" in err and "nothing was changed" in err
