@@ -204,6 +204,23 @@ def test_a_receive_error_is_backed_off_and_the_loop_goes_on(caplog: pytest.LogCa
     assert len(draws) == 3 and backoff.attempts == 0
 
 
+def test_a_denied_delete_is_logged_and_the_poller_goes_on(caplog: pytest.LogCaptureFixture) -> None:
+    """A delete the role may not make (or that fails) leaves the processed messages to come back after the
+    visibility timeout, where the idempotent consumer recognises them: logged, never a crash."""
+    sqs, stub = stubbed_sqs()
+    url = "https://sqs.us-east-1.amazonaws.com/123456789012/orders-test-shipping"
+    consumer = Consumer("shipping", lambda invoice, key: "ready", s3=None, region=REGION)
+    stub.add_response("receive_message", {"Messages": [message("ok", TEST_EVENT)]})
+    denial = "User: arn:aws:sts::123456789012:assumed-role/r/s is not authorized to perform: sqs:DeleteMessage"
+    stub.add_client_error("delete_message_batch", "AccessDenied", denial, 403)
+    stub.add_response("receive_message", {})
+    with stub, caplog.at_level(logging.ERROR, logger="worker.consumers.poller"):
+        stats = poll(consumer, url, wait_seconds=0, idle_exit=0, sqs=sqs)
+        stub.assert_no_pending_responses()
+    assert (stats.received, stats.succeeded, stats.failed) == (1, 0, 0)
+    assert any("delete of 1 processed messages failed" in r.getMessage() for r in caplog.records)
+
+
 def test_messages_become_lambda_sqs_records() -> None:
     arn = queue_arn("https://sqs.eu-west-1.amazonaws.com/123456789012/orders-dev-shipping", "eu-west-1")
     assert arn == "arn:aws:sqs:eu-west-1:123456789012:orders-dev-shipping"

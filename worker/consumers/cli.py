@@ -131,18 +131,31 @@ class Poller:
         if self.retry_delay is None:
             return
         for record in failed:
-            self.sqs.change_message_visibility(
-                QueueUrl=self.queue_url, ReceiptHandle=record["receiptHandle"], VisibilityTimeout=self.retry_delay
-            )
+            try:
+                self.sqs.change_message_visibility(
+                    QueueUrl=self.queue_url, ReceiptHandle=record["receiptHandle"], VisibilityTimeout=self.retry_delay
+                )
+            except (ClientError, BotoCoreError) as exc:  # it comes back after the queue's timeout instead
+                log.warning(
+                    "%s: could not release %s: %s", self.consumer.name, record["messageId"], failure_reason(exc)
+                )
 
     def delete(self, done: list[dict[str, Any]]) -> None:
         """Delete exactly the successful messages, in one call."""
         if not done:
             return
-        result = self.sqs.delete_message_batch(
-            QueueUrl=self.queue_url,
-            Entries=[{"Id": str(i), "ReceiptHandle": r["receiptHandle"]} for i, r in enumerate(done)],
-        )
+        try:
+            result = self.sqs.delete_message_batch(
+                QueueUrl=self.queue_url,
+                Entries=[{"Id": str(i), "ReceiptHandle": r["receiptHandle"]} for i, r in enumerate(done)],
+            )
+        except (ClientError, BotoCoreError) as exc:
+            # Processed but not deleted: redelivered after the visibility timeout, and recognised (both
+            # consumers are idempotent). The poller goes on; an AccessDenied was also logged by worker/access.py.
+            log.error(
+                "%s: delete of %d processed messages failed: %s", self.consumer.name, len(done), failure_reason(exc)
+            )
+            return
         for failure in result.get("Failed", []):
             log.error("%s: delete failed for entry %s: %s", self.consumer.name, failure["Id"], failure.get("Message"))
         self.stats.succeeded += len(done) - len(result.get("Failed", []))
