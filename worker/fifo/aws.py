@@ -36,6 +36,18 @@ def client_config(settings: WorkerSettings, *, read_timeout: float, pool: int) -
     )
 
 
+def without_expect_continue(s3: Any) -> Any:
+    """The S3 client without botocore's `Expect: 100-continue` on PUT bodies (it wraps every body in a file
+    object and then always sends the header): that header makes each PutObject two round trips, the
+    headers, then the body once the server answers 100. An invoice is ~1 KB, where waiting for the go-ahead
+    saves nothing. What is sent and stored is unchanged; a refusal (412: the invoice exists) comes back
+    after the body instead of before it."""
+    from botocore.handlers import add_expect_header
+
+    s3.meta.events.unregister("before-call.s3", add_expect_header)
+    return s3
+
+
 def make_clients(settings: WorkerSettings, on_call: Callable[[str], None] | None = None) -> Clients:
     """One session, one client per service (clients are thread-safe; sessions are not).
 
@@ -51,7 +63,7 @@ def make_clients(settings: WorkerSettings, on_call: Callable[[str], None] | None
     clients = Clients(
         sqs=sqs,
         dynamodb=session.client("dynamodb", config=work),
-        s3=session.client("s3", config=work),
+        s3=without_expect_continue(session.client("s3", config=work)),
         autoscaling=session.client("autoscaling", config=client_config(settings, read_timeout=10, pool=2)),
     )
     if on_call is not None:

@@ -14,6 +14,7 @@ deadline release even that.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -121,7 +122,8 @@ class GroupRunner:
                 self._inflight.release([message], why="invalid order; left for the DLQ")
                 continue
             if result.outcome is Outcome.WRITTEN:
-                log.debug("stored", extra=message.log_fields())
+                if log.log_level <= logging.DEBUG:
+                    log.debug("stored", extra=message.log_fields())
                 self._counters.add("processed")
             else:
                 self._counters.add("duplicates")

@@ -29,6 +29,8 @@ class InFlight:
         self._reserved = 0
         self._held: dict[str, Received] = {}
         self._cond = threading.Condition()
+        self._waiting = 0
+        """Threads blocked in `reserve`: admit and forget wake them only when there are any."""
         self._counters = counters
 
     # capacity -------------------------------------------------------------
@@ -41,7 +43,11 @@ class InFlight:
                     got = min(n, room)
                     self._reserved += got
                     return got
-                self._cond.wait(0.5)
+                self._waiting += 1
+                try:
+                    self._cond.wait(0.5)
+                finally:
+                    self._waiting -= 1
         return 0
 
     def admit(self, reserved: int, messages: list[Received]) -> None:
@@ -49,13 +55,15 @@ class InFlight:
             self._reserved -= reserved
             for m in messages:
                 self._held[m.receipt_handle] = m
-            self._cond.notify_all()
+            if self._waiting:
+                self._cond.notify_all()
 
     def forget(self, messages: Iterable[Received]) -> None:
         with self._cond:
             for m in messages:
                 self._held.pop(m.receipt_handle, None)
-            self._cond.notify_all()
+            if self._waiting:
+                self._cond.notify_all()
 
     def held(self) -> list[Received]:
         with self._cond:

@@ -9,6 +9,7 @@ The phases are the states of `worker.fifo.state.WorkerState`, the one thing the 
 
 from __future__ import annotations
 
+import logging
 import signal
 import threading
 import time
@@ -189,7 +190,8 @@ class FifoWorker:
                 continue
             self._last_activity = time.monotonic()
             self.counters.add("received", len(messages))
-            log.debug("received", extra={"messages": [m.log_fields() for m in messages]})
+            if log.log_level <= logging.DEBUG:  # the fields are built only when they are logged
+                log.debug("received", extra={"messages": [m.log_fields() for m in messages]})
             if draining.is_set():
                 parts.inflight.release(messages, why="received after the drain began")
                 break
