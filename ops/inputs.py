@@ -1,4 +1,4 @@
-"""The planner's pinned inputs: the dated price file (ops/prices.json) and the measured throughput (ops/measured.json)."""
+"""The planner's pinned inputs: the dated price file (ops/prices.json) and the worker's measurement (ops/measured.json)."""
 
 from __future__ import annotations
 
@@ -105,21 +105,49 @@ class CallsPerOrder(BaseModel):
     deletes: float = Field(ge=0)
     PutItem: float = Field(ge=0)
     PutObject: float = Field(ge=0)
+    expect_100_continue: float = Field(default=0, ge=0)
+    """Requests sent with `Expect: 100-continue`: each waits a round trip for the go-ahead before its body."""
 
 
 class MeasuredPoint(BaseModel):
+    """One modelled round trip: ours' figures, side by side with the no-logic ceiling of the same run."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     rtt_ms: float = Field(ge=0)
     orders_per_second: float = Field(gt=0)
-    cpu_seconds_per_1000_orders: float = Field(ge=0)
+    cpu_seconds_per_1000_orders: float = Field(gt=0)
+    """The worker process's own CPU (user + system) per 1,000 orders: its side of the wire."""
     peak_rss_mb: float = Field(ge=0)
     calls_per_order: CallsPerOrder
+    round_trips_per_order: float = Field(gt=0)
+    """Round trips one order costs the processor thread that handles it, one after another (PutItem, PutObject
+    and any 100-continue wait); receives and deletes are other threads' and carry 10 orders each."""
+    emulator_cpu_seconds_per_1000_orders: float | None = Field(default=None, ge=0)
     naive_orders_per_second: float | None = None
+    ceiling_orders_per_second: float | None = Field(default=None, gt=0)
+    ceiling_cpu_seconds_per_1000_orders: float | None = Field(default=None, ge=0)
+    ours_to_ceiling: float | None = Field(default=None, gt=0)
+    """Ours' orders/s over the ceiling's, run by run side by side (median); None: no ceiling was measured."""
+
+
+class Concurrency(BaseModel):
+    """The worker's concurrency as benchmarked (worker/fifo/settings.py defaults, one process)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    processors: int = Field(ge=1)
+    """Group threads: each handles one order at a time."""
+    receivers: int = Field(ge=1)
+    batch_size: int = Field(ge=1, le=10)
+    max_in_flight: int = Field(ge=1)
+    """Messages held (received, not yet deleted or released) at most."""
+    deleters: int = Field(ge=1)
+    """Threads sending DeleteMessageBatch (up to 10 each), one round trip at a time."""
 
 
 class Measured(BaseModel):
-    """What bench/worker.py --measured writes: orders/s of one worker process at each modelled round trip."""
+    """What bench/worker.py --measured writes: one worker process at each modelled round trip."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -131,6 +159,7 @@ class Measured(BaseModel):
     uptime_after: str = ""
     note: str = ""
     caveats: list[str]
+    concurrency: Concurrency
     points: list[MeasuredPoint] = Field(min_length=1)
 
     def at(self, rtt_ms: float) -> MeasuredPoint:

@@ -1,13 +1,19 @@
 """`python -m ops plan`: a capacity and cost plan for a stack's config and a peak profile.
 
-Inputs, and nothing else: the stack's config through the program's own loader (ops/stack.py), the measured
-orders/s of one worker process at a modelled round trip (ops/measured.json, written by bench/worker.py),
-AWS default quotas verified against AWS docs (ops/quotas.py) and the pinned, dated price file
-(ops/prices.json). The arithmetic is pure functions of pydantic models; rendering is separate.
+Inputs, and nothing else: the stack's config through the program's own loader (ops/stack.py), one worker
+process benchmarked at a modelled round trip side by side with the no-logic ceiling (ops/measured.json,
+written by bench/worker.py), AWS default quotas verified against AWS docs (ops/quotas.py) and the pinned,
+dated price file (ops/prices.json). The arithmetic is pure functions of pydantic models; rendering is separate.
+
+Per-instance throughput: the measured orders/s only where ours ran below 90% of the no-logic ceiling (the
+worker set the pace); where it was within 10% the emulator did, and the plan derives the figure from what
+the worker costs instead: CPU per order against one core per process (the GIL; vCPUs of the stack's
+instance types), and its concurrency (group threads, messages in flight, receivers, the deleter) against
+the round trips an order needs at the modelled RTT. It prints the figure with its derivation.
 
 What it does not know: Spot price movement (Spot is a range unless --spot-fraction is given), the real
-per-instance throughput on the chosen instance types (the figure is one process on a shared 2-core
-machine against an emulator with a client-side modelled RTT), real consumer batch durations (an assumed
+per-instance throughput on the chosen instance types (a derivation from CPU measured over plain HTTP on a
+shared 2-core machine, with a client-side modelled RTT), real consumer batch durations (an assumed
 --consumer-batch-seconds), data-transfer and per-GB charges, and free tiers (none applied).
 
 Modules, one job each: ops/plan_model.py (the profile and the stack view), ops/plan_limits.py (the fleet and
@@ -25,7 +31,19 @@ from pydantic import ValidationError
 
 from ops.inputs import InputError, load_measured, load_prices
 from ops.plan_costs import CostLine, CostSummary, cost_lines, fleet_hours, on_demand_range, spot_range, summarize
-from ops.plan_limits import Fleet, Limit, binding, connection_warnings, fleet_plan, limits
+from ops.plan_limits import (
+    Bound,
+    Fleet,
+    Limit,
+    Throughput,
+    binding,
+    connection_warnings,
+    derivation,
+    fleet_plan,
+    limits,
+    per_instance_throughput,
+    vcpus_of,
+)
 from ops.plan_make import NOT_KNOWN, Plan, make_plan
 from ops.plan_model import DAYS_PER_MONTH, HOURS_PER_MONTH, LONG_POLL_SECONDS, Profile, Range, StackView, view_of
 from ops.plan_render import header, render_markdown, render_rich, rows
@@ -36,6 +54,7 @@ __all__ = [
     "HOURS_PER_MONTH",
     "LONG_POLL_SECONDS",
     "NOT_KNOWN",
+    "Bound",
     "CostLine",
     "CostSummary",
     "Fleet",
@@ -45,10 +64,12 @@ __all__ = [
     "Profile",
     "Range",
     "StackView",
+    "Throughput",
     "binding",
     "build",
     "connection_warnings",
     "cost_lines",
+    "derivation",
     "fleet_hours",
     "fleet_plan",
     "header",
@@ -57,11 +78,13 @@ __all__ = [
     "make_plan",
     "on_demand_range",
     "parser",
+    "per_instance_throughput",
     "render_markdown",
     "render_rich",
     "rows",
     "spot_range",
     "summarize",
+    "vcpus_of",
     "view_of",
 ]
 
@@ -75,7 +98,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--peak-orders-per-second", type=float, required=True)
     p.add_argument("--hours", type=float, required=True, help="hours at the peak rate")
     p.add_argument("--orders", type=int, help="orders of the whole peak day (default: peak x hours)")
-    p.add_argument("--rtt-ms", type=float, default=20.0, help="modelled round trip to use from ops/measured.json")
+    p.add_argument("--rtt-ms", type=float, default=20.0, help="modelled round trip (one measured in ops/measured.json)")
     p.add_argument("--groups", type=int, default=10_000, help="message groups (customers) active at the peak")
     p.add_argument("--api-share", type=float, default=1.0, help="share of orders through the intake API (0..1)")
     p.add_argument("--consumer-batch-seconds", type=float, default=1.0, help="assumed consumer batch duration")
@@ -155,8 +178,10 @@ def main(argv: list[str]) -> int:
         print(json.dumps(plan.model_dump(mode="json"), indent=2))
     elif args.markdown:
         print(render_markdown(plan), end="")
+        print("\n**per-instance throughput**\n\n```\n" + "\n".join(derivation(plan.throughput)) + "\n```")
     else:
         render_rich(plan)
+        print("\n".join(derivation(plan.throughput)))
     return 0
 
 

@@ -1,17 +1,179 @@
-"""The capacity side of the plan: the fleet at the peak and every limit on the peak, in orders/s."""
+"""The capacity side of the plan: one instance's throughput, the fleet at the peak and every limit on the peak,
+in orders/s."""
 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict
 
 from ops import quotas
-from ops.inputs import MeasuredPoint
+from ops.inputs import Measured, MeasuredPoint
 from ops.plan_model import Profile, StackView
+
+# --- one instance's throughput ----------------------------------------------------------------------------
+
+PROCESSES_PER_INSTANCE = 1
+"""worker/ansible/roles/orders_worker/templates/orders-worker.service.j2 runs one `python -m worker run`."""
+CORES_PER_PROCESS = 1.0
+"""CPython runs Python code on one core at a time (the GIL), and nearly all the worker's CPU per order is Python
+(botocore: serializing, signing, parsing; pydantic): one process uses about one core however many vCPUs."""
+CAPPED_AT = 0.9
+"""Ours at >= 90% of the no-logic ceiling: both ran at the emulator's pace, so the figure is the emulator's."""
+VCPU_SOURCE = (
+    "https://docs.aws.amazon.com/ec2/latest/instancetypes/gp.html, "
+    "https://docs.aws.amazon.com/ec2/latest/instancetypes/co.html"
+)
+_SIZE = re.compile(r"^(\d*)xlarge$")
+
+
+def vcpus_of(instance_type: str) -> int | None:
+    """vCPUs of a fixed-performance type by its size (large 2, xlarge 4, Nxlarge 4N: the m5..m7a, c5..c7i
+    tables); None for burstable types (t*: a baseline fraction of each vCPU) and sizes the rule does not cover."""
+    family, _, size = instance_type.partition(".")
+    if family.startswith("t"):
+        return None
+    if size == "large":
+        return 2
+    m = _SIZE.match(size)
+    return 4 * int(m.group(1) or 1) if m else None
+
+
+class Bound(BaseModel):
+    """One bound on a worker instance's throughput: orders/s (None: no bound at this round trip) and its arithmetic."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    orders_per_second: float | None
+    how: str
+
+
+class Throughput(BaseModel):
+    """The per-instance figure the plan uses, and why: the measurement, or a derivation from what the worker costs."""
+
+    model_config = ConfigDict(frozen=True)
+
+    per_instance: float
+    source: Literal["measured", "derived"]
+    why: str
+    measured: float
+    ceiling: float | None
+    ours_to_ceiling: float | None
+    derived: float
+    binds: str
+    """The bound the derived figure is (the lowest)."""
+    bounds: list[Bound]
+    vcpus: int | None
+    """vCPUs of the smallest configured instance type (None: none of them known to the planner)."""
+    unknown_vcpus: list[str]
+
+
+def _bounds(measured: Measured, point: MeasuredPoint, vcpus: int | None, rtt_ms: float) -> list[Bound]:
+    """The worker's own bounds at `rtt_ms`: CPU, then its concurrency against the round trips an order needs."""
+    c, k, r = point.cpu_seconds_per_1000_orders / 1000, point.round_trips_per_order, rtt_ms / 1000
+    conc = measured.concurrency
+    cores = min(float(vcpus or 1), PROCESSES_PER_INSTANCE * CORES_PER_PROCESS)
+    on = f"{vcpus} vCPUs" if vcpus else "vCPUs unknown"
+    per_order = f"{k:g} x {rtt_ms:g} ms + {c * 1000:.2f} ms CPU"
+    held = f"({k:g} + 2) x {rtt_ms:g} ms + {c * 1000:.2f} ms CPU"
+    return [
+        Bound(
+            name="CPU",
+            orders_per_second=cores / c,
+            how=f"{cores:g} core ({PROCESSES_PER_INSTANCE} process, one core under the GIL; {on}) / "
+            f"{c * 1000:.2f} ms CPU per order",
+        ),
+        Bound(
+            name="group threads",
+            orders_per_second=conc.processors / (k * r + c),
+            how=f"{conc.processors} threads, one order each / ({per_order})",
+        ),
+        Bound(
+            name="messages in flight",
+            orders_per_second=conc.max_in_flight / ((k + 2) * r + c),
+            how=f"{conc.max_in_flight} held / ({held}): held from the receive through the delete",
+        ),
+        Bound(
+            name="receivers",
+            orders_per_second=conc.receivers * conc.batch_size / r if r else None,
+            how=f"{conc.receivers} receivers x {conc.batch_size} messages / {rtt_ms:g} ms",
+        ),
+        Bound(
+            name="deleter",
+            orders_per_second=conc.deleters * 10 / r if r else None,
+            how=f"{conc.deleters} thread x 10 messages per DeleteMessageBatch / {rtt_ms:g} ms",
+        ),
+    ]
+
+
+def per_instance_throughput(view: StackView, profile: Profile, measured: Measured, point: MeasuredPoint) -> Throughput:
+    """The measured figure where the emulator did not set the pace; otherwise (ours within 10% of the no-logic
+    ceiling, or no ceiling measured) the figure derived from the worker's CPU and concurrency."""
+    known = {t: vcpus_of(t) for t in view.instance_types}
+    sizes = [v for v in known.values() if v is not None]
+    vcpus = min(sizes) if sizes else None
+    bounds = _bounds(measured, point, vcpus, profile.rtt_ms)
+    binding_bound = min((b for b in bounds if b.orders_per_second is not None), key=lambda b: b.orders_per_second or 0)
+    derived = round(binding_bound.orders_per_second or 0.0, 1)  # the figure the plan prints and uses
+    ratio = point.ours_to_ceiling
+    source: Literal["measured", "derived"]
+    if ratio is None:
+        source, why = "derived", "no no-logic ceiling was measured, so whether the emulator set the pace is unknown"
+    elif ratio >= CAPPED_AT:
+        source = "derived"
+        why = (
+            f"the measured {point.orders_per_second:g} orders/s was {ratio:.2f}x the no-logic ceiling "
+            f"({point.ceiling_orders_per_second:g}): the emulator set the pace, not the worker; not used"
+        )
+    else:
+        source = "measured"
+        why = f"ours ran at {ratio:.2f}x the no-logic ceiling: the worker, not the emulator, set the pace"
+    return Throughput(
+        per_instance=derived if source == "derived" else point.orders_per_second,
+        source=source,
+        why=why,
+        measured=point.orders_per_second,
+        ceiling=point.ceiling_orders_per_second,
+        ours_to_ceiling=ratio,
+        derived=derived,
+        binds=binding_bound.name,
+        bounds=bounds,
+        vcpus=vcpus,
+        unknown_vcpus=sorted(t for t, v in known.items() if v is None),
+    )
+
+
+def derivation(t: Throughput) -> list[str]:
+    """The throughput figure and its arithmetic, one line each (what the plan prints)."""
+    lines = [
+        f"per-instance throughput: {t.per_instance:,.1f} orders/s, {t.source} ({t.why})",
+        f"derived {t.derived:,.1f} orders/s: the {t.binds} bound, the lowest of",
+    ]
+    for b in t.bounds:
+        rate = "none at this round trip" if b.orders_per_second is None else f"{b.orders_per_second:,.1f} orders/s"
+        lines.append(f"  {b.name}: {rate} = {b.how}")
+    if t.source == "measured" and t.measured < t.derived:
+        lines.append(
+            f"the measured figure is {1 - t.measured / t.derived:.0%} below the worker's own bounds: something "
+            "outside them held it back (on the benchmark rig, the emulator's response time on a shared host); "
+            "the plan keeps the lower, measured figure"
+        )
+    if t.unknown_vcpus:
+        lines.append(f"vCPUs not known to the planner for {', '.join(t.unknown_vcpus)} (burstable or unusual size)")
+    if t.vcpus and t.vcpus > PROCESSES_PER_INSTANCE * CORES_PER_PROCESS and t.binds == "CPU":
+        lines.append(
+            f"the CPU bound is one process's: the smallest configured type has {t.vcpus} vCPUs, "
+            f"{PROCESSES_PER_INSTANCE} worker process uses ~1 of them"
+        )
+    return lines
+
+
+# --- the fleet --------------------------------------------------------------------------------------------
 
 
 class Limit(BaseModel):
@@ -48,8 +210,9 @@ class Fleet(BaseModel):
     warnings: list[str]
 
 
-def fleet_plan(view: StackView, profile: Profile, point: MeasuredPoint) -> Fleet:
-    r = point.orders_per_second
+def fleet_plan(view: StackView, profile: Profile, per_instance: float) -> Fleet:
+    """The fleet at the peak with `per_instance` orders/s per worker instance."""
+    r = per_instance
     peak = profile.peak_orders_per_second
     needed = math.ceil(peak / r)
     max_rate = view.fleet_max * r
@@ -104,19 +267,17 @@ class Row(NamedTuple):
 
 @dataclass(frozen=True)
 class Peak:
-    """What every limit rule reads: the stack, the profile and the measured point at its round trip."""
+    """What every limit rule reads: the stack, the profile, the measured point at its round trip and the
+    per-instance throughput the plan uses."""
 
     view: StackView
     profile: Profile
     point: MeasuredPoint
+    per_instance: float
 
     @property
     def rate(self) -> float:
         return self.profile.peak_orders_per_second
-
-    @property
-    def per_instance(self) -> float:
-        return self.point.orders_per_second
 
     @property
     def workers(self) -> int:
@@ -134,10 +295,10 @@ def _worker_fleet(p: Peak) -> list[Row]:
         Row(
             "worker fleet (orders:fleetMaxSize)",
             p.view.fleet_max * r,
-            f"{p.workers} instances at {r:g} orders/s each",
+            f"{p.workers} instances at {r:,.1f} orders/s each",
             f"{p.view.fleet_max} instances",
             "orders:fleetMaxSize",
-            "ops/measured.json",
+            "ops/measured.json, per-instance throughput",
         )
     ]
 
@@ -194,16 +355,16 @@ def _sqs_fifo_in_flight(p: Peak) -> list[Row]:
 
 
 def _message_groups(p: Peak) -> list[Row]:
-    rtt, groups = p.profile.rtt_ms, p.profile.groups
+    rtt, groups, trips = p.profile.rtt_ms, p.profile.groups, p.point.round_trips_per_order
     if rtt <= 0:
         return []
-    per_group = 1000 / (2 * rtt)  # PutItem, then PutObject, then the next order of the group
+    per_group = 1000 / (trips * rtt)  # PutItem, then PutObject, then the next order of the group
     return [
         Row(
             "message groups (one order at a time per group)",
             per_group * groups,
             f"{p.rate / groups:.3f} orders/s per group over {groups:,} groups",
-            f"<= {per_group:g} orders/s per group (2 round trips per order)",
+            f"<= {per_group:g} orders/s per group ({trips:g} round trips per order)",
             "more groups: MessageGroupId is the CustomerID (hot customers queue behind themselves)",
             "worker/fifo/groups.py",
         )
@@ -367,9 +528,10 @@ LIMIT_RULES: tuple[Callable[[Peak], list[Row]], ...] = (
 """Every limit rule, in the order the plan lists them (JSON order; the tables sort by capacity)."""
 
 
-def limits(view: StackView, profile: Profile, point: MeasuredPoint) -> list[Limit]:
-    """Every limit on the peak, in orders/s where it is a rate limit."""
-    p = Peak(view, profile, point)
+def limits(view: StackView, profile: Profile, point: MeasuredPoint, per_instance: float | None = None) -> list[Limit]:
+    """Every limit on the peak, in orders/s where it is a rate limit (`per_instance`: the plan's per-instance
+    throughput; default the measured one)."""
+    p = Peak(view, profile, point, point.orders_per_second if per_instance is None else per_instance)
     return [Limit(**row._asdict(), ok=_ok(row.capacity, p.rate)) for rule in LIMIT_RULES for row in rule(p)]
 
 

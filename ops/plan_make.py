@@ -8,7 +8,16 @@ from pydantic import BaseModel, ConfigDict
 
 from ops.inputs import Measured, MeasuredPoint, PriceFile
 from ops.plan_costs import CostLine, CostSummary, cost_lines, fleet_hours, summarize
-from ops.plan_limits import Fleet, Limit, binding, connection_warnings, fleet_plan, limits
+from ops.plan_limits import (
+    Fleet,
+    Limit,
+    Throughput,
+    binding,
+    connection_warnings,
+    fleet_plan,
+    limits,
+    per_instance_throughput,
+)
 from ops.plan_model import DAYS_PER_MONTH, HOURS_PER_MONTH, Profile, StackView
 
 
@@ -19,6 +28,8 @@ class Plan(BaseModel):
     stack: StackView
     measured: dict[str, Any]
     prices_retrieved: str
+    throughput: Throughput
+    """The per-instance figure used, measured or derived, with the derivation."""
     fleet: Fleet
     limits: list[Limit]
     binding: Limit
@@ -30,8 +41,9 @@ class Plan(BaseModel):
 
 NOT_KNOWN = [
     "Spot price movement: Spot is a range unless --spot-fraction gives your own Spot/On-Demand ratio",
-    "real per-instance throughput on the configured types: the figure is one worker process on a shared 2-core "
-    "machine against the moto emulator, round trip modelled client-side",
+    "real per-instance throughput on the configured types: derived from one worker process's CPU per order and "
+    "concurrency, measured on a shared 2-core machine against the MiniStack emulator over plain HTTP (no TLS), "
+    "round trip modelled client-side and the same for every service (S3 PUTs are slower than that on AWS)",
     "consumer batch duration on AWS (--consumer-batch-seconds is an assumption)",
     "data transfer, per-GB endpoint/NAT processing, CloudWatch, KMS, EBS and free tiers (none applied)",
     "SQS FIFO high-throughput limits (regional; not verified here)",
@@ -73,30 +85,46 @@ def quiet_month_costs(view: StackView, profile: Profile, point: MeasuredPoint, p
 
 
 def measured_summary(measured: Measured, point: MeasuredPoint) -> dict[str, Any]:
-    """The throughput figure the plan used, and where it came from."""
+    """The measurement the plan read, and where it came from."""
     return {
         "date": str(measured.date),
         "machine": measured.machine,
         "command": measured.command,
         "rtt_ms": point.rtt_ms,
         "orders_per_second": point.orders_per_second,
+        "ceiling_orders_per_second": point.ceiling_orders_per_second,
+        "ours_to_ceiling": point.ours_to_ceiling,
+        "cpu_seconds_per_1000_orders": point.cpu_seconds_per_1000_orders,
+        "round_trips_per_order": point.round_trips_per_order,
+        "concurrency": measured.concurrency.model_dump(),
         "caveats": measured.caveats,
     }
 
 
+def throughput_warnings(t: Throughput) -> list[str]:
+    if t.source == "derived" and t.ours_to_ceiling is not None:
+        return [
+            f"per-instance throughput: {t.why}; the plan uses {t.derived:,.1f} orders/s derived from the worker's "
+            f"CPU per order and concurrency (the {t.binds} bound)"
+        ]
+    return []
+
+
 def make_plan(view: StackView, profile: Profile, measured: Measured, prices: PriceFile) -> Plan:
     point = measured.at(profile.rtt_ms)
-    fleet = fleet_plan(view, profile, point)
-    found = limits(view, profile, point)
+    throughput = per_instance_throughput(view, profile, measured, point)
+    fleet = fleet_plan(view, profile, throughput.per_instance)
+    found = limits(view, profile, point, throughput.per_instance)
     return Plan(
         profile=profile,
         stack=view,
         measured=measured_summary(measured, point),
         prices_retrieved=str(prices.retrieved),
+        throughput=throughput,
         fleet=fleet,
         limits=found,
         binding=binding(found),
-        warnings=fleet.warnings + connection_warnings(view, profile),
+        warnings=throughput_warnings(throughput) + fleet.warnings + connection_warnings(view, profile),
         peak_day=summarize(peak_day_costs(view, profile, point, prices, fleet)),
         quiet_month=summarize(quiet_month_costs(view, profile, point, prices)),
         not_known=NOT_KNOWN,
