@@ -6,9 +6,10 @@ simulation/requirements-emulator.txt and installed by `make` into a virtualenv o
 next to `.venv`): it pins a botocore of its own, which the project's awscli and boto3 do not share.
 
 - `running_emulator()`: start MiniStack on a free loopback port, with the account id the offline mocks give the
-  program (`offline.mocks.ACCOUNT_ID`), and stop it on exit. `stop()`/`start()` take the endpoint away and bring
-  it back with every resource and message kept (MiniStack saves its state on shutdown and reloads it);
-  `freeze()`/`thaw()` stop the process without closing its port (a hung emulator).
+  program (`offline.mocks.ACCOUNT_ID`), and stop it on exit. With `restartable=True`, `stop()`/`start()` take
+  the endpoint away and bring it back with every resource, message and object kept (MiniStack saves its state
+  on shutdown and keeps S3 objects on disk: the disk write costs about 3 ms of emulator CPU per PutObject, so
+  only the outage tests ask for it); `freeze()`/`thaw()` stop the process without closing its port.
 - `connected_emulator(url)`: an emulator the user already runs (MiniStack or LocalStack in Docker, a moto
   server). Its account id is read from STS `GetCallerIdentity`, and the run adapts to it.
 """
@@ -136,6 +137,8 @@ class Emulator:
     account_id: str = ACCOUNT_ID
     credentials: dict[str, str] = field(default_factory=lambda: dict(DUMMY_CREDENTIALS))
     _process: _Process | None = field(default=None, repr=False, compare=False)
+    restartable: bool = False
+    """Whether `stop()` then `start()` keeps every resource, message and object."""
 
     @property
     def pid(self) -> int | None:
@@ -177,6 +180,8 @@ class Emulator:
     def stop(self) -> None:
         """Take the endpoint away (connections refused); every resource and message is kept for `start`."""
         self._require_embedded("stop")
+        if not self.restartable:
+            raise RuntimeError("this emulator was started without restartable=True: a restart would lose its state")
         assert self._process is not None
         self._process.stop()
 
@@ -219,9 +224,12 @@ def exported_env(env: dict[str, str], *, enabled: bool = True) -> Iterator[None]
                     os.environ[key] = value
 
 
-def ministack_env(port: int, state_dir: str, *, account_id: str = ACCOUNT_ID, auth: bool = True) -> dict[str, str]:
+def ministack_env(
+    port: int, state_dir: str, *, account_id: str = ACCOUNT_ID, auth: bool = True, restartable: bool = False
+) -> dict[str, str]:
     """MiniStack's settings: loopback only, the program's account, IAM enforced (`auth`: identity policies
-    of assumed roles, trust policies, resource policies), state saved to `state_dir` on shutdown."""
+    of assumed roles, trust policies, resource policies); `restartable`: state saved to `state_dir` on
+    shutdown and S3 objects kept there, so a restart finds everything."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "MINISTACK_", "GATEWAY_"))}
     return {
         **env,
@@ -231,9 +239,9 @@ def ministack_env(port: int, state_dir: str, *, account_id: str = ACCOUNT_ID, au
         "AUTH": "true" if auth else "false",
         "AWS_ACCESS_KEY_ID": DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"],  # the root key MiniStack accepts
         "AWS_SECRET_ACCESS_KEY": DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-        "PERSIST_STATE": "1",  # stop() then start() keeps every resource, as an outage of the endpoint would
+        "PERSIST_STATE": "1" if restartable else "0",
         "STATE_DIR": state_dir,
-        "S3_PERSIST": "1",
+        "S3_PERSIST": "1" if restartable else "0",
         "S3_DATA_DIR": str(Path(state_dir) / "s3"),
         "LOG_LEVEL": "WARNING",
         "PYTHONUNBUFFERED": "1",
@@ -242,20 +250,22 @@ def ministack_env(port: int, state_dir: str, *, account_id: str = ACCOUNT_ID, au
 
 @contextmanager
 def running_emulator(
-    region: str = DEFAULT_REGION, *, export_env: bool = True, log: Path | None = None
+    region: str = DEFAULT_REGION, *, export_env: bool = True, log: Path | None = None, restartable: bool = False
 ) -> Iterator[Emulator]:
     """Start MiniStack as a child process on a free loopback port; stop it on exit.
 
-    With `export_env`, this process's boto3 clients also reach it (AWS_ENDPOINT_URL + dummy credentials).
-    `log` receives its output.
+    With `export_env`, this process's boto3 clients also reach it (AWS_ENDPOINT_URL + root credentials).
+    `log` receives its output; `restartable`: `stop()` then `start()` keeps everything (see the module).
     """
     with ExitStack() as stack:
         state_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="ministack-"))
         port = free_port()
-        process = _Process(port, ministack_env(port, state_dir), log)
+        process = _Process(port, ministack_env(port, state_dir, restartable=restartable), log)
         stack.callback(process.stop)
         process.start()
-        emulator = Emulator(endpoint=f"http://127.0.0.1:{port}", region=region, _process=process)
+        emulator = Emulator(
+            endpoint=f"http://127.0.0.1:{port}", region=region, _process=process, restartable=restartable
+        )
         with exported_env(emulator.env(), enabled=export_env):
             yield emulator
 

@@ -37,8 +37,15 @@ def emulator_region() -> str:
 
 
 @pytest.fixture(scope="module")
-def emulator(emulator_region: str) -> Iterator[Emulator]:
-    with running_emulator(region=emulator_region) as emu:
+def emulator_restartable() -> bool:
+    """Whether the module's emulator keeps its state across `stop()`/`start()` (override to True in a module
+    that takes the endpoint away: it costs emulator CPU on every S3 write)."""
+    return False
+
+
+@pytest.fixture(scope="module")
+def emulator(emulator_region: str, emulator_restartable: bool) -> Iterator[Emulator]:
+    with running_emulator(region=emulator_region, restartable=emulator_restartable) as emu:
         yield emu
 
 

@@ -37,6 +37,12 @@ from simulation.fifo_harness import (
 from simulation.imds_standin import running_imds
 from tests.fifo_harness import log_lines, queue_counts, start_worker, stop_worker, summary, wait_for
 
+
+@pytest.fixture(scope="module")
+def emulator_restartable() -> bool:
+    return True  # the outage test stops and restarts the endpoint
+
+
 FAST = ("--wait-seconds", "2")
 """Short long polls so a drain does not wait out a 20 s poll (the AWS CLI test keeps the default)."""
 
