@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import configparser
 import os
+import tempfile
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -115,9 +116,12 @@ class RoleProfiles:
 
 
 def _write_private(path: Path, parser: configparser.ConfigParser) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    """Readable by this user only, and replaced in one step: a child starting meanwhile reads the old file
+    or the new one (which holds every earlier profile), never a half-written one."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")  # created 0600
     with os.fdopen(fd, "w") as f:
         parser.write(f)
+    os.replace(tmp, path)
 
 
 CREDENTIAL_VARIABLES = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE")
