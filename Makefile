@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 ORDERS ?= 10000
-WORKERS ?= 3
+WORKERS ?= 4
 PYTEST_ARGS ?=
 
 .PHONY: venv lint typecheck test conformance demo local-up bench clean lambda-layer wheelhouse artifacts lint-workflows policy-deps

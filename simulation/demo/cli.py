@@ -30,7 +30,7 @@ from simulation.stack import ENDPOINT_HELP, ROOT, EmulatedStack, default_stock, 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m simulation demo", description=__doc__.split("\n\n")[0])
     add_spike_arguments(p, orders=10_000)
-    p.add_argument("--workers", type=int, default=3, help="FIFO worker processes (default 3)")
+    p.add_argument("--workers", type=int, default=4, help="FIFO worker processes (default 4)")
     p.add_argument("--pollers", type=int, default=2, help="consumer processes per fan-out queue (default 2)")
     p.add_argument("--to-s3", type=float, default=0.0, help="share of customers whose orders use the S3 bulk path")
     p.add_argument(
@@ -44,8 +44,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--max-backlog",
         type=int,
-        default=2000,
-        help="hold the producer back while a work queue (FIFO or fan-out) is deeper (default 2000, 0 = never): "
+        default=300,
+        help="hold the producer back while a work queue (FIFO or fan-out) is deeper (default 300, 0 = never): "
         "the emulator's receives and deletes scan the whole queue",
     )
     p.add_argument("--endpoint", help=ENDPOINT_HELP)
