@@ -42,6 +42,8 @@ from typing import Any
 
 import boto3
 
+from worker.model import order_table
+
 ROOT = Path(__file__).resolve().parent.parent
 VARIANTS = ("ceiling", "naive", "ours")
 RTT_ENV = "BENCH_RTT_MS"
@@ -109,14 +111,14 @@ def _put_order(ddb: Any, s3: Any, table: str, bucket: str, body: str, msg: dict[
     ddb.put_item(
         TableName=table,
         Item={
-            "OrderID": {"S": order["OrderID"]},
+            **order_table.key_of(order["OrderID"]),
             "CustomerID": {"S": order["CustomerID"]},
             "Total": {"N": str(order["Total"])},
             "MessageGroupId": {"S": attrs.get("MessageGroupId", "")},
             "SequenceNumber": {"S": attrs.get("SequenceNumber", "")},
             "ProcessedAt": {"S": datetime.now(UTC).isoformat(timespec="microseconds")},
         },
-        ConditionExpression="attribute_not_exists(OrderID)",
+        **order_table.if_absent,
     )
     s3.put_object(Bucket=bucket, Key=f"invoices/{order['OrderID']}.json", Body=body.encode(), IfNoneMatch="*")
 
@@ -200,11 +202,11 @@ def as_the_worker_sends(s3: Any) -> None:
 def _all_stored(table: str, last_per_group: list[str]) -> bool:
     """Each group's last order is stored (groups complete in order; the full check follows the run).
 
-    A point read of <= 100 keys per poll: moto's ItemCount iterates the table while writes land."""
+    A point read of <= 100 keys per poll: a table scan or ItemCount would cost the emulator more per poll."""
     ddb = boto3.client("dynamodb")
     for start in range(0, len(last_per_group), 100):
-        keys = [{"OrderID": {"S": oid}} for oid in last_per_group[start : start + 100]]
-        got = ddb.batch_get_item(RequestItems={table: {"Keys": keys, "ProjectionExpression": "OrderID"}})
+        keys = [order_table.key_of(oid) for oid in last_per_group[start : start + 100]]
+        got = ddb.batch_get_item(RequestItems={table: {"Keys": keys, "ProjectionExpression": order_table.key}})
         if len(got["Responses"].get(table, [])) < len(keys) or got.get("UnprocessedKeys"):
             return False
     return True

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict
 from ops import quotas
 from ops.inputs import Measured, MeasuredPoint
 from ops.plan_model import Profile, StackView
+from worker import topology
 
 # --- one instance's throughput ----------------------------------------------------------------------------
 
@@ -488,10 +489,18 @@ def _ecs_consumers(p: Peak) -> list[Row]:
     ]
 
 
+def _shipping_db_lambdas(view: StackView) -> int:
+    """Lambda consumers writing the shipping database (the registry says which): each concurrent invocation
+    holds one connection."""
+    return sum(1 for c in view.lambda_consumers if topology.fanout_consumer(c).database == topology.SHIPPING_DATABASE)
+
+
 def _shipping_connections(p: Peak) -> list[Row]:
-    """One database connection per concurrent shipping invocation, against the class's default max_connections."""
+    """One database connection per concurrent invocation of each Lambda consumer of the shipping database,
+    against the class's default max_connections."""
     view = p.view
-    if view.consumer_runtimes.get("shipping") != "lambda":
+    n = _shipping_db_lambdas(view)
+    if not n:
         return []
     name, cls = "shipping database connections", view.db_instance_class
     memory = quotas.RDS_MEMORY_GIB.get(cls)
@@ -504,8 +513,8 @@ def _shipping_connections(p: Peak) -> list[Row]:
     return [
         Row(
             name,
-            max_conn * view.consumer_batch_size / p.profile.consumer_batch_seconds,
-            f"{min(p.concurrency_needed, view.consumer_max_concurrency):,.1f} (one per concurrent invocation)",
+            max_conn / n * view.consumer_batch_size / p.profile.consumer_batch_seconds,
+            f"{n * min(p.concurrency_needed, view.consumer_max_concurrency):,.1f} (one per concurrent invocation)",
             f"<= {max_conn:,} ({cls}, default max_connections)",
             "orders:dbInstanceClass (a larger class), or RDS Proxy",
             quotas.RDS_MAX_CONNECTIONS_SOURCE,
@@ -542,9 +551,10 @@ def binding(found: Iterable[Limit]) -> Limit:
 
 
 def connection_warnings(view: StackView, profile: Profile) -> list[str]:
-    if view.consumer_runtimes.get("shipping") != "lambda":
+    n = _shipping_db_lambdas(view)
+    if not n:
         return []
-    conns = min(
+    conns = n * min(
         profile.peak_orders_per_second / view.consumer_batch_size * profile.consumer_batch_seconds,
         view.consumer_max_concurrency,
     )
