@@ -1,10 +1,11 @@
 """`python -m simulation local up`: the whole system on this machine, kept running until Ctrl-C.
 
-The same stack the demo drives: the embedded emulator (its own process), a private PostgreSQL with a
-shipping and a warehouse database, the emulator provisioned from the Pulumi program, inventory
-seeded, N FIFO workers and the two consumers as child processes. It prints the endpoint and the FIFO
-queue URL so a person can follow the README with the AWS CLI; with `--json` the first line on stdout
-is one JSON object with the endpoint and every resource name/URL, for scripts.
+The same stack the demo drives: the emulator (embedded, or the user's `--endpoint`), a private PostgreSQL
+with a shipping and a warehouse database, the emulator provisioned from the Pulumi program, inventory
+seeded, N FIFO workers and the consumers as child processes, each under its own role (simulation/roles.py).
+It prints the endpoint and the FIFO queue URL so a person can follow docs/local-simulation.md with the AWS
+CLI; with `--json` the first line on stdout is one JSON object with the endpoint, the local intake URL and
+every resource name/URL, for scripts.
 """
 
 from __future__ import annotations
