@@ -51,8 +51,8 @@ class Probe:
         return int(attrs["ApproximateNumberOfMessages"]) + int(attrs["ApproximateNumberOfMessagesNotVisible"])
 
     def item_count(self) -> int:
-        """The table's item count; moto's DescribeTable can fail (500) while items are being written, and
-        botocore's retries may not outlast that under load: then the last count stands for this sample."""
+        """The table's item count; if DescribeTable fails under load after botocore's retries, the last count
+        stands for this sample (a progress figure: the checks read the table itself)."""
         try:
             table = self.ddb.describe_table(TableName=self.stack.exports["orderTableName"])["Table"]
             self._items = int(table["ItemCount"])

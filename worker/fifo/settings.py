@@ -101,7 +101,7 @@ ENV_VARS = {
     "metrics_interval": "ORDERS_METRICS_INTERVAL",
     "idle_exit_seconds": "ORDERS_IDLE_EXIT_SECONDS",
 }
-"""Setting -> environment variable; the README's config table lists the same."""
+"""Setting -> environment variable; the flag table of docs/fifo-worker.md lists the same."""
 _FALLBACK = {"region": "AWS_DEFAULT_REGION"}
 
 
