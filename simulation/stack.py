@@ -129,9 +129,10 @@ class EmulatedStack:
             ORDERS_IMDS_URL=imds_url,  # "" (the default): no instance metadata on a laptop, no watch
             ORDERS_DRAIN_SECONDS="15",
             ORDERS_METRICS_INTERVAL="3600",
-            # Two long-polling receivers per process: every receive scans the emulator's queue, and with
-            # several processes more receivers only add scans (one emulator core serves them all).
-            ORDERS_RECEIVERS="2",
+            # One long-polling receiver per process: a waiting receive rescans the emulator's whole queue
+            # every 100 ms, and with several processes more receivers only add scans (one emulator core
+            # serves them all).
+            ORDERS_RECEIVERS="1",
         )
 
     def start_consumers(self, pollers: int = 2, *, wait_seconds: int = 5, retry_delay: int = 1) -> None:
