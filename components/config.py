@@ -242,10 +242,14 @@ class FleetConfig(_Section):
     desired_capacity: Int = key("fleetDesiredCapacity")
     max_size: Int = key("fleetMaxSize")
     backlog_per_instance: Int = key("backlogPerInstance", "must be >= 1 message per instance", ge=1)
+    MIN_DRAIN_SECONDS: ClassVar[int] = topology.LONG_POLL_SECONDS + 10
+    """A drain outlasts the worker's long poll (what a receive under way returns is released by the drain)."""
+
     drain_seconds: Int = key(
         "workerDrainSeconds",
-        f"must be 10..{SPOT_NOTICE_SECONDS - 1}, inside the 2-minute Spot interruption notice",
-        ge=10,
+        f"must be {MIN_DRAIN_SECONDS}..{SPOT_NOTICE_SECONDS - 1}: longer than the worker's "
+        f"{topology.LONG_POLL_SECONDS} s long poll, inside the 2-minute Spot interruption notice",
+        ge=MIN_DRAIN_SECONDS,
         lt=SPOT_NOTICE_SECONDS,
     )
     lifecycle_hook_seconds: Int = key(

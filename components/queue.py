@@ -31,7 +31,7 @@ class QueueArgs:
     fifo: bool = False
     visibility_timeout_seconds: int = 60
     retention_seconds: int = 4 * 24 * 3600
-    receive_wait_seconds: int = 20
+    receive_wait_seconds: int = topology.LONG_POLL_SECONDS
     content_based_deduplication: bool = False
     high_throughput: bool = False
     alarm_age_seconds: int = 300

@@ -47,6 +47,16 @@ FAST = ("--wait-seconds", "2")
 """Short long polls so a drain does not wait out a 20 s poll (the AWS CLI test keeps the default)."""
 
 
+def received(log: Path) -> list[tuple[str, int]]:
+    """(message id, ApproximateReceiveCount) for each message a worker received, from its debug log."""
+    return [
+        (m["message_id"], m["receive_count"])
+        for entry in log_lines(log)
+        if entry.get("message") == "received"
+        for m in entry["messages"]
+    ]
+
+
 def invoice_versions(bucket: str) -> Counter[str]:
     s3 = boto3.client("s3")
     counts: Counter[str] = Counter()
@@ -164,7 +174,11 @@ def test_drain_releases_in_flight_and_the_next_worker_finishes(emulator: Emulato
     log = tmp_path / "first.log"
     with running_imds() as imds:
         env = res.worker_env(
-            emulator, ORDERS_DRAIN_SECONDS="20", ORDERS_IMDS_URL=imds.url, ORDERS_IMDS_POLL_SECONDS="0.5"
+            emulator,
+            ORDERS_DRAIN_SECONDS="20",
+            ORDERS_IMDS_URL=imds.url,
+            ORDERS_IMDS_POLL_SECONDS="0.5",
+            POWERTOOLS_LOG_LEVEL="DEBUG",  # every received message, with its receive count
         )
         first = start_worker(env, log, *FAST)
         wait_for(lambda: len(scan(res.table)) >= 100, 60, "the first worker to get going")
@@ -184,8 +198,15 @@ def test_drain_releases_in_flight_and_the_next_worker_finishes(emulator: Emulato
     stored = len(scan(res.table))
     assert stored < 600, "the drain should have left work for the next worker"
     second_log = tmp_path / "second.log"
-    second = start_worker(res.worker_env(emulator, ORDERS_IDLE_EXIT_SECONDS="3"), second_log, *FAST)
+    second_env = res.worker_env(emulator, ORDERS_IDLE_EXIT_SECONDS="3", POWERTOOLS_LOG_LEVEL="DEBUG")
+    second = start_worker(second_env, second_log, *FAST)
     assert second.wait(60) == 0
+    # The drain releases only once its own receivers have stopped, so nothing it hands back comes back to
+    # it: each message costs the first worker at most one of the three receives before the DLQ.
+    again = {message_id: n for message_id, n in Counter(m for m, _ in received(log)).items() if n > 1}
+    assert not again, f"the first worker received these again after releasing them: {again}"
+    assert max(count for _, count in received(second_log)) <= 2
+    assert queue_counts(res.dlq_url) == (0, 0)
     assert_exactly_once_in_order(res.table, sent)
     assert summary(second_log)["counters"]["processed"] == 600 - stored
 

@@ -69,6 +69,7 @@ def test_settings_flags_win_over_environment_and_defaults_apply() -> None:
         ({**BASE_ENV, "ORDERS_QUEUE_URL": "http://x/1/std"}, "FIFO"),
         ({**BASE_ENV, "ORDERS_DRAIN_SECONDS": "soon"}, "ORDERS_DRAIN_SECONDS: not a number"),
         ({**BASE_ENV, "ORDERS_RECEIVERS": "0"}, "ORDERS_RECEIVERS: must be >= 1"),
+        ({**BASE_ENV, "ORDERS_DRAIN_SECONDS": "20"}, r"ORDERS_DRAIN_SECONDS \(20\) must be longer than the long poll"),
         ({**BASE_ENV, "ORDERS_ASG_NAME": "asg"}, "set together"),
         ({**BASE_ENV, "ORDERS_RETRY_MODE": "legacy-ish"}, "standard or adaptive"),
     ],

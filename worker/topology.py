@@ -123,6 +123,9 @@ DASHBOARD = "orders"
 
 MAX_RECEIVE_COUNT = 3
 """Receives before a message moves to its DLQ. Mandated by the policy pack; not configurable."""
+LONG_POLL_SECONDS = 20
+"""SQS's longest receive wait: the queues' ReceiveMessageWaitTimeSeconds and the FIFO worker's --wait-seconds.
+A worker's drain deadline outlasts it: what a long poll under way returns is released by the drain."""
 
 DLQ_SUFFIX = "-dlq"
 FIFO_SUFFIX = ".fifo"

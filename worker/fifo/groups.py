@@ -8,8 +8,8 @@ An invalid order is different: it can never succeed, so it is released alone tow
 receive) and the run goes on; releasing its successors with it would add a receive to each of them
 every time and send valid orders to the DLQ with it. Transient errors (an unreachable table or bucket)
 are waited out with backoff while the heartbeat keeps the run invisible, so they never count as
-receives toward the DLQ. On drain, runs finish the message in hand, release the rest, and at the
-deadline release even that.
+receives toward the DLQ. On drain, runs finish the message in hand and stop, and at the deadline
+stop even that; what they leave stays held for the drain's one release (worker/fifo/runner.py).
 """
 
 from __future__ import annotations
@@ -49,9 +49,9 @@ class GroupRunner:
         self._counters = counters
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="group")
         self._draining = draining
-        """Set: finish the message in hand, release the rest of each run."""
+        """Set: finish the message in hand and leave the rest of each run held."""
         self._abandon = abandon
-        """Set: the drain deadline passed; release even the message in hand."""
+        """Set: the drain deadline passed; leave even the message in hand."""
         self._locks: dict[str, tuple[threading.Lock, int]] = {}
         self._locks_guard = threading.Lock()
         self._futures: set[Future[None]] = set()
@@ -98,12 +98,10 @@ class GroupRunner:
             self._unlock(group)
 
     def _run_locked(self, run: list[Received]) -> None:
-        if self._draining.is_set():  # queued behind others when the drain began: nothing in hand yet
-            self._inflight.release(run, why="drain")
-            return
+        # On drain the rest of the run stays held: the drain releases it once this worker's receivers have
+        # stopped, so none of it comes back to them and spends one of its receives before the DLQ.
         for index, message in enumerate(run):
             if (self._draining.is_set() and index > 0) or self._abandon.is_set():
-                self._inflight.release(run[index:], why="drain")
                 return
             try:
                 result = self._attempt(message)
@@ -111,8 +109,7 @@ class GroupRunner:
                 log.exception("unexpected error; releasing the rest of the group", extra=message.log_fields())
                 self._inflight.release(run[index:], why="unexpected error")
                 return
-            if result is None:  # abandoned at the deadline while waiting out an outage
-                self._inflight.release(run[index:], why="drain deadline")
+            if result is None:  # abandoned at the deadline while waiting out an outage: left held
                 return
             if result.outcome is None:
                 # Deterministically invalid: it can never succeed, so it does not hold its group. It is

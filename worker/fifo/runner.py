@@ -1,10 +1,13 @@
 """The worker: receivers, group runs, batched deletes, heartbeat, interruption watch, and the drain.
 
 Drain (SIGTERM/SIGINT, Spot notice, ASG lifecycle `Terminated`, or idle exit): stop receiving; each
-group run finishes the message in hand and releases the rest of its batch at once; at the deadline
-(ORDERS_DRAIN_SECONDS) whatever is still held is released; pending deletes are flushed; a lifecycle
-action is completed with CONTINUE; the summary is logged; exit 0. A second signal skips to the end.
-The phases are the states of `worker.fifo.state.WorkerState`, the one thing the threads coordinate on.
+group run finishes the message in hand (at the deadline, ORDERS_DRAIN_SECONDS, not even that); a long
+poll under way returns within --wait-seconds; pending deletes are flushed; then everything still held
+is released in one pass; a lifecycle action is completed with CONTINUE; the summary is logged; exit 0.
+A second signal skips to the end. Releasing only once the receivers have stopped matters: a message
+made visible while one of this worker's long polls is open comes straight back to it, and every such
+receive counts toward the DLQ's three. The phases are the states of `worker.fifo.state.WorkerState`,
+the one thing the threads coordinate on.
 """
 
 from __future__ import annotations
@@ -192,8 +195,8 @@ class FifoWorker:
             self.counters.add("received", len(messages))
             if log.log_level <= logging.DEBUG:  # the fields are built only when they are logged
                 log.debug("received", extra={"messages": [m.log_fields() for m in messages]})
-            if draining.is_set():
-                parts.inflight.release(messages, why="received after the drain began")
+            if draining.is_set():  # held: the drain releases them once every receiver has stopped
+                log.info("received after the drain began; held for the drain's release", extra={"count": len(messages)})
                 break
             for run in split_by_group(messages):
                 parts.runner.submit(run)
@@ -265,12 +268,12 @@ class FifoWorker:
             self.state.abandon()
             parts.runner.wait_idle(2.0)
         deleter, *receivers = threads
-        for t in receivers:  # a long poll under way returns within wait_seconds; its messages are released
+        for t in receivers:  # a long poll under way returns within wait_seconds; what it got is held
             t.join(max(0.0, deadline - time.monotonic()))
+        abandoned = self.state.reached(State.ABANDONING)
         self.state.flush()
         deleter.join(max(1.0, deadline - time.monotonic()))
-        leftovers = parts.inflight.held()
-        parts.inflight.release(leftovers, why="drain deadline" if leftovers else "drain")
+        parts.inflight.release(parts.inflight.held(), why="drain deadline" if abandoned else "drain")
         parts.runner.shutdown()
         self.state.stop()
         return time.monotonic() - drain_started

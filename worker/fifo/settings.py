@@ -18,7 +18,7 @@ from pydantic.fields import FieldInfo
 from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, InitSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 
-from worker.topology import INVOICE_PREFIX
+from worker.topology import INVOICE_PREFIX, LONG_POLL_SECONDS
 
 
 class SettingsError(ValueError):
@@ -38,7 +38,7 @@ class WorkerSettings(BaseSettings):
     imds_poll_seconds: float = Field(5.0, ge=0.1)
     receivers: int = Field(4, ge=1)
     processors: int = Field(16, ge=1)
-    wait_seconds: int = Field(20, ge=0, le=20)
+    wait_seconds: int = Field(LONG_POLL_SECONDS, ge=0, le=LONG_POLL_SECONDS)
     """Flag only: the SQS long-poll maximum is 20."""
     batch_size: int = Field(10, ge=1, le=10)
     """Flag only: the SQS batch maximum is 10."""
@@ -62,6 +62,15 @@ class WorkerSettings(BaseSettings):
         if not url.endswith(".fifo"):
             raise ValueError(f"must name a FIFO queue (.fifo), got {url}")
         return url
+
+    @model_validator(mode="after")
+    def _drain_outlasts_a_long_poll(self) -> WorkerSettings:
+        if self.drain_seconds <= self.wait_seconds:
+            raise ValueError(
+                f"ORDERS_DRAIN_SECONDS ({self.drain_seconds:g}) must be longer than the long poll (--wait-seconds "
+                f"{self.wait_seconds}): the drain releases what a receive under way returns, once it returns"
+            )
+        return self
 
     @model_validator(mode="after")
     def _lifecycle_pair(self) -> WorkerSettings:

@@ -5,8 +5,8 @@ States only move forward, through named transitions, under one lock:
     RUNNING --request_stop--> DRAINING --abandon--> ABANDONING --flush--> FLUSHING --stop--> STOPPED
                                   \\___________________flush___________________/
 
-- DRAINING: receivers stop; each group run finishes the message in hand and releases the rest.
-- ABANDONING: the drain deadline passed (or a second signal came): release even the message in hand.
+- DRAINING: receivers stop; each group run finishes the message in hand and leaves the rest held.
+- ABANDONING: the drain deadline passed (or a second signal came): leave even the message in hand.
 - FLUSHING: every run is over; the deleter sends what is pending, then ends.
 - STOPPED: what is still held has been released; the heartbeat, metrics and IMDS watch end.
 
