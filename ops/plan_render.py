@@ -31,7 +31,8 @@ def rows(plan: Plan) -> dict[str, list[list[str]]]:
         ["item", "value"],
         [
             "per-instance throughput",
-            f"{f.per_instance:g} orders/s at {p.rtt_ms:g} ms RTT (measured {plan.measured['date']})",
+            f"{f.per_instance:g} orders/s at {p.rtt_ms:g} ms RTT ({plan.throughput.source}, from the run of "
+            f"{plan.measured['date']})",
         ],
         ["workers needed", f"{f.workers_needed} (peak {p.peak_orders_per_second:,g} orders/s)"],
         ["orders:fleetMaxSize covers the peak", f"{'yes' if f.covers else 'NO'} ({f.fleet_max} instances)"],

@@ -25,7 +25,7 @@ import boto3
 from offline.provision.provisioner import Provisioned
 from offline.provision.provisioner import provision as provision_from_program
 from simulation.emulator import DEFAULT_REGION, Emulator
-from simulation.roles import CREDENTIAL_VARIABLES, ROLE_OF_WORKER, RoleProfiles
+from simulation.roles import ROLE_OF_WORKER, RoleProfiles, without_credentials
 from worker import topology
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,14 +44,11 @@ class Resources:
     ) -> dict[str, str]:
         """A FIFO worker's environment: the emulator, and the instance role's profile (no key of its own);
         `as_role=False`: the emulator's root key instead (only where the emulator cannot keep a session)."""
-        env = {k: v for k, v in os.environ.items() if not k.startswith("ORDERS_") and k not in CREDENTIAL_VARIABLES}
-        env.update(
-            emulator.env()
-            if not as_role
-            else {k: v for k, v in emulator.env().items() if k not in CREDENTIAL_VARIABLES}
-        )
+        inherit = {k: v for k, v in os.environ.items() if not k.startswith("ORDERS_")}
         if as_role:
-            env.update(self.roles.env(process, ROLE_OF_WORKER))
+            env = self.roles.child_env(process, ROLE_OF_WORKER, inherit=inherit, endpoint=emulator.env())
+        else:
+            env = {**without_credentials(inherit), **emulator.env()}
         env.update(
             ORDERS_QUEUE_URL=self.queue_url,
             ORDERS_TABLE=self.table,

@@ -43,6 +43,14 @@ class IntakeClient:
     api_key: str | None = None
     http: requests.Session = field(default_factory=requests.Session, repr=False)
 
+    @classmethod
+    def signing_as(cls, url: str, session: boto3.session.Session, region: str | None = None) -> IntakeClient:
+        """An `iam`-mode client: SigV4 with `session`'s credentials (botocore refreshes assumed-role ones)."""
+        credentials = session.get_credentials()
+        if credentials is None:
+            raise RuntimeError(f"no AWS credentials for profile {session.profile_name!r}")
+        return cls(url, region or session.region_name or "us-east-1", credentials=credentials)
+
     def post(self, body: str, content_type: str = "application/json") -> requests.Response:
         headers = {"Content-Type": content_type}
         if self.api_key:
@@ -142,13 +150,11 @@ def main(argv: list[str]) -> int:
     p.add_argument("order", help="the order as JSON, or @FILE")
     args = p.parse_args(argv)
     body = Path(args.order[1:]).read_text() if args.order.startswith("@") else args.order
-    credentials, region = None, args.region
     if args.profile:
-        session = boto3.session.Session(profile_name=args.profile)
-        frozen = session.get_credentials().get_frozen_credentials()
-        credentials = Credentials(frozen.access_key, frozen.secret_key, frozen.token)
-        region = region or session.region_name
-    client = IntakeClient(args.url, region or "us-east-1", credentials=credentials, api_key=args.api_key)
+        client = IntakeClient.signing_as(args.url, boto3.session.Session(profile_name=args.profile), args.region)
+        client = replace(client, api_key=args.api_key)
+    else:
+        client = IntakeClient(args.url, args.region or "us-east-1", api_key=args.api_key)
     answer = client.post(body, content_type=args.content_type)
     print(f"HTTP {answer.status_code} {answer.text}")
     return 0 if answer.status_code == 202 else 1

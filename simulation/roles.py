@@ -21,6 +21,7 @@ import configparser
 import os
 import tempfile
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -106,9 +107,14 @@ class RoleProfiles:
         core.set_config_variable("profile", profile)
         return boto3.session.Session(botocore_session=core, region_name=self.region)
 
-    def env(self, process: str, role: str) -> dict[str, str]:
-        """The AWS part of a child's environment: its profile, and no credentials of its own."""
+    def child_env(
+        self, process: str, role: str, *, inherit: Mapping[str, str], endpoint: Mapping[str, str]
+    ) -> dict[str, str]:
+        """A child's environment: what it `inherit`s and the emulator's `endpoint` variables (URL, region),
+        with no key of their own, and the profile that assumes `role` as `process`."""
         return {
+            **without_credentials(inherit),
+            **without_credentials(endpoint),
             "AWS_CONFIG_FILE": str(self.config_file),
             "AWS_SHARED_CREDENTIALS_FILE": str(self.credentials_file),
             "AWS_PROFILE": self.profile(process, role),
@@ -126,3 +132,8 @@ def _write_private(path: Path, parser: configparser.ConfigParser) -> None:
 
 CREDENTIAL_VARIABLES = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE")
 """What a child must not inherit: botocore prefers environment keys to the profile."""
+
+
+def without_credentials(env: Mapping[str, str]) -> dict[str, str]:
+    """`env` without any key or profile (`CREDENTIAL_VARIABLES`)."""
+    return {k: v for k, v in env.items() if k not in CREDENTIAL_VARIABLES}

@@ -25,8 +25,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from botocore.credentials import Credentials
-
 from offline.provision.iam import SQS_BATCH_ACTIONS
 from offline.provision.provisioner import Provisioned, provision
 from simulation import teardown
@@ -35,7 +33,7 @@ from simulation.emulator import Emulator, emulator_at
 from simulation.intake_client import REST_API, IntakeClient, first_api_key, storefront_user
 from simulation.postgres import PostgresServer, running_postgres
 from simulation.producer import catalog_sku
-from simulation.roles import CREDENTIAL_VARIABLES, ROLE_OF_WORKER, STOREFRONT_PROFILE, RoleProfiles, consumer_role
+from simulation.roles import ROLE_OF_WORKER, STOREFRONT_PROFILE, RoleProfiles, consumer_role
 
 ROOT = Path(__file__).resolve().parents[1]
 STOP_TIMEOUT = 30.0
@@ -91,9 +89,9 @@ class EmulatedStack:
     def child_env(self, process: str, role: str, **extra: str) -> dict[str, str]:
         """A child's environment: the emulator's endpoint and region, and the profile that assumes `role`
         as `process` (no key of its own: admin credentials stay with provisioning and the checks)."""
-        env = {k: v for k, v in os.environ.items() if k not in CREDENTIAL_VARIABLES and k != "PYTHONPATH"}
-        endpoint = {k: v for k, v in self.emulator.env().items() if k not in CREDENTIAL_VARIABLES}
-        return {**env, **endpoint, **self.roles.env(process, role), "PYTHONUNBUFFERED": "1", **extra}
+        inherit = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+        env = self.roles.child_env(process, role, inherit=inherit, endpoint=self.emulator.env())
+        return {**env, "PYTHONUNBUFFERED": "1", **extra}
 
     def spawn(self, name: str, args: list[str], env: Mapping[str, str]) -> Child:
         log_path = self.log_dir / f"{name}.log"
@@ -169,8 +167,7 @@ class EmulatedStack:
                 api_key=first_api_key(self.emulator.client("apigateway"), self.provisioned.graph),
             )
         if auth == "iam":
-            keys = self.roles.session(self.intake_profile()).get_credentials().get_frozen_credentials()
-            return IntakeClient(url, self.emulator.region, credentials=Credentials(keys.access_key, keys.secret_key))
+            return IntakeClient.signing_as(url, self.roles.session(self.intake_profile()))
         return IntakeClient(url, self.emulator.region)
 
     def revoke(self, role: str, action: str) -> int:

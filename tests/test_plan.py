@@ -254,6 +254,7 @@ def test_the_plan_for_the_dev_stack_reads_its_config_and_the_measurement(capsys:
     md = capsys.readouterr().out
     assert f"retrieved {PRICES.retrieved}" in md and "| limit | allows orders/s |" in md
     assert "**per-instance throughput**" in md and f"per-instance throughput: {t['per_instance']:,.1f} orders/s" in md
+    assert f"RTT ({t['source']}, from the run of {load_measured().date}) |" in md  # the table row says which it is
     # a what-if through the same loader: a larger fleet and API throttle move the binding limit
     assert plan.main(["--stack", "dev", "--peak-orders-per-second", "2000", "--hours", "4", "--json",
                       "--set", "fleetMaxSize=200", "--set", "apiThrottleRateLimit=5000",
