@@ -6,9 +6,11 @@ from __future__ import annotations
 import json
 import threading
 import time
+from typing import Any, cast
 
 import boto3
 import pytest
+from botocore.exceptions import EndpointConnectionError
 from botocore.stub import Stubber
 
 from simulation.emulator import Emulator
@@ -17,11 +19,14 @@ from simulation.imds_standin import running_imds
 from worker.backoff import DELETE, DEPENDENCY, RECEIVE, Backoff, BackoffPolicy
 from worker.fifo import cli
 from worker.fifo.aws import make_clients
+from worker.fifo.deleter import Deleter
+from worker.fifo.groups import GroupRunner
 from worker.fifo.inflight import InFlight
 from worker.fifo.interruption import Imds, InterruptionWatch
 from worker.fifo.invoice_writer import InvoiceWriter
 from worker.fifo.messages import Received, split_by_group
 from worker.fifo.order_writer import OrderWriter, Outcome
+from worker.fifo.processor import Result
 from worker.fifo.runner import FifoWorker
 from worker.fifo.settings import SettingsError, load
 from worker.fifo.state import State, WorkerState
@@ -232,6 +237,48 @@ def test_heartbeat_keeps_a_slow_message_invisible(emulator: Emulator) -> None:
     inflight.release(inflight.held(), why="test")  # visibility 0: back at once
     again = sqs.receive_message(QueueUrl=res.queue_url, MessageSystemAttributeNames=["All"])["Messages"]
     assert again[0]["MessageId"] == raw["MessageId"] and again[0]["Attributes"]["ApproximateReceiveCount"] == "2"
+
+
+class RecordingSqs:
+    """Records visibility changes (a release is one) and accepts them all."""
+
+    def __init__(self) -> None:
+        self.visibility_calls: list[list[dict[str, Any]]] = []
+
+    def change_message_visibility_batch(self, QueueUrl: str, Entries: list[dict[str, Any]]) -> dict[str, Any]:  # noqa: N803
+        self.visibility_calls.append(Entries)
+        return {"Successful": [{"Id": e["Id"]} for e in Entries], "Failed": []}
+
+
+@pytest.mark.parametrize("deadline", [False, True], ids=["drain", "deadline"])
+def test_a_run_on_drain_leaves_the_rest_held_for_the_drains_one_release(deadline: bool) -> None:
+    """A run that sees the drain finishes the message in hand (not even that once the deadline passed) and
+    releases nothing itself: a release while the worker's own receivers still poll would hand the message
+    straight back to them, spending one of its receives before the DLQ."""
+    sqs, counters = RecordingSqs(), Counters("q")
+    draining, abandon = threading.Event(), threading.Event()
+    inflight = InFlight(sqs, "q", visibility=30, capacity=10, counters=counters)
+    deleter = Deleter(sqs, "q", inflight, counters)
+
+    class DrainDuringTheFirst:
+        def process(self, message: Received) -> Result:
+            draining.set()  # the notice arrives while the first message is in hand
+            if deadline:
+                abandon.set()
+                raise EndpointConnectionError(endpoint_url="http://127.0.0.1:1")  # waiting out an outage
+            return Result(Outcome.WRITTEN)
+
+    runner = GroupRunner(
+        cast(Any, DrainDuringTheFirst()), inflight, deleter, counters, 2, draining=draining, abandon=abandon
+    )
+    run = [msg("{}", mid=f"m-{i}", handle=f"h-{i}", seq=f"{i:020d}") for i in range(4)]
+    inflight.admit(0, run)
+    runner.submit(run)
+    assert runner.wait_idle(5)
+    runner.shutdown()
+    assert sqs.visibility_calls == []
+    assert deleter.pending() == (0 if deadline else 1)  # m-0 stored and waiting for its delete, or not stored
+    assert [m.message_id for m in inflight.held()] == ["m-0", "m-1", "m-2", "m-3"]  # held until deleted or released
 
 
 # IMDSv2 -----------------------------------------------------------------------------------------
