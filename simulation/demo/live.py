@@ -95,7 +95,7 @@ class Watch:
         s = self.samples[-1]
         self.progress.backlog = max(v for k, v in s.depth.items() if not k.endswith("DLQ"))
         if self.drill:
-            self.drill.step(s.t, s.processed >= self.expected["fifo"] / 2, s.depth["orders"])
+            self.drill.step(s.t, s.processed >= self.expected["fifo"] / 2, s.depth["orders"], s.processed)
         return s
 
     def finished(self, s: Sample) -> bool:

@@ -118,6 +118,7 @@ def print_report(console: Console, report: dict[str, Any], out: Path) -> None:
         for col in (
             "worker",
             "queue depth",
+            "stored at notice",
             "notice seen (s)",
             "notice -> exit (s)",
             "worker drain (s)",
@@ -129,6 +130,7 @@ def print_report(console: Console, report: dict[str, Any], out: Path) -> None:
             spot.add_row(
                 r["worker"],
                 str(r["queue_depth_at_notice"]),
+                str(r["orders_stored_at_notice"]),
                 str(r["notice_seen_after_seconds"]),
                 str(r["drain_seconds"]),
                 str(r["worker_drained_in_seconds"]),

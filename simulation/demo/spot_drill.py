@@ -23,6 +23,7 @@ class Drilled:
     name: str
     notice_at: float
     depth_at_notice: int
+    stored_at_notice: int
     child: Child
     stub: ImdsStub
     exited_at: float | None = None
@@ -56,13 +57,14 @@ class SpotDrill:
         self.workers.append((child, stub))
         return child.name
 
-    def step(self, t: float, trigger: bool, depth: int) -> None:
-        """Called on every progress sample: send the notices once `trigger` holds, replace who has exited."""
+    def step(self, t: float, trigger: bool, depth: int, stored: int) -> None:
+        """Called on every progress sample (the order queue's `depth` and the orders `stored` so far): send the
+        notices once `trigger` holds, replace who has exited."""
         if self.sent_at_seconds is None and trigger:
             self.sent_at_seconds = round(t, 1)
             for child, stub in self.workers[: self.count]:
                 stub.interrupt("terminate", SPOT_NOTICE_SECONDS)
-                d = Drilled(child.name, time.time(), depth, child, stub)
+                d = Drilled(child.name, time.time(), depth, stored, child, stub)
                 threading.Thread(target=self._await_exit, args=(d,), name=f"exit-{child.name}", daemon=True).start()
                 self.drilled.append(d)
         for d in self.drilled:
@@ -86,6 +88,7 @@ class SpotDrill:
                 {
                     "worker": d.name,
                     "queue_depth_at_notice": d.depth_at_notice,
+                    "orders_stored_at_notice": d.stored_at_notice,
                     "notice_seen_after_seconds": round(seen - d.notice_at, 2) if seen else None,
                     "drain_seconds": round(d.exited_at - d.notice_at, 2) if d.exited_at else None,
                     "worker_drained_in_seconds": summary.get("drained_in_seconds"),
