@@ -250,11 +250,13 @@ class RecordingSqs:
         return {"Successful": [{"Id": e["Id"]} for e in Entries], "Failed": []}
 
 
-@pytest.mark.parametrize("deadline", [False, True], ids=["drain", "deadline"])
-def test_a_run_on_drain_leaves_the_rest_held_for_the_drains_one_release(deadline: bool) -> None:
-    """A run that sees the drain finishes the message in hand (not even that once the deadline passed) and
-    releases nothing itself: a release while the worker's own receivers still poll would hand the message
-    straight back to them, spending one of its receives before the DLQ."""
+@pytest.mark.parametrize("when", ["in-hand", "deadline", "before-start"])
+def test_a_run_on_drain_leaves_the_rest_held_for_the_drains_one_release(when: str) -> None:
+    """A run that sees the drain finishes the message in hand (not even that once the deadline passed, and
+    none if the drain began before the run started) and releases nothing itself: a release while the
+    worker's own receivers still poll would hand the message straight back to them, spending one of its
+    receives before the DLQ."""
+    deadline = when == "deadline"
     sqs, counters = RecordingSqs(), Counters("q")
     draining, abandon = threading.Event(), threading.Event()
     inflight = InFlight(sqs, "q", visibility=30, capacity=10, counters=counters)
@@ -273,11 +275,13 @@ def test_a_run_on_drain_leaves_the_rest_held_for_the_drains_one_release(deadline
     )
     run = [msg("{}", mid=f"m-{i}", handle=f"h-{i}", seq=f"{i:020d}") for i in range(4)]
     inflight.admit(0, run)
+    if when == "before-start":
+        draining.set()
     runner.submit(run)
     assert runner.wait_idle(5)
     runner.shutdown()
     assert sqs.visibility_calls == []
-    assert deleter.pending() == (0 if deadline else 1)  # m-0 stored and waiting for its delete, or not stored
+    assert deleter.pending() == (1 if when == "in-hand" else 0)  # m-0 stored and waiting for its delete, or not
     assert [m.message_id for m in inflight.held()] == ["m-0", "m-1", "m-2", "m-3"]  # held until deleted or released
 
 

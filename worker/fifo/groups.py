@@ -100,6 +100,8 @@ class GroupRunner:
     def _run_locked(self, run: list[Received]) -> None:
         # On drain the rest of the run stays held: the drain releases it once this worker's receivers have
         # stopped, so none of it comes back to them and spends one of its receives before the DLQ.
+        if self._draining.is_set():  # queued behind others when the drain began: nothing in hand yet
+            return
         for index, message in enumerate(run):
             if (self._draining.is_set() and index > 0) or self._abandon.is_set():
                 return
